@@ -1,0 +1,2 @@
+-- berth:no-transaction
+DROP INDEX CONCURRENTLY IF EXISTS accounts_display_name_idx;

@@ -1,0 +1,30 @@
+// Bundles the library and the CLI into dist/ with esbuild: one file to parse at start-up, and
+// everything a command does not need (the pg client, PGlite, rarely used commands) split into
+// chunks imported on demand. Type declarations come from tsc.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
+rmSync(new URL('./dist', import.meta.url), { recursive: true, force: true });
+
+await build({
+  entryPoints: { index: 'src/index.ts', cli: 'src/cli/bin-entry.ts' },
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: 'linked',
+  chunkNames: 'chunks/[name]-[hash]',
+  // PGlite ships WASM and data files next to its code, so it stays an installed dependency.
+  // pg-native is pg's optional native binding, which berth does not use.
+  external: ['@electric-sql/pglite', 'pg-native'],
+  define: { __BERTH_VERSION__: JSON.stringify(pkg.version) },
+  // pg is CommonJS: give its require() calls of Node built-ins a real require in the ESM bundle.
+  banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
+
+execFileSync(process.execPath, [new URL('../../node_modules/typescript/bin/tsc', import.meta.url).pathname, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });

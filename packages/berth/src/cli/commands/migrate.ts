@@ -1,0 +1,28 @@
+import type { CommandRun } from './index.js';
+import { parseVersionArg } from './parse-version.js';
+
+export const migrate: CommandRun = async (ctx, opts) => {
+  const to = parseVersionArg('--to', opts.to);
+  const m = ctx.migrator();
+  const result = await m.up({
+    ...(to === undefined ? {} : { to }),
+    dryRun: opts.dryRun === true,
+    singleTransaction: opts.singleTransaction === true,
+    allowOutOfOrder: opts.allowOutOfOrder === true,
+  });
+  if (result.dryRun) {
+    const lines = result.planned.length === 0
+      ? ['nothing to apply']
+      : result.planned.map((p) => `would apply ${p.version} ${p.name} (${p.file})`);
+    ctx.io.stdout.write(`${lines.join('\n')}\n`);
+  }
+  const fields = {
+    applied: result.applied.length, current: result.current, pending: result.pending, lockWaitMs: result.lockWaitMs, dryRun: result.dryRun,
+  };
+  const summary = result.dryRun
+    ? `dry run: ${result.planned.length} migration(s) would be applied; nothing was changed`
+    : result.applied.length === 0
+      ? `schema is up to date at version ${result.current ?? 'none'}`
+      : `applied ${result.applied.length} migration(s); schema is at version ${result.current}`;
+  return { exitCode: 0, summary, fields };
+};

@@ -1,0 +1,55 @@
+import type { ResolvedConfig } from '../config/resolve.js';
+import { createMigrator, ConfigError, type Migrator } from '../index.js';
+import { parseDatabaseUrl } from '../config/database-url.js';
+import type { Reporter, Writable } from './output.js';
+
+export interface CliIo {
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  readonly stdoutIsTTY: boolean;
+  readonly stderrIsTTY: boolean;
+}
+
+export interface CommandContext {
+  readonly config: ResolvedConfig;
+  readonly reporter: Reporter;
+  readonly io: CliIo;
+  readonly signal: AbortSignal;
+  /** Builds the migrator; fails with exit 2 when no usable database URL was given. */
+  migrator(): Migrator;
+}
+
+export function makeMigrator(config: ResolvedConfig, io: CliIo, reporter: Reporter, signal: AbortSignal): Migrator {
+  if (!config.databaseUrl) {
+    throw new ConfigError('ERR_CONFIG_NO_URL',
+      'no database URL: pass --database-url, or set DATABASE_URL / BERTH_DATABASE_URL (or their _FILE variants). ' +
+      'berth never falls back to a default database; use pglite://memory for an embedded one.');
+  }
+  // Validated once up front, so a bad URL fails fast (exit 2) before any file is read or any
+  // connection is attempted; it is parsed again for each attempt in case its secret file rotates.
+  parseDatabaseUrl(config.databaseUrl(), describeUrlSource(config));
+  return createMigrator({
+    databaseUrl: config.databaseUrl,
+    dir: config.dir.startsWith('/') ? config.dir : `${io.cwd}/${config.dir}`,
+    table: config.table,
+    ...(config.schema ? { schema: config.schema } : {}),
+    wait: config.waitMs,
+    lockTimeout: config.lockTimeoutMs,
+    statementTimeout: config.statementTimeoutMs,
+    ...(config.sslmode ? { sslmode: config.sslmode } : {}),
+    ...(config.sslrootcert ? { sslrootcert: config.sslrootcert } : {}),
+    sslOverridesUrl: config.sslFromFlag,
+    ...(io.env.HOSTNAME ? { host: io.env.HOSTNAME } : {}),
+    onEvent: reporter.event,
+    signal,
+  });
+}
+
+function describeUrlSource(config: ResolvedConfig): string {
+  const s = config.sources.databaseUrl;
+  if (!s || s.kind === 'default') return 'the database URL';
+  if (s.kind === 'flag') return `the database URL from ${s.name}`;
+  return `the database URL from ${s.name}`;
+}

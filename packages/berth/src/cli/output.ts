@@ -1,0 +1,79 @@
+import { redactSecrets } from '../config/database-url.js';
+import type { BerthEvent } from '../core/events.js';
+import { describeHolder } from '../core/lock.js';
+import { formatDuration } from '../config/duration.js';
+
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+
+export interface Writable {
+  write(chunk: string): unknown;
+}
+
+export interface ReporterOptions {
+  readonly format: 'pretty' | 'json';
+  readonly quiet: boolean;
+  /** Also print debug lines (BERTH_DEBUG=1). */
+  readonly debug: boolean;
+  readonly color: boolean;
+  /** Log lines go to stderr so that stdout carries only command results (status --json). */
+  readonly stderr: Writable;
+  /** Secrets to mask in every line, whatever produced it. */
+  readonly secrets: () => readonly (string | undefined)[];
+}
+
+/**
+ * Renders the library's events as log lines: one JSON object per line, or a readable line on a
+ * terminal. Every line passes through redaction here, the last point before output.
+ */
+export class Reporter {
+  readonly #o: ReporterOptions;
+  constructor(options: ReporterOptions) {
+    this.#o = options;
+  }
+
+  event = (e: BerthEvent): void => {
+    const { level, msg } = describeEvent(e);
+    this.log(level, msg, e as unknown as Record<string, unknown>);
+  };
+
+  log(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
+    if (level === 'debug' && !this.#o.debug) return;
+    if (this.#o.quiet && level === 'info' && fields.event !== 'run.summary') return;
+    let line: string;
+    if (this.#o.format === 'json') {
+      line = JSON.stringify({ level, time: new Date().toISOString(), msg, ...fields });
+    } else {
+      const time = new Date().toISOString().slice(11, 19);
+      line = `${this.#paint('dim', time)} ${this.#paint(level, level.toUpperCase().padEnd(5))} ${msg}`;
+    }
+    this.#o.stderr.write(`${redactSecrets(line, this.#o.secrets())}\n`);
+  }
+
+  #paint(style: Level | 'dim', text: string): string {
+    if (!this.#o.color) return text;
+    const codes: Record<string, string> = { dim: '2', debug: '2', info: '36', warn: '33', error: '31' };
+    return `\u001b[${codes[style]}m${text}\u001b[0m`;
+  }
+}
+
+function v(version: number, name: string): string {
+  return `${version} ${name}`;
+}
+
+export function describeEvent(e: BerthEvent): { level: Level; msg: string } {
+  switch (e.event) {
+    case 'connect.attempt': return { level: 'debug', msg: `connecting to ${e.target} (attempt ${e.attempt})` };
+    case 'connect.retry': return { level: 'warn', msg: `attempt ${e.attempt} failed: ${e.reason}; retrying in ${formatDuration(e.delayMs)} (${formatDuration(e.remainingMs)} left)` };
+    case 'connect.ok': return { level: 'info', msg: `connected to ${e.target} (PostgreSQL ${e.serverVersion}, attempt ${e.attempt})` };
+    case 'lock.wait': return { level: 'info', msg: `waiting for the migration lock on ${e.table} (${formatDuration(e.lockWaitMs)} so far): ${describeHolder(e.holder)}` };
+    case 'lock.acquired': return { level: 'info', msg: `acquired the migration lock on ${e.table}${e.lockWaitMs > 0 ? ` after ${formatDuration(e.lockWaitMs)}` : ''}` };
+    case 'lock.released': return { level: 'debug', msg: `released the migration lock on ${e.table}` };
+    case 'history.created': return { level: 'info', msg: `created history table ${e.table}` };
+    case 'plan.warning': return { level: 'warn', msg: e.message };
+    case 'plan.ready': return { level: 'info', msg: e.toApply === 0 ? `nothing to do: schema is at version ${e.current ?? 'none'}` : `${e.dryRun ? 'would apply' : 'applying'} ${e.toApply} migration(s) (schema at ${e.current ?? 'none'})` };
+    case 'migration.planned': return { level: 'info', msg: `would apply ${v(e.version, e.name)} (${e.file}${e.transaction ? '' : ', no transaction'})` };
+    case 'migration.start': return { level: 'debug', msg: `applying ${v(e.version, e.name)}` };
+    case 'migration.applied': return { level: 'info', msg: `applied ${v(e.version, e.name)} in ${formatDuration(e.durationMs)}` };
+    case 'migration.failed': return { level: 'error', msg: `migration ${v(e.version, e.name)} failed after ${formatDuration(e.durationMs)}` };
+  }
+}

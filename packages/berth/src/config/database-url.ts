@@ -1,0 +1,134 @@
+import { ConfigError } from '../core/errors.js';
+
+/**
+ * A database URL parsed into fields. The password lives only in `password`; every string meant
+ * for humans (logs, errors, status) is built from `redacted`, so the one place that formats a URL
+ * is also the one place that masks it (SPEC §4.7).
+ */
+export type DatabaseTarget = PostgresTarget | PgliteTarget;
+
+export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
+export const SSL_MODES: readonly SslMode[] = ['disable', 'require', 'verify-ca', 'verify-full'];
+
+export interface PostgresTarget {
+  readonly kind: 'postgres';
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly password: string | undefined;
+  readonly sslmode: SslMode | undefined;
+  readonly sslrootcert: string | undefined;
+  /** Other query parameters, passed through untouched (never containing the password). */
+  readonly params: Readonly<Record<string, string>>;
+  readonly redacted: string;
+}
+
+export interface PgliteTarget {
+  readonly kind: 'pglite';
+  /** `null` for `pglite://memory`. */
+  readonly dataDir: string | null;
+  readonly redacted: string;
+}
+
+const MASK = '****';
+
+/**
+ * Parses without ever echoing the input: a URL that cannot be parsed may be a password pasted in
+ * the wrong place, so the error names only what is wrong with it.
+ */
+export function parseDatabaseUrl(raw: string, origin = 'the database URL'): DatabaseTarget {
+  const input = raw.trim();
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(input)?.[1]?.toLowerCase();
+  if (scheme === 'pglite') return parsePglite(input, origin);
+  if (scheme !== 'postgres' && scheme !== 'postgresql') {
+    throw invalid(origin, scheme === undefined
+      ? 'it has no scheme; expected postgres://user:password@host:port/database or pglite://memory'
+      : `its scheme "${scheme}:" is not supported; use postgres://, postgresql:// or pglite://`);
+  }
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    throw invalid(origin, 'it is not a well-formed URL (percent-encode special characters in the user name and password)');
+  }
+  const params: Record<string, string> = {};
+  let password = url.password === '' ? undefined : safeDecode(url.password, origin);
+  let host = safeDecode(url.hostname, origin);
+  let port = url.port === '' ? 5432 : Number(url.port);
+  let sslmode: SslMode | undefined;
+  let sslrootcert: string | undefined;
+  let user = safeDecode(url.username, origin);
+  for (const [key, value] of url.searchParams) {
+    switch (key) {
+      case 'password': password = value; break;
+      case 'user': user = value; break;
+      case 'host': host = value; break;
+      case 'port': port = Number(value); break;
+      case 'sslmode':
+        if (value === 'prefer' || value === 'allow') {
+          throw invalid(origin, `sslmode=${value} may fall back to plaintext, which berth never does; use disable, require, verify-ca or verify-full`);
+        }
+        if (!SSL_MODES.includes(value as SslMode)) {
+          throw invalid(origin, `sslmode "${value}" is not one of ${SSL_MODES.join(', ')}`);
+        }
+        sslmode = value as SslMode;
+        break;
+      case 'sslrootcert': sslrootcert = value; break;
+      default: params[key] = value;
+    }
+  }
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(origin, 'its port is not a number between 1 and 65535');
+  if (host === '') host = 'localhost';
+  const database = safeDecode(url.pathname.replace(/^\//, ''), origin) || user || 'postgres';
+  if (user === '') user = 'postgres';
+  const redacted = formatPostgres({ host, port, database, user, hasPassword: password !== undefined, sslmode, params });
+  return Object.freeze({ kind: 'postgres', host, port, database, user, password, sslmode, sslrootcert, params: Object.freeze(params), redacted });
+}
+
+function parsePglite(input: string, origin: string): PgliteTarget {
+  const rest = input.slice('pglite://'.length);
+  if (!input.toLowerCase().startsWith('pglite://') || rest === '') {
+    throw invalid(origin, 'a PGlite URL is pglite://memory or pglite://<directory>');
+  }
+  const dataDir = rest === 'memory' ? null : rest;
+  return Object.freeze({ kind: 'pglite', dataDir, redacted: `pglite://${rest}` });
+}
+
+function formatPostgres(t: { host: string; port: number; database: string; user: string; hasPassword: boolean; sslmode: SslMode | undefined; params: Record<string, string> }): string {
+  const auth = `${encodeURIComponent(t.user)}${t.hasPassword ? `:${MASK}` : ''}@`;
+  const host = t.host.startsWith('/') ? '' : t.host.includes(':') ? `[${t.host}]` : t.host;
+  const query = new URLSearchParams(t.params);
+  if (t.host.startsWith('/')) query.set('host', t.host);
+  if (t.sslmode) query.set('sslmode', t.sslmode);
+  const qs = query.toString();
+  return `postgres://${auth}${host}:${t.port}/${encodeURIComponent(t.database)}${qs ? `?${qs}` : ''}`;
+}
+
+function safeDecode(value: string, origin: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw invalid(origin, 'it contains a malformed percent-encoding');
+  }
+}
+
+function invalid(origin: string, why: string): ConfigError {
+  return new ConfigError('ERR_CONFIG_URL_INVALID', `${origin} cannot be used: ${why} (the value is not shown because it may contain a password)`);
+}
+
+/**
+ * Removes any password of `target` from free text (a driver's error message may quote the
+ * connection string it was given). Used on every message that leaves the library.
+ */
+export function redactSecrets(text: string, secrets: readonly (string | undefined)[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (!secret) continue;
+    out = out.split(secret).join(MASK);
+    const encoded = encodeURIComponent(secret);
+    if (encoded !== secret) out = out.split(encoded).join(MASK);
+  }
+  // A URL-shaped credential we were not told about is masked too.
+  return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/\s@]*:)[^@\s/]+@/gi, `$1${MASK}@`);
+}

@@ -1,0 +1,159 @@
+// zod/mini: the same validation with a tree-shakable API; full zod would add ~800 kB to a bundle
+// that every container start parses.
+import * as z from 'zod/mini';
+import { ConfigError } from '../core/errors.js';
+import { SSL_MODES, type SslMode } from './database-url.js';
+import { parseDuration } from './duration.js';
+import { SETTINGS, type SettingKey } from './settings.js';
+
+/** Where a value came from, for error messages ("BERTH_WAIT (environment)"). */
+export type ValueSource =
+  | { kind: 'default' }
+  | { kind: 'flag'; name: string }
+  | { kind: 'env'; name: string }
+  | { kind: 'env-file'; name: string; path: string };
+
+export interface ResolvedConfig {
+  /** Returns the URL; re-reads its `_FILE` every call so a rotated secret is picked up. */
+  readonly databaseUrl: (() => string) | undefined;
+  readonly dir: string;
+  readonly table: string;
+  readonly schema: string | undefined;
+  readonly waitMs: number;
+  readonly lockTimeoutMs: number;
+  readonly statementTimeoutMs: number;
+  readonly logFormat: 'pretty' | 'json' | undefined;
+  readonly quiet: boolean;
+  readonly sslmode: SslMode | undefined;
+  readonly sslrootcert: string | undefined;
+  /** True when sslmode/sslrootcert came from a flag and so beat the URL's own parameters. */
+  readonly sslFromFlag: boolean;
+  readonly sources: Readonly<Partial<Record<SettingKey, ValueSource>>>;
+}
+
+export interface ResolveInput {
+  /** Flag values as commander parsed them, keyed by setting key. */
+  readonly flags: Partial<Record<SettingKey, string | boolean>>;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Reads a `_FILE` secret; injected so resolution stays testable. */
+  readonly readFile: (path: string) => string;
+}
+
+const duration = z.pipe(
+  z.string().check(z.refine((value) => parseDuration(value) !== undefined, {
+    error: (issue) => `"${String(issue.input)}" is not a duration (use 500ms, 30s, 5m, 1h or a number of seconds)`,
+  })),
+  z.transform((value: string) => parseDuration(value) as number),
+);
+const identifier = z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be an identifier: letters, digits and _, at most 63, not starting with a digit'));
+const bool = z.pipe(
+  z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', ''], { error: 'must be true or false' })]),
+  z.transform((v: boolean | '' | '0' | '1' | 'true' | 'false' | 'yes' | 'no'): boolean => v === true || v === 'true' || v === '1' || v === 'yes'),
+);
+
+const schema = z.object({
+  databaseUrl: z.optional(z.string()),
+  dir: z.string().check(z.minLength(1, 'must not be empty')),
+  table: identifier,
+  schema: z.optional(identifier),
+  wait: duration,
+  lockTimeout: duration,
+  statementTimeout: duration,
+  logFormat: z.optional(z.enum(['pretty', 'json'], { error: 'must be pretty or json' })),
+  quiet: bool,
+  sslmode: z.optional(z.enum(SSL_MODES as [SslMode, ...SslMode[]], { error: `must be one of ${SSL_MODES.join(', ')}` })),
+  sslrootcert: z.optional(z.string()),
+});
+
+/** Built-in defaults, the lowest layer (units in the strings). */
+export const DEFAULTS: Readonly<Partial<Record<SettingKey, string | boolean>>> = Object.freeze({
+  dir: './migrations',
+  table: 'berth_migrations',
+  wait: '0',
+  lockTimeout: '15m',
+  statementTimeout: '0',
+  quiet: false,
+});
+
+/**
+ * Merges defaults < environment (with `_FILE` twins) < flags, keeping each value's source,
+ * validates everything at once and reports every problem with its key and source (exit 2).
+ */
+export function resolveConfig(input: ResolveInput): ResolvedConfig {
+  const problems: string[] = [];
+  const values: Partial<Record<SettingKey, string | boolean>> = { ...DEFAULTS };
+  const sources: Partial<Record<SettingKey, ValueSource>> = {};
+  let urlFile: string | undefined;
+
+  for (const spec of SETTINGS) {
+    if (values[spec.key] !== undefined) sources[spec.key] = { kind: 'default' };
+    for (const name of [...spec.env].reverse()) {
+      const direct = input.env[name];
+      const file = input.env[`${name}_FILE`];
+      if (direct !== undefined && direct !== '' && file !== undefined && file !== '') {
+        problems.push(`${name} and ${name}_FILE are both set: keep one`);
+        continue;
+      }
+      if (file !== undefined && file !== '') {
+        try {
+          values[spec.key] = input.readFile(file).replace(/\r?\n$/, '');
+          sources[spec.key] = { kind: 'env-file', name: `${name}_FILE`, path: file };
+          if (spec.key === 'databaseUrl') urlFile = file;
+        } catch (err) {
+          problems.push(`${name}_FILE (environment): cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+      } else if (direct !== undefined && direct !== '') {
+        values[spec.key] = direct;
+        sources[spec.key] = { kind: 'env', name };
+        if (spec.key === 'databaseUrl') urlFile = undefined;
+      }
+    }
+    const flag = input.flags[spec.key];
+    if (flag !== undefined) {
+      values[spec.key] = flag;
+      sources[spec.key] = { kind: 'flag', name: spec.flag.replace(/^-\w, /, '').split(' ')[0] ?? spec.flag };
+      if (spec.key === 'databaseUrl') urlFile = undefined;
+    }
+  }
+
+  const parsed = schema.safeParse(values);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = issue.path[0] as SettingKey;
+      const spec = SETTINGS.find((s) => s.key === key);
+      problems.push(`${describeSource(key, sources[key], spec?.flag)}: ${issue.message}`);
+    }
+  }
+  if (problems.length) {
+    throw new ConfigError('ERR_CONFIG_INVALID', `invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { details: { problems } });
+  }
+  const v = parsed.data!;
+  const file = urlFile;
+  return Object.freeze({
+    databaseUrl: v.databaseUrl === undefined || v.databaseUrl === ''
+      ? undefined
+      : file ? () => input.readFile(file).replace(/\r?\n$/, '') : () => v.databaseUrl as string,
+    dir: v.dir,
+    table: v.table,
+    schema: v.schema,
+    waitMs: v.wait,
+    lockTimeoutMs: v.lockTimeout,
+    statementTimeoutMs: v.statementTimeout,
+    logFormat: v.logFormat,
+    quiet: v.quiet,
+    sslmode: v.sslmode,
+    sslrootcert: v.sslrootcert,
+    sslFromFlag: sources.sslmode?.kind === 'flag' || sources.sslrootcert?.kind === 'flag',
+    sources: Object.freeze(sources),
+  });
+}
+
+export function describeSource(key: string, source: ValueSource | undefined, flag?: string): string {
+  switch (source?.kind) {
+    case 'flag': return `${source.name} (flag)`;
+    case 'env': return `${source.name} (environment)`;
+    case 'env-file': return `${source.name}=${source.path} (secret file)`;
+    case 'default': return `${key} (built-in default)`;
+    default: return flag ? `${flag.split(' ')[0]}` : key;
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * Every setting the CLI reads, with its flag, environment variables and default, in one table.
+ * Help text, the README's configuration table and the resolver all come from here.
+ */
+export interface SettingSpec {
+  readonly key: SettingKey;
+  readonly flag: string;
+  /** Environment variables, most specific first; each also has an `_FILE` twin. */
+  readonly env: readonly string[];
+  /** Shown in help; undefined when there is no default. */
+  readonly defaultText?: string;
+  readonly description: string;
+  /** Never printed, and re-read from its `_FILE` on each connection attempt. */
+  readonly secret?: boolean;
+}
+
+export type SettingKey =
+  | 'databaseUrl' | 'dir' | 'table' | 'schema' | 'wait' | 'lockTimeout' | 'statementTimeout'
+  | 'logFormat' | 'quiet' | 'sslmode' | 'sslrootcert';
+
+export const SETTINGS: readonly SettingSpec[] = [
+  { key: 'databaseUrl', flag: '-d, --database-url <url>', env: ['BERTH_DATABASE_URL', 'DATABASE_URL'], secret: true,
+    description: 'postgres://user:password@host:port/db, pglite://memory or pglite://<dir>' },
+  { key: 'dir', flag: '--dir <path>', env: ['BERTH_DIR'], defaultText: './migrations', description: 'migrations directory' },
+  { key: 'table', flag: '--table <name>', env: ['BERTH_TABLE'], defaultText: 'berth_migrations', description: 'history table' },
+  { key: 'schema', flag: '--schema <name>', env: ['BERTH_SCHEMA'], defaultText: "the connection's current schema", description: 'schema of the history table' },
+  { key: 'wait', flag: '--wait <duration>', env: ['BERTH_WAIT'], defaultText: '0 (one attempt)', description: 'keep retrying the connection this long' },
+  { key: 'lockTimeout', flag: '--lock-timeout <duration>', env: ['BERTH_LOCK_TIMEOUT'], defaultText: '15m', description: "how long to wait for another runner's lock" },
+  { key: 'statementTimeout', flag: '--statement-timeout <duration>', env: ['BERTH_STATEMENT_TIMEOUT'], defaultText: '0 (none)', description: 'statement_timeout for every migration statement' },
+  { key: 'logFormat', flag: '--log-format <format>', env: ['BERTH_LOG_FORMAT'], defaultText: 'pretty on a TTY, json otherwise', description: 'pretty or json' },
+  { key: 'quiet', flag: '-q, --quiet', env: ['BERTH_QUIET'], defaultText: 'false', description: 'only warnings, errors and the summary' },
+  { key: 'sslmode', flag: '--sslmode <mode>', env: ['PGSSLMODE'], defaultText: 'disable', description: 'disable, require, verify-ca or verify-full (never falls back to plaintext)' },
+  { key: 'sslrootcert', flag: '--sslrootcert <file>', env: ['PGSSLROOTCERT'], description: 'CA certificate for verify-ca / verify-full' },
+];

@@ -1,0 +1,118 @@
+import { parseDatabaseUrl, redactSecrets, type DatabaseTarget, type SslMode } from '../config/database-url.js';
+import { formatDuration } from '../config/duration.js';
+import { ConnectionLostError, type Driver, type ServerInfo } from '../drivers/driver.js';
+import { BerthError, TargetRejectedError, UnreachableError } from './errors.js';
+import type { EventListener } from './events.js';
+import { sleep } from './sleep.js';
+
+export interface ConnectOptions {
+  /** Resolved again for every attempt, so a rotated `*_FILE` secret is picked up. */
+  readonly databaseUrl: () => string | Promise<string>;
+  readonly waitMs: number;
+  readonly statementTimeoutMs: number;
+  readonly applicationName: string;
+  /** Overrides the URL's sslmode/sslrootcert when set (a flag beats the URL; the URL beats env). */
+  readonly ssl?: { readonly mode?: SslMode; readonly rootcert?: string; readonly override: boolean };
+  readonly onEvent: EventListener;
+  readonly signal?: AbortSignal;
+}
+
+export interface Connection {
+  readonly driver: Driver;
+  readonly server: ServerInfo;
+  readonly target: DatabaseTarget;
+}
+
+const FIRST_DELAY_MS = 250;
+const MAX_DELAY_MS = 5_000;
+const MAX_ATTEMPT_TIMEOUT_MS = 10_000;
+const MIN_ATTEMPT_TIMEOUT_MS = 1_000;
+
+/**
+ * Connects, retrying with capped exponential backoff and full jitter until `waitMs` has passed
+ * (SPEC §4.6). Rejections a retry cannot fix (authentication, TLS, no database) end the wait at
+ * once; a read-only standby is retried, since it may be promoted.
+ */
+export async function connect(options: ConnectOptions): Promise<Connection> {
+  const started = Date.now();
+  const deadline = started + options.waitMs;
+  let lastError: BerthError | undefined;
+  for (let attempt = 1; ; attempt++) {
+    options.signal?.throwIfAborted();
+    const target = applySsl(parseDatabaseUrl(await options.databaseUrl()), options.ssl);
+    const secrets = target.kind === 'postgres' ? [target.password] : [];
+    options.onEvent({ event: 'connect.attempt', attempt, target: target.redacted });
+    const remaining = deadline - Date.now();
+    const attemptTimeout = Math.min(MAX_ATTEMPT_TIMEOUT_MS, Math.max(MIN_ATTEMPT_TIMEOUT_MS, remaining));
+    const driver = await createDriver(target, { ...options, connectTimeoutMs: attemptTimeout });
+    try {
+      const server = await driver.connect();
+      if (server.readOnly) {
+        throw new TargetRejectedError('ERR_DB_READ_ONLY', `${target.redacted} is a read-only standby (or the session is read-only); migrations must run on the primary`);
+      }
+      options.onEvent({ event: 'connect.ok', attempt, target: target.redacted, serverVersion: server.serverVersion, durationMs: Date.now() - started });
+      return { driver, server, target };
+    } catch (err) {
+      await driver.close();
+      const error = redactError(classify(err, target), secrets);
+      const retryable = error instanceof UnreachableError || error.code === 'ERR_DB_READ_ONLY';
+      if (!retryable) throw error;
+      lastError = error;
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      const delay = Math.min(left, Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1)) * (0.5 + Math.random() * 0.5));
+      options.onEvent({ event: 'connect.retry', attempt, target: target.redacted, reason: error.message, delayMs: Math.round(delay), remainingMs: left });
+      await sleep(delay, options.signal);
+    }
+  }
+  if (lastError instanceof UnreachableError && options.waitMs > 0) {
+    throw new UnreachableError('ERR_DB_UNREACHABLE', `gave up waiting for the database after ${formatDuration(Date.now() - started)} (--wait ${formatDuration(options.waitMs)}): ${lastError.message}`, { cause: lastError, details: lastError.details });
+  }
+  throw lastError ?? new UnreachableError('ERR_DB_UNREACHABLE', 'the database could not be reached');
+}
+
+async function createDriver(target: DatabaseTarget, options: { applicationName: string; connectTimeoutMs: number; statementTimeoutMs: number }): Promise<Driver> {
+  const { PostgresDriver } = await import('../drivers/postgres/postgres-driver.js');
+  if (target.kind === 'pglite') {
+    const { openPgliteSession } = await import('../drivers/pglite/pglite-session.js');
+    return new PostgresDriver({
+      // One session inside this process: nothing else can take a lock, so exclusion is trivially
+      // true, and there is no second connection to cancel from.
+      capabilities: { transactionalDdl: true, advisoryLocks: false, multipleConnections: false },
+      open: () => openPgliteSession(target),
+      statementTimeoutMs: options.statementTimeoutMs,
+      sessionLimits: false,
+    });
+  }
+  const { openPgSession } = await import('../drivers/postgres/pg-session.js');
+  return new PostgresDriver({
+    capabilities: { transactionalDdl: true, advisoryLocks: true, multipleConnections: true },
+    open: () => openPgSession({ target, applicationName: options.applicationName, connectTimeoutMs: options.connectTimeoutMs }),
+    statementTimeoutMs: options.statementTimeoutMs,
+    sessionLimits: true,
+  });
+}
+
+function applySsl(target: DatabaseTarget, ssl: ConnectOptions['ssl']): DatabaseTarget {
+  if (target.kind !== 'postgres' || !ssl) return target;
+  const mode = ssl.override ? ssl.mode ?? target.sslmode : target.sslmode ?? ssl.mode;
+  const rootcert = ssl.override ? ssl.rootcert ?? target.sslrootcert : target.sslrootcert ?? ssl.rootcert;
+  return { ...target, sslmode: mode, sslrootcert: rootcert };
+}
+
+function classify(err: unknown, target: DatabaseTarget): BerthError {
+  if (err instanceof BerthError) return err;
+  if (err instanceof ConnectionLostError) {
+    return new UnreachableError('ERR_DB_UNREACHABLE', `the connection to ${target.redacted} dropped while starting: ${err.message}`, { cause: err });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new UnreachableError('ERR_DB_UNREACHABLE', `cannot reach ${target.redacted}: ${message}`, { cause: err });
+}
+
+/** Masks the password of this target in an error's message, wherever a client quoted it. */
+export function redactError<E extends Error>(error: E, secrets: readonly (string | undefined)[]): E {
+  const clean = redactSecrets(error.message, secrets);
+  if (clean !== error.message) Object.defineProperty(error, 'message', { value: clean });
+  if (error.stack) Object.defineProperty(error, 'stack', { value: redactSecrets(error.stack, secrets) });
+  return error;
+}

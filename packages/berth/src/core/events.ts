@@ -1,0 +1,23 @@
+import type { LockHolder } from '../drivers/driver.js';
+
+/**
+ * The events the library emits while it works. The CLI renders each as one log line (JSON or
+ * pretty); a host application receives them through `onEvent`. Names are `noun.pastTense` or
+ * `noun.state`, and a field, once published, keeps its meaning.
+ */
+export type BerthEvent =
+  | { event: 'connect.attempt'; attempt: number; target: string }
+  | { event: 'connect.retry'; attempt: number; target: string; reason: string; delayMs: number; remainingMs: number }
+  | { event: 'connect.ok'; attempt: number; target: string; serverVersion: string; durationMs: number }
+  | { event: 'lock.wait'; lockWaitMs: number; holder: LockHolder | null; table: string }
+  | { event: 'lock.acquired'; lockWaitMs: number; table: string }
+  | { event: 'lock.released'; table: string }
+  | { event: 'history.created'; table: string }
+  | { event: 'plan.warning'; code: string; message: string; version?: number }
+  | { event: 'plan.ready'; current: number | null; pending: number; toApply: number; dryRun: boolean }
+  | { event: 'migration.planned'; version: number; name: string; file: string; transaction: boolean }
+  | { event: 'migration.start'; version: number; name: string; file: string; transaction: boolean }
+  | { event: 'migration.applied'; version: number; name: string; file: string; durationMs: number }
+  | { event: 'migration.failed'; version: number; name: string; file: string; durationMs: number; code: string; message: string };
+
+export type EventListener = (event: BerthEvent) => void;

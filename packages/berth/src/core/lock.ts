@@ -1,0 +1,68 @@
+import { createHash } from 'node:crypto';
+import { formatDuration } from '../config/duration.js';
+import type { Driver, HistoryTable, LockHolder } from '../drivers/driver.js';
+import { LockTimeoutError } from './errors.js';
+import type { EventListener } from './events.js';
+import { sleep } from './sleep.js';
+
+/**
+ * The advisory-lock key of one history table. It covers database + schema + table, so two
+ * services sharing a server, or two tables in one database, never block each other
+ * (golang-migrate `GenerateAdvisoryLockId` keys on schema + table the same way).
+ */
+export function lockKey(database: string, table: HistoryTable): bigint {
+  const digest = createHash('sha256').update(`berth\0${database}\0${table.schema}\0${table.table}`).digest();
+  return digest.readBigInt64BE(0);
+}
+
+const FIRST_POLL_MS = 50;
+const MAX_POLL_MS = 1_000;
+const REPORT_EVERY_MS = 5_000;
+
+/**
+ * Takes the lock by polling `pg_try_advisory_lock` with jitter. A blocking `pg_advisory_lock`
+ * would queue this session behind the holder, and the holder's `CREATE INDEX CONCURRENTLY` waits
+ * for every open transaction — including a waiter's — so the two would deadlock (SPEC §4.1).
+ * Returns how long it waited, in ms.
+ */
+export async function acquireLock(
+  driver: Driver,
+  key: bigint,
+  table: string,
+  options: { timeoutMs: number; onEvent: EventListener; signal?: AbortSignal },
+): Promise<number> {
+  const started = Date.now();
+  let lastReport = -Infinity;
+  let holder: LockHolder | null = null;
+  for (let attempt = 0; ; attempt++) {
+    if (await driver.tryLock(key)) {
+      const lockWaitMs = Date.now() - started;
+      options.onEvent({ event: 'lock.acquired', lockWaitMs, table });
+      return lockWaitMs;
+    }
+    const waited = Date.now() - started;
+    if (waited - lastReport >= REPORT_EVERY_MS || waited >= options.timeoutMs) {
+      if (driver.capabilities.multipleConnections) holder = await driver.lockHolder(key);
+      lastReport = waited;
+      options.onEvent({ event: 'lock.wait', lockWaitMs: waited, holder, table });
+    }
+    if (waited >= options.timeoutMs) {
+      throw new LockTimeoutError('ERR_LOCK_TIMEOUT',
+        `the migration lock on ${table} was not acquired within --lock-timeout ${formatDuration(options.timeoutMs)}: ${describeHolder(holder)}. ` +
+        'Another runner is migrating; retry later, or raise --lock-timeout if its migrations are long.',
+        { details: { holder, lockWaitMs: waited } });
+    }
+    const poll = Math.min(MAX_POLL_MS, FIRST_POLL_MS * 2 ** attempt) * (0.5 + Math.random() * 0.5);
+    await sleep(Math.min(poll, Math.max(1, options.timeoutMs - waited)), options.signal);
+  }
+}
+
+export function describeHolder(holder: LockHolder | null): string {
+  if (!holder) return 'held by a session that could not be identified';
+  const parts = [`pid ${holder.pid}`];
+  if (holder.user) parts.push(`user ${holder.user}`);
+  if (holder.applicationName) parts.push(`application ${holder.applicationName}`);
+  if (holder.clientAddr) parts.push(`client ${holder.clientAddr}`);
+  if (holder.heldForMs !== null) parts.push(`session open for ${formatDuration(holder.heldForMs)}`);
+  return `held by ${parts.join(', ')}`;
+}

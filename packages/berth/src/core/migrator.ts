@@ -1,0 +1,352 @@
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { parseDuration, formatDuration } from '../config/duration.js';
+import type { SslMode } from '../config/database-url.js';
+import { readMigrations } from '../source/read-migrations.js';
+import type { Migration } from '../source/types.js';
+import type { HistoryRow, HistoryTable } from '../drivers/driver.js';
+import { BERTH_VERSION } from '../version.js';
+import { applyInTransaction, applyWithoutTransaction, commit, type ApplyContext } from './apply.js';
+import { connect, type Connection } from './connect.js';
+import { ConfigError, InterruptedError, ValidationError } from './errors.js';
+import type { BerthEvent, EventListener } from './events.js';
+import { acquireLock, lockKey } from './lock.js';
+import { plan, type Plan } from './plan.js';
+
+/** Options of `createMigrator`. Durations are a string (`30s`, `500ms`, `5m`) or milliseconds. */
+export interface MigratorOptions {
+  /** A postgres:// or pglite:// URL, or a function returning one (called for every connection attempt). */
+  readonly databaseUrl: string | (() => string | Promise<string>);
+  /** Migrations directory. Default `./migrations`. */
+  readonly dir?: string;
+  /** History table. Default `berth_migrations`. */
+  readonly table?: string;
+  /** Schema of the history table. Default: the connection's current schema. */
+  readonly schema?: string;
+  /** How long to retry connecting. Default `0`: one attempt. */
+  readonly wait?: string | number;
+  /** How long to wait for another runner's lock. Default `15m`. */
+  readonly lockTimeout?: string | number;
+  /** Session-wide statement_timeout. Default `0`: none. */
+  readonly statementTimeout?: string | number;
+  readonly sslmode?: SslMode;
+  readonly sslrootcert?: string;
+  /** True when sslmode/sslrootcert must win over the URL's own parameters (a CLI flag does). */
+  readonly sslOverridesUrl?: boolean;
+  /** Recorded in the history table and in application_name. Default: the machine's host name. */
+  readonly host?: string;
+  /** Receives every progress event (see events.ts). The library never writes to stdout. */
+  readonly onEvent?: EventListener;
+  /** Aborting it cancels the running statement on the server and rolls back. */
+  readonly signal?: AbortSignal;
+}
+
+export interface UpOptions {
+  /** Apply nothing above this version. */
+  readonly to?: number;
+  /** Print the plan; change nothing. */
+  readonly dryRun?: boolean;
+  /** Run all pending migrations in one transaction. */
+  readonly singleTransaction?: boolean;
+  readonly allowOutOfOrder?: boolean;
+}
+
+export interface AppliedMigration {
+  readonly version: number;
+  readonly name: string;
+  readonly durationMs: number;
+}
+
+export interface UpResult {
+  readonly applied: readonly AppliedMigration[];
+  /** What would run (dry run) or what was run. */
+  readonly planned: readonly { version: number; name: string; file: string }[];
+  readonly current: number | null;
+  readonly pending: number;
+  readonly lockWaitMs: number;
+  readonly dryRun: boolean;
+}
+
+export interface StatusEntry {
+  readonly version: number;
+  readonly name: string;
+  readonly file?: string;
+  readonly status?: HistoryRow['status'];
+  readonly appliedAt?: string;
+  readonly durationMs?: number | null;
+  readonly checksum?: string;
+  readonly statementsApplied?: number | null;
+  readonly statementsTotal?: number | null;
+}
+
+export interface StatusReport {
+  readonly current: number | null;
+  readonly applied: readonly StatusEntry[];
+  readonly pending: readonly StatusEntry[];
+  readonly failed: readonly StatusEntry[];
+  readonly drifted: readonly StatusEntry[];
+  readonly missing: readonly StatusEntry[];
+  /** Applied versions newer than every file (an older release after a newer one). */
+  readonly ahead: readonly StatusEntry[];
+}
+
+export interface CheckResult {
+  readonly current: number | null;
+  readonly upToDate: boolean;
+  readonly pending: number;
+  /** Why the schema is not current, when it is not. */
+  readonly reason?: string;
+}
+
+export interface Migrator {
+  status(): Promise<StatusReport>;
+  up(options?: UpOptions): Promise<UpResult>;
+  check(options?: { expect?: number }): Promise<CheckResult>;
+  /** Only waits until the database accepts connections (and is not a standby). */
+  wait(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_DIR = './migrations';
+export const DEFAULT_TABLE = 'berth_migrations';
+export const DEFAULT_LOCK_TIMEOUT_MS = 15 * 60_000; // 15 minutes
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+interface Settings {
+  readonly databaseUrl: () => string | Promise<string>;
+  readonly dir: string;
+  readonly table: string;
+  readonly schema: string | undefined;
+  readonly waitMs: number;
+  readonly lockTimeoutMs: number;
+  readonly statementTimeoutMs: number;
+  readonly host: string;
+  readonly ssl: { mode?: SslMode; rootcert?: string; override: boolean };
+}
+
+export function createMigrator(options: MigratorOptions): Migrator {
+  const settings = settle(options);
+  const emit: EventListener = options.onEvent ?? (() => undefined);
+  const open = new Set<Connection>();
+
+  async function withConnection<T>(fn: (c: Connection, table: HistoryTable) => Promise<T>): Promise<T> {
+    const connection = await connect({
+      databaseUrl: settings.databaseUrl,
+      waitMs: settings.waitMs,
+      statementTimeoutMs: settings.statementTimeoutMs,
+      applicationName: `berth/${BERTH_VERSION}/${settings.host}`.slice(0, 63),
+      ssl: settings.ssl,
+      onEvent: emit,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    open.add(connection);
+    try {
+      const schema = settings.schema ?? connection.server.currentSchema;
+      if (!schema) {
+        throw new ConfigError('ERR_CONFIG_INVALID', 'the connection has no current schema (empty search_path): set --schema (BERTH_SCHEMA) for the history table');
+      }
+      return await fn(connection, { schema, table: settings.table });
+    } finally {
+      open.delete(connection);
+      await connection.driver.close();
+    }
+  }
+
+  async function load(): Promise<Migration[]> {
+    return readMigrations(settings.dir);
+  }
+
+  async function status(): Promise<StatusReport> {
+    const migrations = await load();
+    return withConnection(async ({ driver }, table) => toStatus(plan({ migrations, history: (await driver.readHistory(table)) ?? [] }), migrations));
+  }
+
+  async function up(upOptions: UpOptions = {}): Promise<UpResult> {
+    const migrations = await load();
+    if (upOptions.to !== undefined && !migrations.some((m) => m.version === upOptions.to)) {
+      throw new ConfigError('ERR_USAGE', `--to ${upOptions.to}: no migration has that version in ${settings.dir}`);
+    }
+    const planOf = (history: readonly HistoryRow[]) => plan({
+      migrations, history,
+      ...(upOptions.to === undefined ? {} : { target: upOptions.to }),
+      allowOutOfOrder: upOptions.allowOutOfOrder ?? false,
+    });
+    if (upOptions.singleTransaction) {
+      const noTx = migrations.find((m) => m.directives.noTransaction);
+      if (noTx) throw new ConfigError('ERR_USAGE', `--single-transaction cannot run ${noTx.up.fileName}: it is marked -- berth:no-transaction`);
+    }
+    return withConnection(async ({ driver, server }, table) => {
+      // Optimistic read without the lock: an up-to-date database (every pod start) needs no lock
+      // and no write. Anything else is decided again under the lock.
+      const before = await driver.readHistory(table);
+      let current = planOf(before ?? []);
+      if (upOptions.dryRun) {
+        failOnProblems(current);
+        return reportDryRun(current);
+      }
+      if (before !== null && current.problems.length === 0 && current.toApply.length === 0) {
+        warnAhead(current);
+        emit({ event: 'plan.ready', current: current.current, pending: current.pending.length, toApply: 0, dryRun: false });
+        return { applied: [], planned: [], current: current.current, pending: current.pending.length, lockWaitMs: 0, dryRun: false };
+      }
+      const key = lockKey(server.database, table);
+      const tableName = `${table.schema}.${table.table}`;
+      const lockWaitMs = await acquireLock(driver, key, tableName, {
+        timeoutMs: settings.lockTimeoutMs, onEvent: emit, ...(options.signal ? { signal: options.signal } : {}),
+      });
+      try {
+        let history = before;
+        if (history === null) {
+          await driver.ensureHistoryTable(table);
+          history = await driver.readHistory(table);
+          if (history?.length === 0) emit({ event: 'history.created', table: tableName });
+        } else {
+          history = await driver.readHistory(table);
+        }
+        current = planOf(history ?? []);
+        failOnProblems(current);
+        warnAhead(current);
+        emit({ event: 'plan.ready', current: current.current, pending: current.pending.length, toApply: current.toApply.length, dryRun: false });
+        const ctx: ApplyContext = {
+          driver, table, lockKey: driver.capabilities.advisoryLocks ? key : null, pid: server.pid,
+          host: settings.host, berthVersion: BERTH_VERSION, statementTimeoutMs: settings.statementTimeoutMs, onEvent: emit,
+          ...(options.signal ? { signal: options.signal } : {}),
+        };
+        const applied: AppliedMigration[] = [];
+        if (upOptions.singleTransaction && current.toApply.length > 0) {
+          for (const [i, m] of current.toApply.entries()) {
+            if (i === 0) await driver.exec('BEGIN');
+            applied.push({ version: m.version, name: m.name, durationMs: await applyInTransaction(ctx, m, 'shared').catch(async (err) => {
+              await driver.rollback().catch(() => undefined);
+              throw err;
+            }) });
+          }
+          await commit(ctx, current.toApply);
+        } else {
+          for (const m of current.toApply) {
+            if (options.signal?.aborted) throw options.signal.reason;
+            const durationMs = m.directives.noTransaction || !driver.capabilities.transactionalDdl
+              ? await applyWithoutTransaction(ctx, m)
+              : await applyInTransaction(ctx, m, 'own');
+            applied.push({ version: m.version, name: m.name, durationMs });
+          }
+        }
+        const last = current.toApply.at(-1)?.version;
+        const newCurrent = last === undefined ? current.current : Math.max(last, current.current ?? 0);
+        return {
+          applied,
+          planned: current.toApply.map(describe),
+          current: newCurrent,
+          pending: current.pending.length - applied.length,
+          lockWaitMs,
+          dryRun: false,
+        };
+      } finally {
+        // The lock dies with the session anyway; unlocking first lets waiting runners go at once.
+        await driver.unlock(key).then(() => emit({ event: 'lock.released', table: tableName }), () => undefined);
+      }
+    });
+  }
+
+  function reportDryRun(p: Plan): UpResult {
+    emit({ event: 'plan.ready', current: p.current, pending: p.pending.length, toApply: p.toApply.length, dryRun: true });
+    for (const m of p.toApply) emit({ event: 'migration.planned', ...describe(m), transaction: !m.directives.noTransaction });
+    return { applied: [], planned: p.toApply.map(describe), current: p.current, pending: p.pending.length, lockWaitMs: 0, dryRun: true };
+  }
+
+  function warnAhead(p: Plan): void {
+    for (const row of p.ahead) {
+      emit({ event: 'plan.warning', code: 'W_HISTORY_AHEAD', version: row.version,
+        message: `version ${row.version} (${row.name}) is applied but newer than every file here: an older release is running after a newer one` });
+    }
+  }
+
+  async function check(checkOptions: { expect?: number } = {}): Promise<CheckResult> {
+    const report = await status();
+    const reasons: string[] = [];
+    if (report.failed.length) reasons.push(`migration ${report.failed.map((f) => f.version).join(', ')} failed`);
+    if (report.drifted.length) reasons.push(`migration ${report.drifted.map((f) => f.version).join(', ')} changed after it was applied`);
+    if (report.missing.length) reasons.push(`applied migration ${report.missing.map((f) => f.version).join(', ')} is missing from the directory`);
+    if (report.pending.length) reasons.push(`${report.pending.length} migration(s) pending, the first ${report.pending[0]?.version}`);
+    if (checkOptions.expect !== undefined && (report.current ?? 0) < checkOptions.expect) {
+      reasons.push(`schema is at ${report.current ?? 'no version'}, expected at least ${checkOptions.expect}`);
+    }
+    return {
+      current: report.current,
+      upToDate: reasons.length === 0,
+      pending: report.pending.length,
+      ...(reasons.length ? { reason: reasons.join('; ') } : {}),
+    };
+  }
+
+  async function wait(): Promise<void> {
+    await withConnection(async () => undefined);
+  }
+
+  async function close(): Promise<void> {
+    await Promise.all([...open].map((c) => c.driver.close()));
+  }
+
+  return Object.freeze({ status, up, check, wait, close });
+}
+
+function failOnProblems(p: Plan): void {
+  if (p.problems.length === 0) return;
+  throw new ValidationError('ERR_VALIDATION_FAILED',
+    `validation failed, nothing was changed:\n${p.problems.map((x) => `  - ${x.message}`).join('\n')}`,
+    { details: { problems: p.problems } });
+}
+
+function describe(m: Migration): { version: number; name: string; file: string } {
+  return { version: m.version, name: m.name, file: m.up.fileName };
+}
+
+function toStatus(p: Plan, migrations: readonly Migration[]): StatusReport {
+  void migrations;
+  const row = (r: HistoryRow, file?: string): StatusEntry => ({
+    version: r.version, name: r.name, ...(file ? { file } : {}), status: r.status, appliedAt: r.appliedAt.toISOString(),
+    durationMs: r.durationMs, checksum: r.checksum, statementsApplied: r.statementsApplied, statementsTotal: r.statementsTotal,
+  });
+  return {
+    current: p.current,
+    applied: p.applied.map((a) => row(a.row, a.migration?.up.fileName)),
+    pending: p.pending.map((m) => ({ version: m.version, name: m.name, file: m.up.fileName })),
+    failed: p.failed.map((r) => row(r)),
+    drifted: p.drifted.map((a) => ({ ...row(a.row, a.migration?.up.fileName), fileChecksum: a.migration?.checksum })),
+    missing: p.missing.map((r) => row(r)),
+    ahead: p.ahead.map((r) => row(r)),
+  };
+}
+
+function settle(o: MigratorOptions): Settings {
+  const problems: string[] = [];
+  const duration = (key: string, value: string | number | undefined, fallback: number): number => {
+    if (value === undefined) return fallback;
+    const ms = typeof value === 'number' ? value : parseDuration(value);
+    if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
+      problems.push(`${key}: "${String(value)}" is not a duration (use 500ms, 30s, 5m, 1h or seconds)`);
+      return fallback;
+    }
+    return ms;
+  };
+  const table = o.table ?? DEFAULT_TABLE;
+  if (!IDENTIFIER.test(table)) problems.push(`table: "${table}" is not a valid identifier (letters, digits, _; at most 63; not starting with a digit)`);
+  if (o.schema !== undefined && !IDENTIFIER.test(o.schema)) problems.push(`schema: "${o.schema}" is not a valid identifier`);
+  const settings: Settings = {
+    databaseUrl: typeof o.databaseUrl === 'function' ? o.databaseUrl : () => o.databaseUrl as string,
+    dir: resolve(o.dir ?? DEFAULT_DIR),
+    table,
+    schema: o.schema,
+    waitMs: duration('wait', o.wait, 0),
+    lockTimeoutMs: duration('lockTimeout', o.lockTimeout, DEFAULT_LOCK_TIMEOUT_MS),
+    statementTimeoutMs: duration('statementTimeout', o.statementTimeout, 0),
+    host: o.host ?? hostname(),
+    ssl: { ...(o.sslmode ? { mode: o.sslmode } : {}), ...(o.sslrootcert ? { rootcert: o.sslrootcert } : {}), override: o.sslOverridesUrl ?? false },
+  };
+  if (typeof o.databaseUrl !== 'function' && !o.databaseUrl) problems.push('databaseUrl: missing');
+  if (problems.length) throw new ConfigError('ERR_CONFIG_INVALID', `invalid migrator options:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  return Object.freeze(settings);
+}
+
+export { formatDuration, InterruptedError };
+export type { BerthEvent };

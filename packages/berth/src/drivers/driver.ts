@@ -1,0 +1,158 @@
+/**
+ * The driver contract. Drivers are small and dumb: they run the SQL of one dialect on one session
+ * and report what the server said. Ordering, drift, locking policy (polling, deadlines) and
+ * failure handling live in core (SPEC §9, STYLE §2).
+ *
+ * How to implement a driver:
+ * 1. State `capabilities` honestly; the runner branches on them, never on the database's name.
+ * 2. `connect` makes exactly one attempt and throws a classified `BerthError`
+ *    (`TargetRejectedError` for auth/TLS/no database/standby; `UnreachableError` for anything a
+ *    retry may fix). The caller retries; a driver never loops.
+ * 3. Every method after `connect` runs on the same session, one call at a time; the caller never
+ *    overlaps two calls, except `cancel`, which may be called while another call is running and
+ *    must cancel it on the server (from a second connection where the database needs one).
+ * 4. Errors from the server are wrapped in `DriverQueryError` with SQLSTATE and position kept; a
+ *    lost connection is `ConnectionLostError`. Never retry a COMMIT.
+ * 5. Drivers never read `process.env`; everything arrives through their options.
+ *
+ * Caller guarantees: `connect` is called once per instance and before anything else; `close` is
+ * always called, also after failures; history methods get an already validated `HistoryTable`.
+ */
+
+export interface DriverCapabilities {
+  /** DDL is transactional: a failed migration can be rolled back whole. */
+  readonly transactionalDdl: boolean;
+  /** A lock that excludes other sessions exists. False where there is only one session. */
+  readonly advisoryLocks: boolean;
+  /** More than one session can reach the same database (for cancel and lock-holder lookup). */
+  readonly multipleConnections: boolean;
+}
+
+export interface ServerInfo {
+  readonly pid: number;
+  readonly user: string;
+  readonly database: string;
+  readonly serverVersion: string;
+  readonly serverVersionNum: number;
+  /** A hot standby or a read-only session: migrations cannot run here. */
+  readonly readOnly: boolean;
+  /** The schema unqualified names resolve to, or null when the search_path is empty. */
+  readonly currentSchema: string | null;
+}
+
+/** A validated, quotable location of the history table. */
+export interface HistoryTable {
+  readonly schema: string;
+  readonly table: string;
+}
+
+export type HistoryStatus = 'applied' | 'started' | 'failed';
+
+export interface HistoryRow {
+  readonly version: number;
+  readonly name: string;
+  readonly checksum: string;
+  readonly status: HistoryStatus;
+  readonly statementsApplied: number | null;
+  readonly statementsTotal: number | null;
+  readonly appliedAt: Date;
+  readonly durationMs: number | null;
+  readonly appliedBy: string | null;
+  readonly host: string | null;
+  readonly berthVersion: string | null;
+}
+
+export interface NewHistoryRow {
+  readonly version: number;
+  readonly name: string;
+  readonly checksum: string;
+  readonly status: HistoryStatus;
+  readonly statementsApplied: number;
+  readonly statementsTotal: number;
+  readonly durationMs: number;
+  readonly host: string | null;
+  readonly berthVersion: string;
+}
+
+export interface LockHolder {
+  readonly pid: number;
+  readonly user: string | null;
+  readonly applicationName: string | null;
+  readonly clientAddr: string | null;
+  /** How long the holder's session has existed: an upper bound of how long it held the lock. */
+  readonly heldForMs: number | null;
+}
+
+export interface MigrationSessionOptions {
+  /** `lock_timeout` for what follows, in ms; undefined leaves the session default. */
+  readonly lockTimeoutMs?: number;
+  /** `statement_timeout` for what follows, in ms; undefined leaves the session default. */
+  readonly statementTimeoutMs?: number;
+  /** Open a transaction (false for `-- berth:no-transaction` files). */
+  readonly transaction: boolean;
+}
+
+/** What the server reported for a failed statement. */
+export interface ServerErrorInfo {
+  readonly message: string;
+  readonly sqlState?: string;
+  /** 1-based character position in the statement text sent, as the server reports it. */
+  readonly position?: number;
+  readonly detail?: string;
+  readonly hint?: string;
+  readonly where?: string;
+}
+
+/** A statement failed on the server; the session is still usable (after a rollback). */
+export class DriverQueryError extends Error {
+  readonly info: ServerErrorInfo;
+  constructor(info: ServerErrorInfo, options?: { cause?: unknown }) {
+    super(info.message, options);
+    this.info = info;
+  }
+}
+
+/** The session is gone (network, server restart, termination). Nothing more can run on it. */
+export class ConnectionLostError extends Error {}
+
+export interface Driver {
+  readonly capabilities: DriverCapabilities;
+
+  /** One attempt to open the session; see the checklist above. */
+  connect(): Promise<ServerInfo>;
+
+  /** One non-blocking attempt at the migration lock for `key`. Never blocks on the server. */
+  tryLock(key: bigint): Promise<boolean>;
+  /** Who holds the lock for `key`, if anyone can be seen. */
+  lockHolder(key: bigint): Promise<LockHolder | null>;
+  unlock(key: bigint): Promise<void>;
+
+  /** The history rows, or null when the table does not exist yet. */
+  readHistory(table: HistoryTable): Promise<HistoryRow[] | null>;
+  /** Creates the history table if it is missing. Called only while holding the lock. */
+  ensureHistoryTable(table: HistoryTable): Promise<void>;
+  updateHistory(table: HistoryTable, version: number, change: { status?: HistoryStatus; statementsApplied?: number; durationMs?: number }): Promise<void>;
+  deleteHistory(table: HistoryTable, version: number): Promise<void>;
+
+  /**
+   * Brings the session back to its start-up state (no `SET` of a previous file survives), applies
+   * the timeouts, opens a transaction when asked, and checks in the same round trip that the
+   * backend is the same and still holds `lockKey`. Returns the backend pid and whether the lock is
+   * held; the caller decides what a mismatch means.
+   */
+  beginMigration(options: MigrationSessionOptions, lockKey: bigint | null): Promise<{ pid: number; lockHeld: boolean }>;
+  /** Runs one or more statements as one message (the text of a file, or one statement of it). */
+  exec(sql: string): Promise<void>;
+  /**
+   * Inserts a history row, but only if this session still holds `lockKey` (checked in the same
+   * statement). Returns false when the lock was not held and nothing was inserted.
+   */
+  insertHistory(table: HistoryTable, row: NewHistoryRow, lockKey: bigint | null): Promise<boolean>;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+
+  /** Cancels whatever statement this session is running, on the server. Safe to call any time. */
+  cancel(): Promise<void>;
+  /** Ends the session; session-level locks go with it. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,123 @@
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import type { ConnectionOptions } from 'node:tls';
+import { TargetRejectedError, UnreachableError } from '../../core/errors.js';
+import type { PostgresTarget } from '../../config/database-url.js';
+import type { SqlSession } from './sql-session.js';
+
+export interface PgSessionOptions {
+  readonly target: PostgresTarget;
+  readonly applicationName: string;
+  readonly connectTimeoutMs: number;
+}
+
+/** Opens one node-postgres session and classifies a failure to do so (SPEC §4.6). */
+export async function openPgSession(options: PgSessionOptions): Promise<SqlSession> {
+  const config = clientConfig(options);
+  const client = new pg.Client(config);
+  // An idle client whose socket dies emits 'error'; without a listener Node would crash. The next
+  // query on it fails and is reported as a lost connection by the driver.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw classifyConnectError(err, options.target);
+  }
+  const pid = (client as unknown as { processID: number | null }).processID;
+  return {
+    async query(sql, params) {
+      const res = await client.query(sql, params as unknown[] | undefined);
+      return { rows: res.rows, rowCount: res.rowCount ?? 0 };
+    },
+    async simple(sql) {
+      const res = (await client.query(sql)) as unknown as pg.QueryResult | pg.QueryResult[];
+      const last = Array.isArray(res) ? res[res.length - 1] : res;
+      return (last?.rows ?? []) as never[];
+    },
+    async cancel() {
+      if (pid === null) return;
+      // A second session asks the server to cancel the first one's statement; the first session
+      // is busy and cannot be used for it.
+      const other = new pg.Client({ ...config, application_name: `${options.applicationName} (cancel)` });
+      other.on('error', () => undefined);
+      try {
+        await other.connect();
+        await other.query('SELECT pg_cancel_backend($1)', [pid]);
+      } catch {
+        // Best effort: if the server is unreachable, the session dies with the process anyway.
+      } finally {
+        await other.end().catch(() => undefined);
+      }
+    },
+    async end() {
+      await client.end();
+    },
+  };
+}
+
+function clientConfig(options: PgSessionOptions): pg.ClientConfig {
+  const t = options.target;
+  return {
+    host: t.host,
+    port: t.port,
+    user: t.user,
+    database: t.database,
+    ...(t.password === undefined ? {} : { password: t.password }),
+    ssl: sslConfig(t),
+    application_name: options.applicationName,
+    connectionTimeoutMillis: Math.max(1, Math.round(options.connectTimeoutMs)),
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  };
+}
+
+/** libpq's sslmode meanings, without `prefer`/`allow`: TLS, once asked for, is never dropped. */
+function sslConfig(t: PostgresTarget): false | ConnectionOptions {
+  const mode = t.sslmode ?? 'disable';
+  if (mode === 'disable') return false;
+  if (mode === 'require' && !t.sslrootcert) return { rejectUnauthorized: false };
+  let ca: string | undefined;
+  if (t.sslrootcert) {
+    try {
+      ca = readFileSync(t.sslrootcert, 'utf8');
+    } catch (err) {
+      throw new TargetRejectedError('ERR_DB_TLS', `cannot read sslrootcert ${t.sslrootcert}: ${(err as Error).message}`);
+    }
+  }
+  if (mode === 'verify-full') return { rejectUnauthorized: true, ...(ca ? { ca } : {}), servername: t.host };
+  // verify-ca (and require with a root cert, as libpq does): check the chain, not the host name.
+  return { rejectUnauthorized: true, ...(ca ? { ca } : {}), checkServerIdentity: () => undefined };
+}
+
+const TLS_ERROR = /SSL|TLS|certificate|CERT_|self[- ]signed/i;
+
+export function classifyConnectError(err: unknown, target: PostgresTarget): Error {
+  const where = `${target.host}:${target.port}/${target.database} as ${target.user}`;
+  const e = (err ?? {}) as { code?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  if (err instanceof TargetRejectedError) return err;
+  if (code === '28P01' || code === '28000') {
+    return new TargetRejectedError('ERR_DB_AUTH', `authentication to ${where} failed: ${message}. Check the user and password (or the *_FILE secret).`, { cause: err });
+  }
+  if (code === '3D000') {
+    return new TargetRejectedError('ERR_DB_NOT_FOUND', `database "${target.database}" does not exist on ${target.host}:${target.port}: create it first (berth never creates databases).`, { cause: err });
+  }
+  if (TLS_ERROR.test(code) || TLS_ERROR.test(message)) {
+    return new TargetRejectedError('ERR_DB_TLS', `TLS negotiation with ${target.host}:${target.port} failed: ${message} (sslmode=${target.sslmode ?? 'disable'}).`, { cause: err });
+  }
+  return new UnreachableError('ERR_DB_UNREACHABLE', `cannot reach PostgreSQL at ${target.host}:${target.port}: ${describe(code, message)}`, { cause: err, details: { host: target.host, port: target.port, reason: code || message } });
+}
+
+function describe(code: string, message: string): string {
+  switch (code) {
+    case 'ECONNREFUSED': return 'connection refused (is the server up and listening there?)';
+    case 'ENOTFOUND': case 'EAI_AGAIN': return 'host name not found (yet)';
+    case 'ETIMEDOUT': return 'connection timed out';
+    case 'ECONNRESET': return 'connection reset';
+    case '57P03': return 'the server is starting up';
+    case '53300': return 'too many connections';
+    default: return /timeout/i.test(message) ? 'connection attempt timed out' : message;
+  }
+}

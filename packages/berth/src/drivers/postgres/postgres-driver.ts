@@ -1,0 +1,282 @@
+import { TargetRejectedError } from '../../core/errors.js';
+import {
+  ConnectionLostError,
+  DriverQueryError,
+  type Driver,
+  type DriverCapabilities,
+  type HistoryRow,
+  type HistoryStatus,
+  type HistoryTable,
+  type LockHolder,
+  type MigrationSessionOptions,
+  type NewHistoryRow,
+  type ServerInfo,
+} from '../driver.js';
+import { serverErrorInfo, type SqlSession } from './sql-session.js';
+
+export interface PostgresDialectOptions {
+  readonly capabilities: DriverCapabilities;
+  /** Opens the session; throws classified errors (see driver.ts). */
+  readonly open: () => Promise<SqlSession>;
+  /** Session-wide `statement_timeout` in ms (0 = none). */
+  readonly statementTimeoutMs: number;
+  /**
+   * Server-side limits that make a dead, frozen or partitioned runner lose its session (and the
+   * lock with it) within seconds (SPEC §4.5). Off for an in-process database.
+   */
+  readonly sessionLimits: boolean;
+}
+
+/** Session-level settings re-applied after every RESET ALL, by minimum server version. */
+const SESSION_LIMITS: ReadonlyArray<[minVersion: number, name: string, value: string]> = [
+  // A killed client's half-open socket is noticed while a long statement runs.
+  [140000, 'client_connection_check_interval', '2s'],
+  // A frozen client (SIGSTOP, paused VM) does not keep the lock forever.
+  [140000, 'idle_session_timeout', '5min'],
+  [90600, 'idle_in_transaction_session_timeout', '60s'],
+  // A network partition is detected by the server within ~25 s instead of the OS's 2 hours.
+  [90000, 'tcp_keepalives_idle', '10'],
+  [90000, 'tcp_keepalives_interval', '5'],
+  [90000, 'tcp_keepalives_count', '3'],
+];
+
+/** SQLSTATEs meaning the session is gone rather than that a statement failed. */
+const CONNECTION_GONE = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+
+/**
+ * The PostgreSQL dialect, over any `SqlSession`. Used by the `pg` driver (real servers) and the
+ * PGlite driver (embedded).
+ */
+export class PostgresDriver implements Driver {
+  readonly capabilities: DriverCapabilities;
+  readonly #options: PostgresDialectOptions;
+  #session: SqlSession | undefined;
+  #sessionSetup = '';
+  #lost = false;
+
+  constructor(options: PostgresDialectOptions) {
+    this.capabilities = options.capabilities;
+    this.#options = options;
+  }
+
+  async connect(): Promise<ServerInfo> {
+    this.#session = await this.#options.open();
+    const [row] = await this.#run(() => this.#s.query<{
+      pid: number; usr: string; db: string; v: string; vnum: string; recovery: boolean; ro: string; schema: string | null;
+    }>(`SELECT pg_backend_pid() AS pid, current_user AS usr, current_database() AS db,
+        current_setting('server_version') AS v, current_setting('server_version_num') AS vnum,
+        pg_is_in_recovery() AS recovery, current_setting('transaction_read_only') AS ro,
+        current_schema() AS schema`)).then((r) => r.rows);
+    if (!row) throw new ConnectionLostError('the server returned no session information');
+    const serverVersionNum = Number(row.vnum);
+    this.#sessionSetup = this.#buildSessionSetup(serverVersionNum);
+    // A transaction-mode pooler hands each statement to whichever backend is free: the lock would
+    // be taken on one backend and the migrations run on another. Two statements on two backends
+    // prove it; the settings round trip doubles as the second statement.
+    const [again] = await this.#run(() => this.#s.simple<{ pid: number }>(`${this.#sessionSetup} SELECT pg_backend_pid() AS pid`));
+    if (again && Number(again.pid) !== Number(row.pid)) throw poolerError();
+    return {
+      pid: Number(row.pid),
+      user: row.usr,
+      database: row.db,
+      serverVersion: row.v,
+      serverVersionNum,
+      readOnly: row.recovery || row.ro === 'on',
+      currentSchema: row.schema,
+    };
+  }
+
+  #buildSessionSetup(versionNum: number): string {
+    const parts: string[] = [];
+    if (this.#options.sessionLimits) {
+      for (const [min, name, value] of SESSION_LIMITS) if (versionNum >= min) parts.push(`SET ${name} = '${value}';`);
+    }
+    parts.push(`SET statement_timeout = ${Math.round(this.#options.statementTimeoutMs)};`);
+    return parts.join(' ');
+  }
+
+  async tryLock(key: bigint): Promise<boolean> {
+    const { rows } = await this.#run(() => this.#s.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key.toString()]));
+    return rows[0]?.ok === true;
+  }
+
+  async lockHolder(key: bigint): Promise<LockHolder | null> {
+    const [classid, objid] = lockKeyParts(key);
+    const { rows } = await this.#run(() => this.#s.query<{
+      pid: number; usename: string | null; application_name: string | null; client_addr: string | null; held_ms: string | null;
+    }>(`SELECT l.pid, a.usename, a.application_name, a.client_addr::text AS client_addr,
+          (extract(epoch FROM now() - a.backend_start) * 1000)::bigint AS held_ms
+        FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+          AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        LIMIT 1`, [classid, objid]));
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      pid: Number(r.pid),
+      user: r.usename,
+      applicationName: r.application_name,
+      clientAddr: r.client_addr,
+      heldForMs: r.held_ms === null ? null : Number(r.held_ms),
+    };
+  }
+
+  async unlock(key: bigint): Promise<void> {
+    await this.#run(() => this.#s.query('SELECT pg_advisory_unlock($1::bigint)', [key.toString()]));
+  }
+
+  async readHistory(table: HistoryTable): Promise<HistoryRow[] | null> {
+    try {
+      const { rows } = await this.#run(() => this.#s.query<{
+        version: string; name: string; checksum: string; status: HistoryStatus; statements_applied: number | null;
+        statements_total: number | null; applied_at: Date | string; duration_ms: number | null; applied_by: string | null;
+        host: string | null; berth_version: string | null;
+      }>(`SELECT version, name, checksum, status, statements_applied, statements_total, applied_at, duration_ms,
+            applied_by, host, berth_version FROM ${qualified(table)} ORDER BY version`));
+      return rows.map((r) => ({
+        version: Number(r.version),
+        name: r.name,
+        checksum: r.checksum,
+        status: r.status,
+        statementsApplied: r.statements_applied,
+        statementsTotal: r.statements_total,
+        appliedAt: r.applied_at instanceof Date ? r.applied_at : new Date(r.applied_at),
+        durationMs: r.duration_ms,
+        appliedBy: r.applied_by,
+        host: r.host,
+        berthVersion: r.berth_version,
+      }));
+    } catch (err) {
+      // 42P01: undefined_table, 3F000: invalid_schema_name — nothing was ever applied here.
+      if (err instanceof DriverQueryError && (err.info.sqlState === '42P01' || err.info.sqlState === '3F000')) return null;
+      throw err;
+    }
+  }
+
+  async ensureHistoryTable(table: HistoryTable): Promise<void> {
+    await this.#run(() => this.#s.simple(`
+      CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schema)};
+      CREATE TABLE IF NOT EXISTS ${qualified(table)} (
+        version bigint PRIMARY KEY,
+        name text NOT NULL,
+        checksum text NOT NULL,
+        status text NOT NULL CHECK (status IN ('applied', 'started', 'failed')),
+        statements_applied integer,
+        statements_total integer,
+        applied_at timestamptz NOT NULL DEFAULT now(),
+        duration_ms integer,
+        applied_by text DEFAULT current_user,
+        host text,
+        berth_version text
+      )`));
+  }
+
+  async updateHistory(table: HistoryTable, version: number, change: { status?: HistoryStatus; statementsApplied?: number; durationMs?: number }): Promise<void> {
+    await this.#run(() => this.#s.query(
+      `UPDATE ${qualified(table)} SET status = coalesce($2, status),
+         statements_applied = coalesce($3, statements_applied), duration_ms = coalesce($4, duration_ms)
+       WHERE version = $1`,
+      [version, change.status ?? null, change.statementsApplied ?? null, change.durationMs ?? null],
+    ));
+  }
+
+  async deleteHistory(table: HistoryTable, version: number): Promise<void> {
+    await this.#run(() => this.#s.query(`DELETE FROM ${qualified(table)} WHERE version = $1`, [version]));
+  }
+
+  async beginMigration(options: MigrationSessionOptions, lockKey: bigint | null): Promise<{ pid: number; lockHeld: boolean }> {
+    // RESET ALL (never DISCARD ALL, which would drop the advisory lock) undoes any SET of the
+    // previous file; the session settings are then applied again.
+    const scope = options.transaction ? 'SET LOCAL' : 'SET';
+    const sql = [
+      'RESET ALL;',
+      this.#sessionSetup,
+      options.transaction ? 'BEGIN;' : '',
+      options.lockTimeoutMs === undefined ? '' : `${scope} lock_timeout = ${Math.round(options.lockTimeoutMs)};`,
+      options.statementTimeoutMs === undefined ? '' : `${scope} statement_timeout = ${Math.round(options.statementTimeoutMs)};`,
+      `SELECT pg_backend_pid() AS pid, ${lockKey === null ? 'true' : lockHeldSql(lockKey)} AS held`,
+    ].join(' ');
+    const [row] = await this.#run(() => this.#s.simple<{ pid: number; held: boolean }>(sql));
+    return { pid: Number(row?.pid), lockHeld: row?.held === true };
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.#run(() => this.#s.simple(sql));
+  }
+
+  async insertHistory(table: HistoryTable, row: NewHistoryRow, lockKey: bigint | null): Promise<boolean> {
+    const { rowCount } = await this.#run(() => this.#s.query(
+      `INSERT INTO ${qualified(table)}
+         (version, name, checksum, status, statements_applied, statements_total, duration_ms, applied_by, host, berth_version)
+       SELECT $1, $2, $3, $4, $5, $6, $7, current_user, $8, $9
+       WHERE ${lockKey === null ? 'true' : lockHeldSql(lockKey)}`,
+      [row.version, row.name, row.checksum, row.status, row.statementsApplied, row.statementsTotal, Math.round(row.durationMs), row.host, row.berthVersion],
+    ));
+    return rowCount === 1;
+  }
+
+  async commit(): Promise<void> {
+    await this.#run(() => this.#s.simple('COMMIT'));
+  }
+
+  async rollback(): Promise<void> {
+    if (this.#lost || !this.#session) return;
+    await this.#run(() => this.#s.simple('ROLLBACK'));
+  }
+
+  async cancel(): Promise<void> {
+    await this.#session?.cancel();
+  }
+
+  async close(): Promise<void> {
+    const session = this.#session;
+    this.#session = undefined;
+    await session?.end().catch(() => undefined);
+  }
+
+  get #s(): SqlSession {
+    if (!this.#session || this.#lost) throw new ConnectionLostError('the database session is closed');
+    return this.#session;
+  }
+
+  /** Normalises client errors into DriverQueryError / ConnectionLostError. */
+  async #run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof ConnectionLostError || err instanceof DriverQueryError) throw err;
+      const info = serverErrorInfo(err);
+      if (info && !CONNECTION_GONE.has(info.sqlState ?? '')) throw new DriverQueryError(info, { cause: err });
+      this.#lost = true;
+      const message = err instanceof Error ? err.message : String(err);
+      throw new ConnectionLostError(message, { cause: err });
+    }
+  }
+}
+
+function poolerError(): TargetRejectedError {
+  return new TargetRejectedError('ERR_DB_POOLER',
+    'the connection goes through a transaction-mode pooler (two statements ran on two different server sessions); ' +
+    'a migration lock cannot work there. Connect the migrator directly to PostgreSQL, or through a session-mode pool.');
+}
+
+/** pg_locks shows a bigint advisory key as two oids: high and low 32 bits, objsubid 1. */
+function lockKeyParts(key: bigint): [string, string] {
+  const unsigned = BigInt.asUintN(64, key);
+  return [(unsigned >> 32n).toString(), (unsigned & 0xffffffffn).toString()];
+}
+
+function lockHeldSql(key: bigint): string {
+  const [classid, objid] = lockKeyParts(key);
+  return `EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+    AND pid = pg_backend_pid() AND classid = ${classid}::bigint::oid AND objid = ${objid}::bigint::oid)`;
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+function qualified(table: HistoryTable): string {
+  return `${quoteIdent(table.schema)}.${quoteIdent(table.table)}`;
+}

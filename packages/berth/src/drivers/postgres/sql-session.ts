@@ -1,0 +1,31 @@
+import type { ServerErrorInfo } from '../driver.js';
+
+/**
+ * The subset of a PostgreSQL client the dialect needs. Both node-postgres and PGlite are adapted
+ * to it, so the SQL of the PostgreSQL dialect is written once.
+ */
+export interface SqlSession {
+  /** One statement with bind parameters (extended protocol). */
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number }>;
+  /** Any number of statements in one message (simple protocol); rows of the last one. */
+  simple<R = Record<string, unknown>>(sql: string): Promise<R[]>;
+  /** Cancels the running statement on the server, if the client can. */
+  cancel(): Promise<void>;
+  end(): Promise<void>;
+}
+
+/** Pulls what PostgreSQL reports (SQLSTATE, position, detail, hint) out of a client error. */
+export function serverErrorInfo(err: unknown): ServerErrorInfo | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as Record<string, unknown>;
+  if (typeof e.code !== 'string' || !/^[0-9A-Z]{5}$/.test(e.code)) return undefined;
+  const position = e.position === undefined ? undefined : Number(e.position);
+  return {
+    message: String(e.message ?? 'unknown error'),
+    sqlState: e.code,
+    ...(position !== undefined && Number.isFinite(position) ? { position } : {}),
+    ...(typeof e.detail === 'string' ? { detail: e.detail } : {}),
+    ...(typeof e.hint === 'string' ? { hint: e.hint } : {}),
+    ...(typeof e.where === 'string' ? { where: e.where } : {}),
+  };
+}

@@ -1,0 +1,17 @@
+/**
+ * The public surface of berth: `createMigrator`, the error classes and the types they use.
+ * Everything else is internal; the package's `exports` map hides it.
+ */
+export { createMigrator, DEFAULT_DIR, DEFAULT_TABLE, DEFAULT_LOCK_TIMEOUT_MS } from './core/migrator.js';
+export type {
+  Migrator, MigratorOptions, UpOptions, UpResult, AppliedMigration, StatusReport, StatusEntry, CheckResult,
+} from './core/migrator.js';
+export type { BerthEvent, EventListener } from './core/events.js';
+export type { LockHolder, HistoryStatus } from './drivers/driver.js';
+export type { SslMode } from './config/database-url.js';
+export {
+  BerthError, MigrationFailedError, ConfigError, UnreachableError, LockTimeoutError, ValidationError,
+  TargetRejectedError, OutcomeUnknownError, InterruptedError, InternalError, ERROR_CODES,
+} from './core/errors.js';
+export type { ExitCode, ErrorCode } from './core/errors.js';
+export { BERTH_VERSION } from './version.js';
