@@ -1,4 +1,4 @@
-import { lineColumnAt } from '../source/split-statements.js';
+import { locateInStatement } from '../source/split-statements.js';
 import type { Migration, Statement } from '../source/types.js';
 import { formatDuration } from '../config/duration.js';
 import { ConnectionLostError, DriverQueryError, type Driver, type HistoryTable, type ServerErrorInfo } from '../drivers/driver.js';
@@ -187,7 +187,6 @@ function statementError(ctx: ApplyContext, m: Migration, statement: Statement | 
 
 function location(m: Migration, statement: Statement | undefined, info: ServerErrorInfo): { line: number; column: number } {
   if (!statement) return { line: 1, column: 1 };
-  if (info.position === undefined || m.sql === undefined) return { line: statement.line, column: statement.column };
-  // The server's position is 1-based, in characters of the statement text that was sent.
-  return lineColumnAt(m.sql, statement.offset + info.position - 1);
+  if (info.position === undefined) return { line: statement.line, column: statement.column };
+  return locateInStatement(statement, info.position);
 }

@@ -46,7 +46,7 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
     const attemptTimeout = Math.min(MAX_ATTEMPT_TIMEOUT_MS, Math.max(MIN_ATTEMPT_TIMEOUT_MS, remaining));
     const driver = await createDriver(target, { ...options, connectTimeoutMs: attemptTimeout });
     try {
-      const server = await driver.connect();
+      const server = await withDeadline(driver.connect(), attemptTimeout + 500, target.redacted);
       if (server.readOnly) {
         throw new TargetRejectedError('ERR_DB_READ_ONLY', `${target.redacted} is a read-only standby (or the session is read-only); migrations must run on the primary`);
       }
@@ -91,6 +91,19 @@ async function createDriver(target: DatabaseTarget, options: { applicationName: 
     statementTimeoutMs: options.statementTimeoutMs,
     sessionLimits: true,
   });
+}
+
+/** Bounds an attempt as a whole: a slow DNS lookup is not covered by the client's own timeout. */
+async function withDeadline<T>(promise: Promise<T>, ms: number, target: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UnreachableError('ERR_DB_UNREACHABLE', `cannot reach ${target}: no answer within ${formatDuration(ms)}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function applySsl(target: DatabaseTarget, ssl: ConnectOptions['ssl']): DatabaseTarget {

@@ -30,7 +30,7 @@ export interface PostgresDialectOptions {
 /** Session-level settings re-applied after every RESET ALL, by minimum server version. */
 const SESSION_LIMITS: ReadonlyArray<[minVersion: number, name: string, value: string]> = [
   // A killed client's half-open socket is noticed while a long statement runs.
-  [140000, 'client_connection_check_interval', '2s'],
+  [140000, 'client_connection_check_interval', '1s'],
   // A frozen client (SIGSTOP, paused VM) does not keep the lock forever.
   [140000, 'idle_session_timeout', '5min'],
   [90600, 'idle_in_transaction_session_timeout', '60s'],
