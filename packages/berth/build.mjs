@@ -8,6 +8,22 @@ import { readFileSync, rmSync } from 'node:fs';
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
 rmSync(new URL('./dist', import.meta.url), { recursive: true, force: true });
 
+/**
+ * pg asks "am I on Cloudflare Workers?" by constructing a `Response`, which on Node 20 loads the
+ * whole undici fetch stack: about 20 ms of every start-up, for a runtime berth never runs on.
+ */
+const skipCloudflareProbe = {
+  name: 'skip-cloudflare-probe',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]stream\.js$/ }, async (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      const patched = source.replace('function isCloudflareRuntime() {', 'function isCloudflareRuntime() {\n  return false;');
+      if (patched === source) throw new Error('pg/lib/stream.js changed: review the skip-cloudflare-probe patch in build.mjs');
+      return { contents: patched, loader: 'js' };
+    });
+  },
+};
+
 await build({
   entryPoints: { index: 'src/index.ts', cli: 'src/cli/bin-entry.ts' },
   outdir: 'dist',
@@ -25,6 +41,7 @@ await build({
   // pg is CommonJS: give its require() calls of Node built-ins a real require in the ESM bundle.
   banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);" },
   logLevel: 'warning',
+  plugins: [skipCloudflareProbe],
 });
 
 execFileSync(process.execPath, [new URL('../../node_modules/typescript/bin/tsc', import.meta.url).pathname, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { parseDuration, formatDuration } from '../config/duration.js';
+import { parseDuration } from '../config/duration.js';
 import type { SslMode } from '../config/database-url.js';
 import { readMigrations } from '../source/read-migrations.js';
 import type { Migration } from '../source/types.js';
@@ -8,8 +8,8 @@ import type { HistoryRow, HistoryTable } from '../drivers/driver.js';
 import { BERTH_VERSION } from '../version.js';
 import { applyInTransaction, applyWithoutTransaction, commit, type ApplyContext } from './apply.js';
 import { connect, type Connection } from './connect.js';
-import { ConfigError, InterruptedError, ValidationError } from './errors.js';
-import type { BerthEvent, EventListener } from './events.js';
+import { ConfigError, ValidationError } from './errors.js';
+import type { EventListener } from './events.js';
 import { acquireLock, lockKey } from './lock.js';
 import { plan, type Plan } from './plan.js';
 
@@ -49,6 +49,24 @@ export interface UpOptions {
   /** Run all pending migrations in one transaction. */
   readonly singleTransaction?: boolean;
   readonly allowOutOfOrder?: boolean;
+  /**
+   * Called once the plan is final (under the lock, or for a dry run) with the migrations about to
+   * run, before the first one starts. Throwing stops the run with nothing applied (the CLI's
+   * `--lint error` uses it). Not called when there is nothing to apply.
+   */
+  readonly beforeApply?: (migrations: readonly PlannedMigration[]) => void | Promise<void>;
+}
+
+/** A migration about to run, as `beforeApply` sees it. */
+export interface PlannedMigration {
+  readonly version: number;
+  readonly name: string;
+  /** File name relative to the migrations directory, and its absolute path. */
+  readonly file: string;
+  readonly path: string;
+  /** The SQL text for SQL migrations (BOM stripped); undefined for code migrations. */
+  readonly sql: string | undefined;
+  readonly noTransaction: boolean;
 }
 
 export interface AppliedMigration {
@@ -182,6 +200,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       let current = planOf(before ?? []);
       if (upOptions.dryRun) {
         failOnProblems(current);
+        if (current.toApply.length) await upOptions.beforeApply?.(current.toApply.map(toPlanned));
         return reportDryRun(current);
       }
       if (before !== null && current.problems.length === 0 && current.toApply.length === 0) {
@@ -207,6 +226,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
         failOnProblems(current);
         warnAhead(current);
         emit({ event: 'plan.ready', current: current.current, pending: current.pending.length, toApply: current.toApply.length, dryRun: false });
+        if (current.toApply.length) await upOptions.beforeApply?.(current.toApply.map(toPlanned));
         const ctx: ApplyContext = {
           driver, table, lockKey: driver.capabilities.advisoryLocks ? key : null, pid: server.pid,
           host: settings.host, berthVersion: BERTH_VERSION, statementTimeoutMs: settings.statementTimeoutMs, onEvent: emit,
@@ -297,6 +317,10 @@ function failOnProblems(p: Plan): void {
     { details: { problems: p.problems } });
 }
 
+function toPlanned(m: Migration): PlannedMigration {
+  return { version: m.version, name: m.name, file: m.up.fileName, path: m.up.path, sql: m.sql, noTransaction: m.directives.noTransaction };
+}
+
 function describe(m: Migration): { version: number; name: string; file: string } {
   return { version: m.version, name: m.name, file: m.up.fileName };
 }
@@ -348,5 +372,3 @@ function settle(o: MigratorOptions): Settings {
   return Object.freeze(settings);
 }
 
-export { formatDuration, InterruptedError };
-export type { BerthEvent };
