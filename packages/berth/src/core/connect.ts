@@ -42,11 +42,15 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
     const target = applySsl(parseDatabaseUrl(await options.databaseUrl()), options.ssl);
     const secrets = target.kind === 'postgres' ? [target.password] : [];
     options.onEvent({ event: 'connect.attempt', attempt, target: target.redacted });
-    const remaining = deadline - Date.now();
-    const attemptTimeout = Math.min(MAX_ATTEMPT_TIMEOUT_MS, Math.max(MIN_ATTEMPT_TIMEOUT_MS, remaining));
+    // One attempt (no --wait) gets the full per-attempt budget; while waiting, an attempt never
+    // outlives the deadline by more than the minimum.
+    const attemptTimeout = options.waitMs === 0
+      ? MAX_ATTEMPT_TIMEOUT_MS
+      : Math.min(MAX_ATTEMPT_TIMEOUT_MS, Math.max(MIN_ATTEMPT_TIMEOUT_MS, deadline - Date.now()));
     const driver = await createDriver(target, { ...options, connectTimeoutMs: attemptTimeout });
     try {
-      const server = await withDeadline(driver.connect(), attemptTimeout + 500, target.redacted);
+      // PGlite boots inside this process: there is no network to time out on.
+      const server = target.kind === 'pglite' ? await driver.connect() : await withDeadline(driver.connect(), attemptTimeout + 500, target.redacted);
       if (server.readOnly) {
         throw new TargetRejectedError('ERR_DB_READ_ONLY', `${target.redacted} is a read-only standby (or the session is read-only); migrations must run on the primary`);
       }

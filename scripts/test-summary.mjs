@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// Reads vitest's JSON report and prints one closing line: `N passed, N failed[, N skipped]`.
+//
+//   node scripts/test-summary.mjs [report.json]      (default .tmp/vitest.json)
+//
+// Counting:
+// - passed / failed: tests with that status.
+// - A test file that failed without any failing test (an import error, a failing beforeAll, whose
+//   tests vitest then reports as skipped) counts as one failed test; otherwise a broken file could
+//   read "0 failed".
+// - skipped: skipped + todo tests (printed only when non-zero).
+//
+// Exit status: 0 only when the report exists, at least one test ran, and nothing failed.
+// Notes go before the closing line, which is always the last line written to stdout, even when the
+// report is missing (then `0 passed, 0 failed`).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+const reportPath = process.argv[2] ?? '.tmp/vitest.json';
+
+function closingLine({ passed, failed, skipped }) {
+  return `${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`;
+}
+
+let report;
+try {
+  report = JSON.parse(readFileSync(reportPath, 'utf8'));
+} catch (error) {
+  console.log(`test-summary: no usable vitest report at ${reportPath} (${error.code ?? error.message}); vitest did not run or crashed`);
+  console.log(closingLine({ passed: 0, failed: 0, skipped: 0 }));
+  process.exit(1);
+}
+
+const files = Array.isArray(report.testResults) ? report.testResults : [];
+const rel = (file) => path.relative(process.cwd(), file);
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const failures = [];
+
+for (const file of files) {
+  const tests = Array.isArray(file.assertionResults) ? file.assertionResults : [];
+  let failedHere = 0;
+  for (const test of tests) {
+    if (test.status === 'passed') passed++;
+    else if (test.status === 'failed') {
+      failed++;
+      failedHere++;
+      failures.push(`${rel(file.name)} > ${test.fullName ?? test.title}`);
+    } else skipped++; // skipped, pending, todo, disabled
+  }
+  if (file.status === 'failed' && failedHere === 0) {
+    failed++;
+    const reason = String(file.message ?? '').split('\n')[0].slice(0, 200) || 'failed without a failing test';
+    failures.push(`${rel(file.name)} (file error: ${reason})`);
+  }
+}
+
+if (failures.length > 0) {
+  console.log(`test-summary: ${failures.length} failure(s):`);
+  for (const failure of failures) console.log(`  FAIL ${failure}`);
+}
+if (passed + failed === 0) {
+  console.log('test-summary: no tests ran');
+}
+console.log(closingLine({ passed, failed, skipped }));
+process.exit(failed === 0 && passed > 0 && report.success !== false ? 0 : 1);

@@ -1,0 +1,55 @@
+import { defineConfig } from 'vitest/config';
+import type { TestProjectInlineConfiguration } from 'vitest/config';
+
+/**
+ * Test projects (`vitest run --project <name>`):
+ * - `unit`: pure tests, no server, no child processes.
+ * - `integration`: real PostgreSQL (local, `BERTH_TEST_PG_URL`, or an embedded one started by the
+ *   global setup) and the real CLI spawned as a process (`npm test` builds it first).
+ *
+ * To add a project that needs PostgreSQL (e.g. a service), spread `withPostgres`: the global setup
+ * shares one server between all projects that list it.
+ */
+
+/** Per test and per hook: integration tests spawn processes and wait on a real server, on 2 cores (ms). */
+const INTEGRATION_TIMEOUT_MS = 60_000;
+
+/** Every project: per-file cleanup of spawned CLI processes and temp directories. */
+const common = {
+  environment: 'node',
+  setupFiles: ['packages/berth/test/helpers/setup-file.ts'],
+} satisfies NonNullable<TestProjectInlineConfiguration['test']>;
+
+const withPostgres = {
+  globalSetup: ['packages/berth/test/helpers/global-setup.ts'],
+  testTimeout: INTEGRATION_TIMEOUT_MS,
+  hookTimeout: INTEGRATION_TIMEOUT_MS,
+} satisfies NonNullable<TestProjectInlineConfiguration['test']>;
+
+export default defineConfig({
+  test: {
+    // One worker pool for all projects. Vitest refuses projects with different `maxWorkers` in the
+    // same `sequence.groupOrder`, so the limit lives here rather than per project.
+    // 2 = the CI machine's cores; each integration file also runs a server load and child processes.
+    maxWorkers: 2,
+    // Let a crashed CLI child or a slow server shutdown finish before vitest gives up on teardown (ms).
+    teardownTimeout: 30_000,
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['packages/berth/test/unit/**/*.test.ts'],
+          ...common,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['packages/berth/test/integration/**/*.test.ts'],
+          ...common,
+          ...withPostgres,
+        },
+      },
+    ],
+  },
+});
