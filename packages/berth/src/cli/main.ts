@@ -39,12 +39,14 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
   let reporter = fallbackReporter(io, opts);
   const controller = new AbortController();
   const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
-    if (controller.signal.aborted) {
-      // A second signal means "now": the server-side limits clean up after us (SPEC §4.5).
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    }
+    const code = signal === 'SIGINT' ? 130 : 143;
+    // A second signal means "now": the server-side session limits clean up after us (SPEC §4.5).
+    if (controller.signal.aborted) process.exit(code);
     reporter.log('warn', `${signal} received: cancelling the running statement and rolling back (send it again to exit at once)`, { event: 'run.interrupting', signal });
     controller.abort(new InterruptedError(signal));
+    // Cancel and rollback take milliseconds; if the server does not answer, still leave within
+    // the 5 s an orchestrator grants before SIGKILL. The lock dies with the session.
+    setTimeout(() => process.exit(code), 4_500).unref();
   };
   const onInt = () => onSignal('SIGINT');
   const onTerm = () => onSignal('SIGTERM');
@@ -69,8 +71,8 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
     });
     return outcome.exitCode;
   } catch (caught) {
-    const error = controller.signal.aborted && controller.signal.reason instanceof InterruptedError && !(caught instanceof BerthError && caught.exitCode !== 70)
-      ? controller.signal.reason as InterruptedError
+    const error = controller.signal.aborted && controller.signal.reason instanceof InterruptedError
+      ? controller.signal.reason
       : toError(caught);
     reporter.log('error', error.message, { event: 'run.error', code: error.code, exitCode: error.exitCode, ...(error instanceof InternalError ? { stack: error.cause instanceof Error ? error.cause.stack : undefined } : {}) });
     reporter.log('error', `${spec.name} failed (exit ${error.exitCode}, ${error.code})`, {
@@ -85,7 +87,6 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
 
 function toError(err: unknown): BerthError {
   if (err instanceof BerthError) return err;
-  if (err instanceof InterruptedError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new InternalError('ERR_INTERNAL', `internal error: ${message} (this is a bug in berth ${BERTH_VERSION}; please report it)`, { cause: err });
 }

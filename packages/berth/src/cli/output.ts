@@ -74,6 +74,10 @@ export function describeEvent(e: BerthEvent): { level: Level; msg: string } {
     case 'migration.planned': return { level: 'info', msg: `would apply ${v(e.version, e.name)} (${e.file}${e.transaction ? '' : ', no transaction'})` };
     case 'migration.start': return { level: 'debug', msg: `applying ${v(e.version, e.name)}` };
     case 'migration.applied': return { level: 'info', msg: `applied ${v(e.version, e.name)} in ${formatDuration(e.durationMs)}` };
-    case 'migration.failed': return { level: 'error', msg: `migration ${v(e.version, e.name)} failed after ${formatDuration(e.durationMs)}` };
+    case 'migration.failed': return { level: 'error', msg: `${e.direction === 'up' ? 'migration' : 'rollback of'} ${v(e.version, e.name)} failed after ${formatDuration(e.durationMs)}` };
+    case 'migration.log': return { level: 'info', msg: `[${v(e.version, e.name)}] ${e.message}` };
+    case 'migration.revert.start': return { level: 'debug', msg: `reverting ${v(e.version, e.name)} (${e.file})` };
+    case 'migration.reverted': return { level: 'info', msg: `reverted ${v(e.version, e.name)} in ${formatDuration(e.durationMs)}` };
+    case 'history.changed': return { level: 'info', msg: `${e.command}: ${v(e.version, e.name)}: ${e.change}` };
   }
 }

@@ -1,9 +1,22 @@
 import { locateInStatement } from '../source/split-statements.js';
-import type { Migration, Statement } from '../source/types.js';
+import type { Directives, Migration, Statement } from '../source/types.js';
 import { formatDuration } from '../config/duration.js';
 import { ConnectionLostError, DriverQueryError, type Driver, type HistoryTable, type ServerErrorInfo } from '../drivers/driver.js';
 import { BerthError, InterruptedError, MigrationFailedError, OutcomeUnknownError, TargetRejectedError, toBerthError } from './errors.js';
 import type { EventListener } from './events.js';
+
+/** What a code migration's `up(ctx)` / `down(ctx)` receives. */
+export interface MigrationContext {
+  /**
+   * Runs one statement with bind parameters and returns its rows, in the migration's transaction.
+   * Also usable as a tagged template: ctx.sql`UPDATE t SET x = ${value}` sends `value` as $1.
+   */
+  sql<R = Record<string, unknown>>(text: string | TemplateStringsArray, ...params: unknown[]): Promise<R[]>;
+  /** Logs a line attributed to this migration. */
+  log(message: string): void;
+}
+
+export type CodeMigrationFn = (ctx: MigrationContext) => unknown;
 
 export interface ApplyContext {
   readonly driver: Driver;
@@ -19,40 +32,51 @@ export interface ApplyContext {
   readonly signal?: AbortSignal;
 }
 
+/** One file to run: the up or the down of a migration, SQL statements or a code function. */
+export interface Step {
+  readonly migration: Migration;
+  readonly direction: 'up' | 'down';
+  /** The file that runs (the up file, or the down file), relative to the directory. */
+  readonly file: string;
+  readonly directives: Directives;
+  readonly body: { readonly kind: 'sql'; readonly sql: string; readonly statements: readonly Statement[] } | { readonly kind: 'code'; readonly fn: CodeMigrationFn };
+}
+
+export function upStep(m: Migration, fn?: CodeMigrationFn): Step {
+  return {
+    migration: m, direction: 'up', file: m.up.fileName, directives: m.directives,
+    body: fn ? { kind: 'code', fn } : { kind: 'sql', sql: m.sql ?? '', statements: m.statements },
+  };
+}
+
 /**
- * Runs one migration in its own transaction together with its history row; the lock and the
- * backend are re-verified when it starts and again in the statement that writes the row, just
- * before COMMIT (SPEC §4.1–4.2).
+ * Runs one step in a transaction together with its history change (insert for up, delete for
+ * down); the lock and the backend are re-verified when it starts and again in the statement that
+ * writes history, just before COMMIT (SPEC §4.1–4.2). `shared` runs inside a transaction the
+ * caller opened (--single-transaction).
  */
-export async function applyInTransaction(ctx: ApplyContext, m: Migration, mode: 'own' | 'shared'): Promise<number> {
+export async function runInTransaction(ctx: ApplyContext, step: Step, mode: 'own' | 'shared'): Promise<number> {
+  const m = step.migration;
   const started = Date.now();
-  ctx.onEvent({ event: 'migration.start', version: m.version, name: m.name, file: m.up.fileName, transaction: true });
+  emitStart(ctx, step, true);
   try {
-    await begin(ctx, m, mode === 'own' ? 'begin' : 'continue');
-    let index = 0;
-    try {
-      for (const statement of m.statements) {
-        ctx.signal?.throwIfAborted();
-        await ctx.driver.exec(statement.sql);
-        index++;
-      }
-    } catch (err) {
-      throw statementError(ctx, m, m.statements[index], err);
-    }
+    await begin(ctx, step, mode === 'own' ? 'begin' : 'continue');
+    const total = await runBody(ctx, step, () => undefined);
     const durationMs = Date.now() - started;
-    const recorded = await ctx.driver.insertHistory(ctx.table, {
-      version: m.version, name: m.name, checksum: m.checksum, status: 'applied',
-      statementsApplied: m.statements.length, statementsTotal: m.statements.length,
-      durationMs, host: ctx.host, berthVersion: ctx.berthVersion,
-    }, ctx.lockKey);
-    if (!recorded) throw lockLost(m);
+    const recorded = step.direction === 'up'
+      ? await ctx.driver.insertHistory(ctx.table, {
+        version: m.version, name: m.name, checksum: m.checksum, status: 'applied',
+        statementsApplied: total, statementsTotal: total, durationMs, host: ctx.host, berthVersion: ctx.berthVersion,
+      }, ctx.lockKey)
+      : await ctx.driver.deleteHistory(ctx.table, m.version, ctx.lockKey);
+    if (!recorded) throw lockLost(step);
     if (mode === 'own') await commit(ctx, [m]);
-    ctx.onEvent({ event: 'migration.applied', version: m.version, name: m.name, file: m.up.fileName, durationMs });
+    emitDone(ctx, step, durationMs);
     return durationMs;
   } catch (err) {
-    const error = toBerthError(err instanceof ConnectionLostError ? connectionLost(m, err) : err);
+    const error = normalise(ctx, step, err);
     if (mode === 'own') await ctx.driver.rollback().catch(() => undefined);
-    ctx.onEvent({ event: 'migration.failed', version: m.version, name: m.name, file: m.up.fileName, durationMs: Date.now() - started, code: error.code, message: error.message });
+    emitFailed(ctx, step, started, error);
     throw error;
   }
 }
@@ -70,75 +94,150 @@ export async function commit(ctx: ApplyContext, migrations: readonly Migration[]
 }
 
 /**
- * Runs a `-- berth:no-transaction` migration statement by statement. Its row is written as
- * `started` before the first statement and counts the statements done, so an interruption leaves
- * a `failed`/`started` row that says exactly how far it got (SPEC §4.3).
+ * Runs a `-- berth:no-transaction` step statement by statement. Its row says `started` before the
+ * first statement and counts the statements done, so an interruption leaves a `failed`/`started`
+ * row that says exactly how far it got (SPEC §4.3).
  */
-export async function applyWithoutTransaction(ctx: ApplyContext, m: Migration): Promise<number> {
+export async function runWithoutTransaction(ctx: ApplyContext, step: Step): Promise<number> {
+  const m = step.migration;
   const started = Date.now();
-  ctx.onEvent({ event: 'migration.start', version: m.version, name: m.name, file: m.up.fileName, transaction: false });
-  let recordedStart = false;
+  emitStart(ctx, step, false);
+  let marked = false;
   let done = 0;
+  const total = step.body.kind === 'sql' ? step.body.statements.length : 0;
   try {
-    await begin(ctx, m, 'none');
-    recordedStart = await ctx.driver.insertHistory(ctx.table, {
-      version: m.version, name: m.name, checksum: m.checksum, status: 'started',
-      statementsApplied: 0, statementsTotal: m.statements.length,
-      durationMs: 0, host: ctx.host, berthVersion: ctx.berthVersion,
-    }, ctx.lockKey);
-    if (!recordedStart) throw lockLost(m);
-    for (const statement of m.statements) {
-      ctx.signal?.throwIfAborted();
-      try {
-        await ctx.driver.exec(statement.sql);
-      } catch (err) {
-        throw statementError(ctx, m, statement, err);
-      }
-      done++;
-      await ctx.driver.updateHistory(ctx.table, m.version, { statementsApplied: done });
+    await begin(ctx, step, 'none');
+    if (step.direction === 'up') {
+      marked = await ctx.driver.insertHistory(ctx.table, {
+        version: m.version, name: m.name, checksum: m.checksum, status: 'started',
+        statementsApplied: 0, statementsTotal: total, durationMs: 0, host: ctx.host, berthVersion: ctx.berthVersion,
+      }, ctx.lockKey);
+      if (!marked) throw lockLost(step);
+    } else {
+      await ctx.driver.updateHistory(ctx.table, m.version, { status: 'started', statementsApplied: 0 });
+      marked = true;
     }
+    await runBody(ctx, step, async (n) => {
+      done = n;
+      await ctx.driver.updateHistory(ctx.table, m.version, { statementsApplied: n });
+    });
     const durationMs = Date.now() - started;
-    await ctx.driver.updateHistory(ctx.table, m.version, { status: 'applied', durationMs });
-    ctx.onEvent({ event: 'migration.applied', version: m.version, name: m.name, file: m.up.fileName, durationMs });
+    if (step.direction === 'up') {
+      await ctx.driver.updateHistory(ctx.table, m.version, { status: 'applied', durationMs });
+    } else if (!(await ctx.driver.deleteHistory(ctx.table, m.version, ctx.lockKey))) {
+      throw lockLost(step);
+    }
+    emitDone(ctx, step, durationMs);
     return durationMs;
   } catch (err) {
-    let error = toBerthError(err instanceof ConnectionLostError ? connectionLost(m, err) : err);
-    if (recordedStart) {
-      const marked = await ctx.driver.updateHistory(ctx.table, m.version, { status: 'failed', statementsApplied: done, durationMs: Date.now() - started })
+    let error = normalise(ctx, step, err);
+    if (marked) {
+      const recorded = await ctx.driver.updateHistory(ctx.table, m.version, { status: 'failed', statementsApplied: done, durationMs: Date.now() - started })
         .then(() => true, () => false);
-      const how = marked ? `It is recorded as failed after ${done} of ${m.statements.length} statements` : `It is left marked started after ${done} of ${m.statements.length} statements`;
-      error = withSuffix(error, ` ${how}, because a no-transaction migration cannot be rolled back. Inspect the database, then run ` +
-        `"berth resolve ${m.version} --applied" or "berth resolve ${m.version} --rolled-back".`);
+      const how = recorded ? `It is recorded as failed after ${done} of ${total} statements` : `It is left marked started after ${done} of ${total} statements`;
+      error = withSuffix(error, ` ${how}, because a no-transaction ${step.direction === 'up' ? 'migration' : 'rollback'} cannot be undone. ` +
+        `Inspect the database, then run "berth resolve ${m.version} --applied" or "berth resolve ${m.version} --rolled-back".`);
     }
-    ctx.onEvent({ event: 'migration.failed', version: m.version, name: m.name, file: m.up.fileName, durationMs: Date.now() - started, code: error.code, message: error.message });
+    emitFailed(ctx, step, started, error);
     throw error;
   }
 }
 
-async function begin(ctx: ApplyContext, m: Migration, transaction: 'begin' | 'continue' | 'none'): Promise<void> {
+/** Runs the statements or the code of a step; returns how many statements ran. */
+async function runBody(ctx: ApplyContext, step: Step, afterStatement: (done: number) => unknown): Promise<number> {
+  if (step.body.kind === 'sql') {
+    let done = 0;
+    for (const statement of step.body.statements) {
+      ctx.signal?.throwIfAborted();
+      try {
+        await ctx.driver.exec(statement.sql);
+      } catch (err) {
+        throw statementError(ctx, step, statement, err);
+      }
+      done++;
+      await afterStatement(done);
+    }
+    return done;
+  }
+  let count = 0;
+  const migrationCtx: MigrationContext = {
+    sql: async <R,>(text: string | TemplateStringsArray, ...params: unknown[]) => {
+      ctx.signal?.throwIfAborted();
+      const [sql, values] = typeof text === 'string' ? [text, (params[0] as unknown[] | undefined) ?? []] : fromTemplate(text, params);
+      const callSite = new Error().stack ?? '';
+      try {
+        const { rows } = await ctx.driver.query(sql, values);
+        count++;
+        return rows as R[];
+      } catch (err) {
+        throw codeStatementError(ctx, step, callSite, err);
+      }
+    },
+    log: (message: string) => ctx.onEvent({ event: 'migration.log', version: step.migration.version, name: step.migration.name, message }),
+  };
+  await step.body.fn(migrationCtx);
+  return count;
+}
+
+function fromTemplate(strings: TemplateStringsArray, values: unknown[]): [string, unknown[]] {
+  let sql = strings[0] ?? '';
+  for (let i = 1; i < strings.length; i++) sql += `$${i}${strings[i]}`;
+  return [sql, values];
+}
+
+async function begin(ctx: ApplyContext, step: Step, transaction: 'begin' | 'continue' | 'none'): Promise<void> {
   const { pid, lockHeld } = await ctx.driver.beginMigration({
     transaction: transaction === 'begin',
-    ...(m.directives.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: m.directives.lockTimeoutMs }),
-    ...(m.directives.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: m.directives.statementTimeoutMs }),
+    ...(step.directives.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: step.directives.lockTimeoutMs }),
+    ...(step.directives.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: step.directives.statementTimeoutMs }),
   }, ctx.lockKey);
   if (pid !== ctx.pid) {
     throw new TargetRejectedError('ERR_DB_POOLER',
-      `the server session changed under berth (backend ${ctx.pid} became ${pid}) before migration ${m.version}: a transaction-mode pooler ` +
+      `the server session changed under berth (backend ${ctx.pid} became ${pid}) before ${step.file}: a transaction-mode pooler ` +
       'sits in between. Connect the migrator directly to PostgreSQL or through a session-mode pool. Nothing of this migration ran.');
   }
-  if (!lockHeld) throw lockLost(m);
+  if (!lockHeld) throw lockLost(step);
 }
 
-function lockLost(m: Migration): OutcomeUnknownError {
+function emitStart(ctx: ApplyContext, step: Step, transaction: boolean): void {
+  const m = step.migration;
+  ctx.onEvent(step.direction === 'up'
+    ? { event: 'migration.start', version: m.version, name: m.name, file: step.file, transaction }
+    : { event: 'migration.revert.start', version: m.version, name: m.name, file: step.file, transaction });
+}
+
+function emitDone(ctx: ApplyContext, step: Step, durationMs: number): void {
+  const m = step.migration;
+  ctx.onEvent(step.direction === 'up'
+    ? { event: 'migration.applied', version: m.version, name: m.name, file: step.file, durationMs }
+    : { event: 'migration.reverted', version: m.version, name: m.name, file: step.file, durationMs });
+}
+
+function emitFailed(ctx: ApplyContext, step: Step, started: number, error: BerthError): void {
+  const m = step.migration;
+  ctx.onEvent({ event: 'migration.failed', version: m.version, name: m.name, file: step.file, direction: step.direction, durationMs: Date.now() - started, code: error.code, message: error.message });
+}
+
+function normalise(ctx: ApplyContext, step: Step, err: unknown): BerthError {
+  if (ctx.signal?.aborted && ctx.signal.reason instanceof InterruptedError) return ctx.signal.reason;
+  if (err instanceof ConnectionLostError) {
+    return new OutcomeUnknownError('ERR_CONNECTION_LOST',
+      `the database connection was lost during ${step.file} (migration ${step.migration.version}): ${err.message}. ` +
+      'Run berth again: it reads the history table and continues from what was committed.', { cause: err });
+  }
+  if (err instanceof BerthError) return err;
+  if (step.body.kind === 'code' && !(err instanceof DriverQueryError)) {
+    const message = err instanceof Error ? err.message : String(err);
+    return new MigrationFailedError('ERR_MIGRATION_FAILED',
+      `migration ${step.migration.version} failed in ${step.file}${codeLine(step, err instanceof Error ? err.stack ?? '' : '')}: ${message}. It was rolled back.`, { cause: err });
+  }
+  return toBerthError(err);
+}
+
+function lockLost(step: Step): OutcomeUnknownError {
   return new OutcomeUnknownError('ERR_LOCK_LOST',
-    `the migration lock was no longer held before migration ${m.version} (${m.up.fileName}) could be recorded ` +
+    `the migration lock was no longer held before ${step.file} could be recorded ` +
     '(did a migration call pg_advisory_unlock_all()?); it was not committed. Run berth again.');
-}
-
-function connectionLost(m: Migration, err: ConnectionLostError): OutcomeUnknownError {
-  return new OutcomeUnknownError('ERR_CONNECTION_LOST',
-    `the database connection was lost during migration ${m.version} (${m.up.fileName}): ${err.message}. ` +
-    'Run berth again: it reads the history table and continues from what was committed.', { cause: err });
 }
 
 function withSuffix(error: BerthError, suffix: string): BerthError {
@@ -147,46 +246,58 @@ function withSuffix(error: BerthError, suffix: string): BerthError {
 }
 
 /** Turns a server error into a message naming file, line and column, and which timeout fired. */
-function statementError(ctx: ApplyContext, m: Migration, statement: Statement | undefined, err: unknown): Error {
-  if (ctx.signal?.aborted) {
-    const reason: unknown = ctx.signal.reason;
-    if (reason instanceof InterruptedError) return reason;
-  }
+function statementError(ctx: ApplyContext, step: Step, statement: Statement, err: unknown): Error {
   if (!(err instanceof DriverQueryError)) return err as Error;
   const info = err.info;
-  const where = location(m, statement, info);
+  const where = info.position === undefined ? { line: statement.line, column: statement.column } : locateInStatement(statement, info.position);
+  return serverError(ctx, step, `${step.file}:${where.line}:${where.column}`, where, info, err);
+}
+
+function codeStatementError(ctx: ApplyContext, step: Step, callSite: string, err: unknown): Error {
+  if (!(err instanceof DriverQueryError)) return err as Error;
+  return serverError(ctx, step, `${step.file}${codeLine(step, callSite)}`, {}, err.info, err);
+}
+
+/** `:line:column` of the first stack frame inside the migration file, when there is one. */
+function codeLine(step: Step, stack: string): string {
+  const path = step.migration.up.path;
+  for (const line of stack.split('\n')) {
+    const at = line.indexOf(path);
+    if (at < 0) continue;
+    const match = /:(\d+):(\d+)\)?\s*$/.exec(line.slice(at + path.length));
+    if (match) return `:${match[1]}:${match[2]}`;
+  }
+  return '';
+}
+
+function serverError(ctx: ApplyContext, step: Step, at: string, where: object, info: ServerErrorInfo, err: unknown): Error {
+  const m = step.migration;
   const extra = [info.detail && `detail: ${info.detail}`, info.hint && `hint: ${info.hint}`, info.where && `context: ${info.where}`]
     .filter(Boolean).map((s) => `\n  ${s}`).join('');
-  const details = { version: m.version, file: m.up.fileName, ...where, sqlState: info.sqlState, serverMessage: info.message, detail: info.detail, hint: info.hint };
-  const at = `${m.up.fileName}:${where.line}:${where.column}`;
+  const details = { version: m.version, file: step.file, ...where, sqlState: info.sqlState, serverMessage: info.message, detail: info.detail, hint: info.hint };
+  const what = step.direction === 'up' ? 'migration' : 'rollback of migration';
   if (info.sqlState === '25001') {
     return new MigrationFailedError('ERR_MIGRATION_NEEDS_NO_TRANSACTION',
-      `migration ${m.version} failed at ${at}: ${info.message}. This statement cannot run inside a transaction: put ` +
+      `${what} ${m.version} failed at ${at}: ${info.message}. This statement cannot run inside a transaction: put ` +
       '"-- berth:no-transaction" on the first line of the file (keep such statements in a file of their own). Nothing of it was applied.' + extra,
       { cause: err, details });
   }
   if (info.sqlState === '57014' && /statement timeout/i.test(info.message)) {
-    const ms = m.directives.statementTimeoutMs ?? ctx.statementTimeoutMs;
-    const source = m.directives.statementTimeoutMs === undefined ? '--statement-timeout' : '-- berth:statement-timeout';
+    const ms = step.directives.statementTimeoutMs ?? ctx.statementTimeoutMs;
+    const source = step.directives.statementTimeoutMs === undefined ? '--statement-timeout' : '-- berth:statement-timeout';
     return new MigrationFailedError('ERR_MIGRATION_TIMEOUT',
-      `migration ${m.version} failed at ${at}: the statement timeout fired (statement_timeout ${formatDuration(ms)} from ${source}). ` +
+      `${what} ${m.version} failed at ${at}: the statement timeout fired (statement_timeout ${formatDuration(ms)} from ${source}). ` +
       'It was rolled back. Raise the timeout for this file with "-- berth:statement-timeout <duration>" if the statement is expected to be slow.' + extra,
       { cause: err, details });
   }
   if (info.sqlState === '55P03' && /lock timeout/i.test(info.message)) {
-    const ms = m.directives.lockTimeoutMs;
+    const ms = step.directives.lockTimeoutMs;
     return new MigrationFailedError('ERR_MIGRATION_TIMEOUT',
-      `migration ${m.version} failed at ${at}: the lock timeout fired (lock_timeout ${ms === undefined ? '' : `${formatDuration(ms)} `}from -- berth:lock-timeout): ` +
+      `${what} ${m.version} failed at ${at}: the lock timeout fired (lock_timeout${ms === undefined ? '' : ` ${formatDuration(ms)}`} from -- berth:lock-timeout): ` +
       'a table it needs is locked by other sessions. It was rolled back; retry when the blocking transactions are done.' + extra,
       { cause: err, details });
   }
   return new MigrationFailedError('ERR_MIGRATION_FAILED',
-    `migration ${m.version} failed at ${at}: ${info.message}${info.sqlState ? ` (SQLSTATE ${info.sqlState})` : ''}.${extra}`,
+    `${what} ${m.version} failed at ${at}: ${info.message}${info.sqlState ? ` (SQLSTATE ${info.sqlState})` : ''}.${extra}`,
     { cause: err, details });
-}
-
-function location(m: Migration, statement: Statement | undefined, info: ServerErrorInfo): { line: number; column: number } {
-  if (!statement) return { line: 1, column: 1 };
-  if (info.position === undefined) return { line: statement.line, column: statement.column };
-  return locateInStatement(statement, info.position);
 }

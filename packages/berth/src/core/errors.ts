@@ -96,6 +96,7 @@ export const ERROR_CODES = {
   ERR_SOURCE_INVALID: ValidationError,
   ERR_VALIDATION_FAILED: ValidationError,
   ERR_SCHEMA_NOT_CURRENT: ValidationError,
+  ERR_DOWN_MISSING: ValidationError,
   ERR_TRANSACTION_CONTROL: ValidationError,
   ERR_DB_AUTH: TargetRejectedError,
   ERR_DB_TLS: TargetRejectedError,

@@ -18,6 +18,10 @@ export type BerthEvent =
   | { event: 'migration.planned'; version: number; name: string; file: string; transaction: boolean }
   | { event: 'migration.start'; version: number; name: string; file: string; transaction: boolean }
   | { event: 'migration.applied'; version: number; name: string; file: string; durationMs: number }
-  | { event: 'migration.failed'; version: number; name: string; file: string; durationMs: number; code: string; message: string };
+  | { event: 'migration.failed'; version: number; name: string; file: string; direction: 'up' | 'down'; durationMs: number; code: string; message: string }
+  | { event: 'migration.log'; version: number; name: string; message: string }
+  | { event: 'migration.revert.start'; version: number; name: string; file: string; transaction: boolean }
+  | { event: 'migration.reverted'; version: number; name: string; file: string; durationMs: number }
+  | { event: 'history.changed'; command: 'repair' | 'resolve' | 'baseline'; version: number; name: string; change: string };
 
 export type EventListener = (event: BerthEvent) => void;

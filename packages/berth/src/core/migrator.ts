@@ -2,16 +2,16 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseDuration } from '../config/duration.js';
 import type { SslMode } from '../config/database-url.js';
-import { readMigrations } from '../source/read-migrations.js';
+import { readDownSql, readMigrations } from '../source/read-migrations.js';
 import type { Migration } from '../source/types.js';
 import type { HistoryRow, HistoryTable } from '../drivers/driver.js';
 import { BERTH_VERSION } from '../version.js';
-import { applyInTransaction, applyWithoutTransaction, commit, type ApplyContext } from './apply.js';
+import { commit, runInTransaction, runWithoutTransaction, upStep, type ApplyContext, type CodeMigrationFn, type Step } from './apply.js';
 import { connect, type Connection } from './connect.js';
-import { ConfigError, ValidationError } from './errors.js';
+import { ConfigError, OutcomeUnknownError, ValidationError } from './errors.js';
 import type { EventListener } from './events.js';
 import { acquireLock, lockKey } from './lock.js';
-import { plan, type Plan } from './plan.js';
+import { plan, planDown, type DownTarget, type Plan } from './plan.js';
 
 /** Options of `createMigrator`. Durations are a string (`30s`, `500ms`, `5m`) or milliseconds. */
 export interface MigratorOptions {
@@ -116,9 +116,31 @@ export interface CheckResult {
   readonly reason?: string;
 }
 
+export interface DownResult {
+  readonly reverted: readonly AppliedMigration[];
+  readonly current: number | null;
+}
+
+/** One row changed by repair, resolve or baseline, for the operator to read. */
+export interface HistoryChangeReport {
+  readonly version: number;
+  readonly name: string;
+  readonly change: string;
+}
+
 export interface Migrator {
   status(): Promise<StatusReport>;
   up(options?: UpOptions): Promise<UpResult>;
+  /** Reverts applied migrations newest first, each in a transaction with its history row. */
+  down(target: DownTarget): Promise<DownResult>;
+  /** Throws ValidationError (exit 5) listing drift, missing files, failed rows, out-of-order. */
+  validate(options?: { allowOutOfOrder?: boolean }): Promise<StatusReport>;
+  /** Rewrites stored checksums of drifted migrations to match their files. */
+  repair(): Promise<HistoryChangeReport[]>;
+  /** Settles a failed/started migration after the operator inspected the database. */
+  resolve(version: number, outcome: 'applied' | 'rolled-back'): Promise<HistoryChangeReport>;
+  /** Records every migration up to `version` as applied without running it. */
+  baseline(version: number): Promise<HistoryChangeReport[]>;
   check(options?: { expect?: number }): Promise<CheckResult>;
   /** Only waits until the database accepts connections (and is not a standby). */
   wait(): Promise<void>;
@@ -158,6 +180,10 @@ export function createMigrator(options: MigratorOptions): Migrator {
       ...(options.signal ? { signal: options.signal } : {}),
     });
     open.add(connection);
+    // An interrupt cancels the running statement on the server; the step then rolls back and the
+    // lock is released before the session closes (SPEC §4.5).
+    const cancel = () => void connection.driver.cancel();
+    options.signal?.addEventListener('abort', cancel, { once: true });
     try {
       const schema = settings.schema ?? connection.server.currentSchema;
       if (!schema) {
@@ -165,8 +191,35 @@ export function createMigrator(options: MigratorOptions): Migrator {
       }
       return await fn(connection, { schema, table: settings.table });
     } finally {
+      options.signal?.removeEventListener('abort', cancel);
       open.delete(connection);
       await connection.driver.close();
+    }
+  }
+
+  /** Runs `fn` holding the migration lock, with the history table created and read under it. */
+  async function withLock<T>(c: Connection, table: HistoryTable, fn: (ctx: ApplyContext, history: HistoryRow[]) => Promise<T>): Promise<T> {
+    const { driver, server } = c;
+    const key = lockKey(server.database, table);
+    const tableName = `${table.schema}.${table.table}`;
+    await acquireLock(driver, key, tableName, { timeoutMs: settings.lockTimeoutMs, onEvent: emit, ...(options.signal ? { signal: options.signal } : {}) });
+    try {
+      // Read again under the lock: another runner may have changed everything while we waited.
+      let history = await driver.readHistory(table);
+      if (history === null) {
+        await driver.ensureHistoryTable(table);
+        emit({ event: 'history.created', table: tableName });
+        history = [];
+      }
+      const ctx: ApplyContext = {
+        driver, table, lockKey: driver.capabilities.advisoryLocks ? key : null, pid: server.pid,
+        host: settings.host, berthVersion: BERTH_VERSION, statementTimeoutMs: settings.statementTimeoutMs, onEvent: emit,
+        ...(options.signal ? { signal: options.signal } : {}),
+      };
+      return await fn(ctx, history);
+    } finally {
+      // The lock dies with the session anyway; unlocking first lets waiting runners go at once.
+      await driver.unlock(key).then(() => emit({ event: 'lock.released', table: tableName }), () => undefined);
     }
   }
 
@@ -176,7 +229,17 @@ export function createMigrator(options: MigratorOptions): Migrator {
 
   async function status(): Promise<StatusReport> {
     const migrations = await load();
-    return withConnection(async ({ driver }, table) => toStatus(plan({ migrations, history: (await driver.readHistory(table)) ?? [] }), migrations));
+    return withConnection(async ({ driver }, table) => toStatus(plan({ migrations, history: (await driver.readHistory(table)) ?? [] })));
+  }
+
+  async function validate(validateOptions: { allowOutOfOrder?: boolean } = {}): Promise<StatusReport> {
+    const migrations = await load();
+    return withConnection(async ({ driver }, table) => {
+      const p = plan({ migrations, history: (await driver.readHistory(table)) ?? [], allowOutOfOrder: validateOptions.allowOutOfOrder ?? false });
+      failOnProblems(p);
+      warnAhead(p);
+      return toStatus(p);
+    });
   }
 
   async function up(upOptions: UpOptions = {}): Promise<UpResult> {
@@ -193,79 +256,174 @@ export function createMigrator(options: MigratorOptions): Migrator {
       const noTx = migrations.find((m) => m.directives.noTransaction);
       if (noTx) throw new ConfigError('ERR_USAGE', `--single-transaction cannot run ${noTx.up.fileName}: it is marked -- berth:no-transaction`);
     }
-    return withConnection(async ({ driver, server }, table) => {
+    return withConnection(async (c, table) => {
       // Optimistic read without the lock: an up-to-date database (every pod start) needs no lock
       // and no write. Anything else is decided again under the lock.
-      const before = await driver.readHistory(table);
-      let current = planOf(before ?? []);
+      const before = await c.driver.readHistory(table);
+      const optimistic = planOf(before ?? []);
       if (upOptions.dryRun) {
-        failOnProblems(current);
-        if (current.toApply.length) await upOptions.beforeApply?.(current.toApply.map(toPlanned));
-        return reportDryRun(current);
+        failOnProblems(optimistic);
+        if (optimistic.toApply.length) await upOptions.beforeApply?.(optimistic.toApply.map(toPlanned));
+        return reportDryRun(optimistic);
       }
-      if (before !== null && current.problems.length === 0 && current.toApply.length === 0) {
-        warnAhead(current);
-        emit({ event: 'plan.ready', current: current.current, pending: current.pending.length, toApply: 0, dryRun: false });
-        return { applied: [], planned: [], current: current.current, pending: current.pending.length, lockWaitMs: 0, dryRun: false };
+      if (before !== null && optimistic.problems.length === 0 && optimistic.toApply.length === 0) {
+        warnAhead(optimistic);
+        emit({ event: 'plan.ready', current: optimistic.current, pending: optimistic.pending.length, toApply: 0, dryRun: false });
+        return { applied: [], planned: [], current: optimistic.current, pending: optimistic.pending.length, lockWaitMs: 0, dryRun: false };
       }
-      const key = lockKey(server.database, table);
-      const tableName = `${table.schema}.${table.table}`;
-      const lockWaitMs = await acquireLock(driver, key, tableName, {
-        timeoutMs: settings.lockTimeoutMs, onEvent: emit, ...(options.signal ? { signal: options.signal } : {}),
-      });
-      try {
-        let history = before;
-        if (history === null) {
-          await driver.ensureHistoryTable(table);
-          history = await driver.readHistory(table);
-          if (history?.length === 0) emit({ event: 'history.created', table: tableName });
-        } else {
-          history = await driver.readHistory(table);
-        }
-        current = planOf(history ?? []);
+      const lockStarted = Date.now();
+      let lockWaitMs = 0;
+      return withLock(c, table, async (ctx, history) => {
+        lockWaitMs = Date.now() - lockStarted;
+        const current = planOf(history);
         failOnProblems(current);
         warnAhead(current);
         emit({ event: 'plan.ready', current: current.current, pending: current.pending.length, toApply: current.toApply.length, dryRun: false });
         if (current.toApply.length) await upOptions.beforeApply?.(current.toApply.map(toPlanned));
-        const ctx: ApplyContext = {
-          driver, table, lockKey: driver.capabilities.advisoryLocks ? key : null, pid: server.pid,
-          host: settings.host, berthVersion: BERTH_VERSION, statementTimeoutMs: settings.statementTimeoutMs, onEvent: emit,
-          ...(options.signal ? { signal: options.signal } : {}),
-        };
+        // Code is loaded before anything runs, so a broken module fails the run with nothing applied.
+        const steps = await Promise.all(current.toApply.map(async (m) => upStep(m, m.kind === 'code' ? (await loadCode(m)).up : undefined)));
         const applied: AppliedMigration[] = [];
-        if (upOptions.singleTransaction && current.toApply.length > 0) {
-          for (const [i, m] of current.toApply.entries()) {
-            if (i === 0) await driver.exec('BEGIN');
-            applied.push({ version: m.version, name: m.name, durationMs: await applyInTransaction(ctx, m, 'shared').catch(async (err) => {
-              await driver.rollback().catch(() => undefined);
-              throw err;
-            }) });
+        if (upOptions.singleTransaction && steps.length > 0) {
+          await c.driver.exec('BEGIN');
+          try {
+            for (const step of steps) {
+              applied.push({ version: step.migration.version, name: step.migration.name, durationMs: await runInTransaction(ctx, step, 'shared') });
+            }
+          } catch (err) {
+            await c.driver.rollback().catch(() => undefined);
+            throw err;
           }
           await commit(ctx, current.toApply);
         } else {
-          for (const m of current.toApply) {
-            if (options.signal?.aborted) throw options.signal.reason;
-            const durationMs = m.directives.noTransaction || !driver.capabilities.transactionalDdl
-              ? await applyWithoutTransaction(ctx, m)
-              : await applyInTransaction(ctx, m, 'own');
-            applied.push({ version: m.version, name: m.name, durationMs });
+          for (const step of steps) {
+            options.signal?.throwIfAborted();
+            const durationMs = step.directives.noTransaction || !c.driver.capabilities.transactionalDdl
+              ? await runWithoutTransaction(ctx, step)
+              : await runInTransaction(ctx, step, 'own');
+            applied.push({ version: step.migration.version, name: step.migration.name, durationMs });
           }
         }
         const last = current.toApply.at(-1)?.version;
-        const newCurrent = last === undefined ? current.current : Math.max(last, current.current ?? 0);
         return {
           applied,
           planned: current.toApply.map(describe),
-          current: newCurrent,
+          current: last === undefined ? current.current : Math.max(last, current.current ?? 0),
           pending: current.pending.length - applied.length,
           lockWaitMs,
           dryRun: false,
         };
-      } finally {
-        // The lock dies with the session anyway; unlocking first lets waiting runners go at once.
-        await driver.unlock(key).then(() => emit({ event: 'lock.released', table: tableName }), () => undefined);
-      }
+      });
     });
+  }
+
+  async function down(target: DownTarget): Promise<DownResult> {
+    const migrations = await load();
+    return withConnection((c, table) => withLock(c, table, async (ctx, history) => {
+      const p = plan({ migrations, history, allowOutOfOrder: true });
+      failOnProblems(p);
+      const entries = planDown(p, target);
+      if ('to' in target && target.to !== 0 && !migrations.some((m) => m.version === target.to) && !history.some((r) => r.version === target.to)) {
+        throw new ConfigError('ERR_USAGE', `--to ${target.to}: no migration has that version`);
+      }
+      // Every step is prepared (down file read, code loaded) before the first one runs, so a
+      // missing down refuses the whole request with nothing changed.
+      const steps: Step[] = [];
+      const missing: string[] = [];
+      for (const entry of entries) {
+        const m = entry.migration;
+        if (!m) { missing.push(`${entry.row.version} (${entry.row.name}): its file is missing`); continue; }
+        if (m.kind === 'code') {
+          const mod = await loadCode(m);
+          if (!mod.down) { missing.push(`${m.version} (${m.up.fileName}) exports no down()`); continue; }
+          steps.push({ migration: m, direction: 'down', file: m.up.fileName, directives: { noTransaction: false }, body: { kind: 'code', fn: mod.down } });
+        } else if (!m.down) {
+          missing.push(`${m.version} (${m.up.fileName}) has no ${m.up.fileName.replace(/\.up\.sql$/, '.down.sql')}`);
+        } else {
+          const d = await readDownSql(m);
+          steps.push({ migration: m, direction: 'down', file: d.fileName, directives: d.directives, body: { kind: 'sql', sql: d.sql, statements: d.statements } });
+        }
+      }
+      if (missing.length) {
+        throw new ValidationError('ERR_DOWN_MISSING',
+          `cannot roll back: ${missing.length} migration(s) in the requested range cannot be reverted, nothing was changed:\n${missing.map((x) => `  - ${x}`).join('\n')}`,
+          { details: { missing } });
+      }
+      const reverted: AppliedMigration[] = [];
+      for (const step of steps) {
+        options.signal?.throwIfAborted();
+        const durationMs = step.directives.noTransaction || !c.driver.capabilities.transactionalDdl
+          ? await runWithoutTransaction(ctx, step)
+          : await runInTransaction(ctx, step, 'own');
+        reverted.push({ version: step.migration.version, name: step.migration.name, durationMs });
+      }
+      const remaining = p.applied.map((a) => a.row.version).filter((v) => !reverted.some((r) => r.version === v));
+      return { reverted, current: remaining.length ? Math.max(...remaining) : null };
+    }));
+  }
+
+  async function repair(): Promise<HistoryChangeReport[]> {
+    const migrations = await load();
+    return withConnection((c, table) => withLock(c, table, async (ctx, history) => {
+      const p = plan({ migrations, history, allowOutOfOrder: true });
+      const changes: HistoryChangeReport[] = [];
+      for (const entry of p.drifted) {
+        const m = entry.migration!;
+        await ctx.driver.updateHistory(table, m.version, { checksum: m.checksum });
+        changes.push(report('repair', m.version, m.name, `checksum ${entry.row.checksum.slice(0, 12)} -> ${m.checksum.slice(0, 12)} (${m.up.fileName})`));
+      }
+      return changes;
+    }));
+  }
+
+  async function resolve(version: number, outcome: 'applied' | 'rolled-back'): Promise<HistoryChangeReport> {
+    const migrations = await load();
+    return withConnection((c, table) => withLock(c, table, async (ctx, history) => {
+      const row = history.find((r) => r.version === version);
+      if (!row || row.status === 'applied') {
+        const failed = history.filter((r) => r.status !== 'applied').map((r) => r.version);
+        throw new ConfigError('ERR_USAGE', `migration ${version} is ${row ? 'applied, not failed' : 'not in the history table'}: there is nothing to resolve. ` +
+          (failed.length ? `Failed or interrupted: ${failed.join(', ')}.` : 'No migration is failed.'));
+      }
+      if (outcome === 'applied') {
+        const m = migrations.find((x) => x.version === version);
+        await ctx.driver.updateHistory(table, version, { status: 'applied', ...(m ? { checksum: m.checksum, statementsApplied: m.statements.length } : {}) });
+        return report('resolve', version, row.name, `${row.status} -> applied`);
+      }
+      if (!(await ctx.driver.deleteHistory(table, version, ctx.lockKey))) throw new ConfigError('ERR_USAGE', `migration ${version} vanished from the history table`);
+      return report('resolve', version, row.name, `${row.status} -> rolled back (row removed; the migration will run again)`);
+    }));
+  }
+
+  async function baseline(version: number): Promise<HistoryChangeReport[]> {
+    const migrations = await load();
+    if (!migrations.some((m) => m.version === version)) {
+      throw new ConfigError('ERR_USAGE', `baseline ${version}: no migration has that version in ${settings.dir}`);
+    }
+    return withConnection((c, table) => withLock(c, table, async (ctx, history) => {
+      const known = new Set(history.map((r) => r.version));
+      const changes: HistoryChangeReport[] = [];
+      for (const m of migrations) {
+        if (m.version > version || known.has(m.version)) continue;
+        if (!(await ctx.driver.insertHistory(table, {
+          version: m.version, name: m.name, checksum: m.checksum, status: 'applied', statementsApplied: 0,
+          statementsTotal: m.statements.length, durationMs: 0, host: settings.host, berthVersion: BERTH_VERSION,
+        }, ctx.lockKey))) {
+          throw new OutcomeUnknownError('ERR_LOCK_LOST', 'the migration lock was lost during baseline; run it again');
+        }
+        changes.push(report('baseline', m.version, m.name, `recorded as applied without running ${m.up.fileName}`));
+      }
+      return changes;
+    }));
+  }
+
+  function report(command: 'repair' | 'resolve' | 'baseline', version: number, name: string, change: string): HistoryChangeReport {
+    emit({ event: 'history.changed', command, version, name, change });
+    return { version, name, change };
+  }
+
+  async function loadCode(m: Migration): Promise<{ up: CodeMigrationFn; down?: CodeMigrationFn }> {
+    const { loadCodeMigration } = await import('../source/load-module.js');
+    return loadCodeMigration(m.up.path) as Promise<{ up: CodeMigrationFn; down?: CodeMigrationFn }>;
   }
 
   function reportDryRun(p: Plan): UpResult {
@@ -307,7 +465,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     await Promise.all([...open].map((c) => c.driver.close()));
   }
 
-  return Object.freeze({ status, up, check, wait, close });
+  return Object.freeze({ status, up, down, validate, repair, resolve, baseline, check, wait, close });
 }
 
 function failOnProblems(p: Plan): void {
@@ -325,8 +483,7 @@ function describe(m: Migration): { version: number; name: string; file: string }
   return { version: m.version, name: m.name, file: m.up.fileName };
 }
 
-function toStatus(p: Plan, migrations: readonly Migration[]): StatusReport {
-  void migrations;
+function toStatus(p: Plan): StatusReport {
   const row = (r: HistoryRow, file?: string): StatusEntry => ({
     version: r.version, name: r.name, ...(file ? { file } : {}), status: r.status, appliedAt: r.appliedAt.toISOString(),
     durationMs: r.durationMs, checksum: r.checksum, statementsApplied: r.statementsApplied, statementsTotal: r.statementsTotal,

@@ -132,3 +132,16 @@ export function plan(input: PlanInput): Plan {
 function short(checksum: string): string {
   return checksum.slice(0, 12);
 }
+
+export type DownTarget = { readonly steps: number } | { readonly to: number } | { readonly all: true };
+
+/**
+ * The applied migrations `down` reverts, newest first: the last `steps`, everything above `to`,
+ * or all. Rows that are not `applied` never count; problems are the caller's to check first.
+ */
+export function planDown(p: Plan, target: DownTarget): AppliedEntry[] {
+  const newestFirst = [...p.applied].sort((a, b) => b.row.version - a.row.version);
+  if ('steps' in target) return newestFirst.slice(0, target.steps);
+  if ('to' in target) return newestFirst.filter((e) => e.row.version > target.to);
+  return newestFirst;
+}

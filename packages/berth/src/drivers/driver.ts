@@ -74,6 +74,13 @@ export interface NewHistoryRow {
   readonly berthVersion: string;
 }
 
+export interface HistoryChange {
+  readonly status?: HistoryStatus;
+  readonly statementsApplied?: number;
+  readonly durationMs?: number;
+  readonly checksum?: string;
+}
+
 export interface LockHolder {
   readonly pid: number;
   readonly user: string | null;
@@ -131,8 +138,12 @@ export interface Driver {
   readHistory(table: HistoryTable): Promise<HistoryRow[] | null>;
   /** Creates the history table if it is missing. Called only while holding the lock. */
   ensureHistoryTable(table: HistoryTable): Promise<void>;
-  updateHistory(table: HistoryTable, version: number, change: { status?: HistoryStatus; statementsApplied?: number; durationMs?: number }): Promise<void>;
-  deleteHistory(table: HistoryTable, version: number): Promise<void>;
+  updateHistory(table: HistoryTable, version: number, change: HistoryChange): Promise<void>;
+  /**
+   * Deletes a history row, but only if this session still holds `lockKey` (checked in the same
+   * statement). Returns false when nothing was deleted.
+   */
+  deleteHistory(table: HistoryTable, version: number, lockKey: bigint | null): Promise<boolean>;
 
   /**
    * Brings the session back to its start-up state (no `SET` of a previous file survives), applies
@@ -143,6 +154,8 @@ export interface Driver {
   beginMigration(options: MigrationSessionOptions, lockKey: bigint | null): Promise<{ pid: number; lockHeld: boolean }>;
   /** Runs one or more statements as one message (the text of a file, or one statement of it). */
   exec(sql: string): Promise<void>;
+  /** One statement with bind parameters, for code migrations' `ctx.sql`. */
+  query(sql: string, params?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number }>;
   /**
    * Inserts a history row, but only if this session still holds `lockKey` (checked in the same
    * statement). Returns false when the lock was not held and nothing was inserted.

@@ -6,6 +6,7 @@ import {
   type DriverCapabilities,
   type HistoryRow,
   type HistoryStatus,
+  type HistoryChange,
   type HistoryTable,
   type LockHolder,
   type MigrationSessionOptions,
@@ -172,17 +173,25 @@ export class PostgresDriver implements Driver {
       )`));
   }
 
-  async updateHistory(table: HistoryTable, version: number, change: { status?: HistoryStatus; statementsApplied?: number; durationMs?: number }): Promise<void> {
+  async updateHistory(table: HistoryTable, version: number, change: HistoryChange): Promise<void> {
     await this.#run(() => this.#s.query(
       `UPDATE ${qualified(table)} SET status = coalesce($2, status),
-         statements_applied = coalesce($3, statements_applied), duration_ms = coalesce($4, duration_ms)
+         statements_applied = coalesce($3, statements_applied), duration_ms = coalesce($4, duration_ms),
+         checksum = coalesce($5, checksum)
        WHERE version = $1`,
-      [version, change.status ?? null, change.statementsApplied ?? null, change.durationMs ?? null],
+      [version, change.status ?? null, change.statementsApplied ?? null,
+        change.durationMs === undefined ? null : Math.round(change.durationMs), change.checksum ?? null],
     ));
   }
 
-  async deleteHistory(table: HistoryTable, version: number): Promise<void> {
-    await this.#run(() => this.#s.query(`DELETE FROM ${qualified(table)} WHERE version = $1`, [version]));
+  async deleteHistory(table: HistoryTable, version: number, lockKey: bigint | null): Promise<boolean> {
+    const { rowCount } = await this.#run(() => this.#s.query(
+      `DELETE FROM ${qualified(table)} WHERE version = $1 AND ${lockKey === null ? 'true' : lockHeldSql(lockKey)}`, [version]));
+    return rowCount === 1;
+  }
+
+  async query(sql: string, params?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number }> {
+    return this.#run(() => this.#s.query(sql, params));
   }
 
   async beginMigration(options: MigrationSessionOptions, lockKey: bigint | null): Promise<{ pid: number; lockHeld: boolean }> {

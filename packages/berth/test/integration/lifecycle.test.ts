@@ -1,0 +1,195 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { jsonLines, runBerth, spawnBerth, writeMigrations } from '../helpers/cli.js';
+import { useTestDatabase } from '../helpers/db.js';
+
+const THREE = {
+  '1_a.up.sql': 'CREATE TABLE a (id int);',
+  '1_a.down.sql': 'DROP TABLE a;',
+  '2_b.up.sql': 'CREATE TABLE b (id int);',
+  '2_b.down.sql': 'DROP TABLE b;',
+  '3_c.up.sql': 'CREATE TABLE c (id int);',
+  '3_c.down.sql': 'DROP TABLE c;',
+};
+
+describe('the migration lifecycle', () => {
+  const db = useTestDatabase('lifecycle');
+  const env = () => ({ DATABASE_URL: db().url });
+  const reset = () => db().admin.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+  const versions = async () => (await db().admin.query<{ version: string; status: string }>('SELECT version, status FROM berth_migrations ORDER BY version')).rows;
+  const tables = async () => (await db().admin.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'berth_migrations' ORDER BY 1")).rows.map((r) => r.t);
+
+  it('down --steps 2 after three migrations leaves only the first, history included', async () => {
+    await reset();
+    const dir = writeMigrations(THREE);
+    expect((await runBerth(['migrate', '--dir', dir], { env: env() })).code).toBe(0);
+    const result = await runBerth(['down', '--steps', '2', '--dir', dir, '--log-format', 'json'], { env: env() });
+    expect(result.code, result.stderr).toBe(0);
+    expect(jsonLines(result.stderr).filter((e) => e.event === 'migration.reverted').map((e) => e.version)).toEqual([3, 2]);
+    expect(await versions()).toEqual([{ version: '1', status: 'applied' }]);
+    expect(await tables()).toEqual(['a']);
+  });
+
+  it('down refuses before running anything when a migration in range has no down file', async () => {
+    await reset();
+    const files: Record<string, string> = { ...THREE };
+    delete files['2_b.down.sql'];
+    const dir = writeMigrations(files);
+    expect((await runBerth(['migrate', '--dir', dir], { env: env() })).code).toBe(0);
+    const result = await runBerth(['down', '--steps', '2', '--dir', dir], { env: env() });
+    expect(result.code).toBe(5);
+    expect(result.stderr).toContain('2_b.down.sql');
+    expect(await versions()).toHaveLength(3);
+    expect(await tables()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('an edited applied file stops validate and migrate (exit 5) until repair; a deleted one stops validate', async () => {
+    await reset();
+    const dir = writeMigrations(THREE);
+    expect((await runBerth(['migrate', '--dir', dir], { env: env() })).code).toBe(0);
+    writeFileSync(path.join(dir, '2_b.up.sql'), 'CREATE TABLE b (id int); -- edited\n');
+    const validate = await runBerth(['validate', '--dir', dir], { env: env() });
+    expect(validate.code).toBe(5);
+    expect(validate.stderr).toContain('2_b.up.sql');
+    const migrate = await runBerth(['migrate', '--dir', dir], { env: env() });
+    expect(migrate.code).toBe(5);
+    expect(migrate.stderr).toContain('2_b.up.sql');
+
+    const repair = await runBerth(['repair', '--dir', dir], { env: env() });
+    expect(repair.code, repair.stderr).toBe(0);
+    expect(repair.stdout).toMatch(/^2 b: checksum [0-9a-f]{12} -> [0-9a-f]{12} \(2_b\.up\.sql\)$/m);
+    expect((await runBerth(['validate', '--dir', dir], { env: env() })).code).toBe(0);
+
+    rmSync(path.join(dir, '2_b.up.sql'));
+    rmSync(path.join(dir, '2_b.down.sql'));
+    const missing = await runBerth(['validate', '--dir', dir], { env: env() });
+    expect(missing.code).toBe(5);
+    expect(missing.stderr).toMatch(/migration 2 \(b\) is applied but its file is missing/);
+  });
+
+  it('a new pending migration below the newest applied one exits 5; --allow-out-of-order applies it', async () => {
+    await reset();
+    const dir = writeMigrations({ '1_a.up.sql': 'CREATE TABLE a (id int);', '3_c.up.sql': 'CREATE TABLE c (id int);' });
+    expect((await runBerth(['migrate', '--dir', dir], { env: env() })).code).toBe(0);
+    writeFileSync(path.join(dir, '2_b.up.sql'), 'CREATE TABLE b (id int);');
+    const refused = await runBerth(['migrate', '--dir', dir], { env: env() });
+    expect(refused.code).toBe(5);
+    expect(refused.stderr).toContain('2_b.up.sql');
+    expect(refused.stderr).toContain('--allow-out-of-order');
+    const allowed = await runBerth(['migrate', '--dir', dir, '--allow-out-of-order'], { env: env() });
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(await tables()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('after a failed no-transaction migration, resolve --rolled-back lets a fixed file run', async () => {
+    await reset();
+    const dir = writeMigrations({
+      '1_t.up.sql': 'CREATE TABLE t (id int);',
+      '2_idx.up.sql': '-- berth:no-transaction\nCREATE INDEX CONCURRENTLY t_id ON t (id);\nCREATE INDEX CONCURRENTLY t_bad ON t (nope);\n',
+    });
+    expect((await runBerth(['migrate', '--dir', dir], { env: env() })).code).toBe(1);
+    expect((await runBerth(['migrate', '--dir', dir], { env: env() })).code).toBe(5);
+    // The operator undoes what ran (the first index) and fixes the file.
+    await db().admin.query('DROP INDEX t_id');
+    writeFileSync(path.join(dir, '2_idx.up.sql'), '-- berth:no-transaction\nCREATE INDEX CONCURRENTLY t_id ON t (id);\n');
+    const resolved = await runBerth(['resolve', '2', '--rolled-back', '--dir', dir], { env: env() });
+    expect(resolved.code, resolved.stderr).toBe(0);
+    expect(resolved.stdout).toContain('2 idx: failed -> rolled back');
+    const rerun = await runBerth(['migrate', '--dir', dir], { env: env() });
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(await versions()).toEqual([{ version: '1', status: 'applied' }, { version: '2', status: 'applied' }]);
+    const idx = await db().admin.query("SELECT indexname FROM pg_indexes WHERE tablename = 't' ORDER BY 1");
+    expect(idx.rows).toEqual([{ indexname: 't_id' }]);
+  });
+
+  it('resolve --applied settles a failed migration whose effects are complete', async () => {
+    await reset();
+    const dir = writeMigrations({ '1_x.up.sql': '-- berth:no-transaction\nCREATE TABLE x (id int);\nSELECT 1/0;\n' });
+    expect((await runBerth(['migrate', '--dir', dir], { env: env() })).code).toBe(1);
+    const resolved = await runBerth(['resolve', '1', '--applied', '--dir', dir], { env: env() });
+    expect(resolved.code, resolved.stderr).toBe(0);
+    expect(await versions()).toEqual([{ version: '1', status: 'applied' }]);
+    expect((await runBerth(['resolve', '1', '--applied', '--dir', dir], { env: env() })).code).toBe(2);
+  });
+
+  it('baseline 2 on a database that already has the objects of 1–2, then migrate applies only 3', async () => {
+    await reset();
+    await db().admin.query('CREATE TABLE a (id int); CREATE TABLE b (id int);');
+    const dir = writeMigrations(THREE);
+    const baseline = await runBerth(['baseline', '2', '--dir', dir], { env: env() });
+    expect(baseline.code, baseline.stderr).toBe(0);
+    expect(baseline.stdout).toContain('1 a: recorded as applied without running 1_a.up.sql');
+    expect(baseline.stdout).toContain('2 b: recorded as applied');
+    const migrate = await runBerth(['migrate', '--dir', dir, '--log-format', 'json'], { env: env() });
+    expect(migrate.code, migrate.stderr).toBe(0);
+    expect(jsonLines(migrate.stderr).filter((e) => e.event === 'migration.applied').map((e) => e.version)).toEqual([3]);
+    expect(await tables()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('SIGTERM while a migration sleeps on the server: exit 143 within 5 s, nothing applied, nothing left running, lock free', async () => {
+    await reset();
+    const dir = writeMigrations({ '1_sleep.up.sql': 'CREATE TABLE slept (id int);\nSELECT pg_sleep(30);' });
+    const runner = spawnBerth(['migrate', '--dir', dir, '--log-format', 'json'], { env: env() });
+    for (let i = 0; i < 200; i++) {
+      const { rows } = await db().admin.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%' AND state = 'active'");
+      if (rows.length) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const sent = Date.now();
+    runner.kill('SIGTERM');
+    const result = await runner.exited;
+    expect(result.code).toBe(143);
+    expect(Date.now() - sent).toBeLessThan(5_000);
+    expect(jsonLines(result.stderr).find((e) => e.event === 'run.summary')).toMatchObject({ exitCode: 143, code: 'ERR_INTERRUPTED' });
+    const running = await db().admin.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%' AND state = 'active'");
+    expect(running.rows).toEqual([]);
+    expect(await db().admin.query("SELECT to_regclass('slept') AS t")).toMatchObject({ rows: [{ t: null }] });
+    expect(await versions()).toEqual([]);
+    const next = await runBerth(['migrate', '--dir', writeMigrations({ '1_sleep.up.sql': 'CREATE TABLE slept (id int);' }), '--log-format', 'json', '--lock-timeout', '1s'], { env: env() });
+    expect(next.code, next.stderr).toBe(0);
+    expect(jsonLines(next.stderr).some((e) => e.event === 'lock.wait')).toBe(false);
+  });
+
+  it('SIGTERM while waiting for the lock exits 143 at once', async () => {
+    await reset();
+    const dir = writeMigrations({ '1_sleep.up.sql': 'SELECT pg_sleep(20);' });
+    const holder = spawnBerth(['migrate', '--dir', dir, '--log-format', 'json'], { env: env() });
+    await holder.waitForOutput(/"event":"lock.acquired"/);
+    const waiter = spawnBerth(['migrate', '--dir', dir, '--log-format', 'json'], { env: { ...env(), BERTH_DEBUG: '1' } });
+    await waiter.waitForOutput(/"event":"lock.wait"/);
+    waiter.kill('SIGTERM');
+    const result = await waiter.exited;
+    expect(result.code).toBe(143);
+    holder.kill('SIGKILL');
+    await holder.exited;
+  });
+
+  it('a statement over --statement-timeout fails with exit 1 naming the timeout', async () => {
+    await reset();
+    const dir = writeMigrations({ '1_slow.up.sql': 'SELECT pg_sleep(5);' });
+    const result = await runBerth(['migrate', '--dir', dir, '--statement-timeout', '300ms'], { env: env() });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('statement_timeout 300ms from --statement-timeout');
+    const directive = writeMigrations({ '1_slow.up.sql': '-- berth:statement-timeout 200ms\nSELECT pg_sleep(5);' });
+    const viaFile = await runBerth(['migrate', '--dir', directive], { env: env() });
+    expect(viaFile.code).toBe(1);
+    expect(viaFile.stderr).toContain('statement_timeout 200ms from -- berth:statement-timeout');
+  });
+
+  it('a lock timeout directive fires when a table is locked by another session', async () => {
+    await reset();
+    await db().admin.query('CREATE TABLE busy (id int)');
+    const blocker = await db().admin.connect();
+    await blocker.query('BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE');
+    try {
+      const dir = writeMigrations({ '1_alter.up.sql': '-- berth:lock-timeout 300ms\nALTER TABLE busy ADD COLUMN note text;' });
+      const result = await runBerth(['migrate', '--dir', dir], { env: env() });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('lock_timeout 300ms from -- berth:lock-timeout');
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
+    }
+  });
+});
