@@ -1,5 +1,5 @@
 import type { ResolvedConfig } from '../config/resolve.js';
-import { createMigrator, ConfigError, type Migrator } from '../index.js';
+import { createMigrator, ConfigError, type EventListener, type Migrator } from '../index.js';
 import { parseDatabaseUrl } from '../config/database-url.js';
 import type { Reporter, Writable } from './output.js';
 
@@ -21,7 +21,7 @@ export interface CommandContext {
   migrator(): Migrator;
 }
 
-export function makeMigrator(config: ResolvedConfig, io: CliIo, reporter: Reporter, signal: AbortSignal): Migrator {
+export function makeMigrator(config: ResolvedConfig, io: CliIo, onEvent: EventListener, signal: AbortSignal): Migrator {
   if (!config.databaseUrl) {
     throw new ConfigError('ERR_CONFIG_NO_URL',
       'no database URL: pass --database-url, or set DATABASE_URL / BERTH_DATABASE_URL (or their _FILE variants). ' +
@@ -42,7 +42,7 @@ export function makeMigrator(config: ResolvedConfig, io: CliIo, reporter: Report
     ...(config.sslrootcert ? { sslrootcert: config.sslrootcert } : {}),
     sslOverridesUrl: config.sslFromFlag,
     ...(io.env.HOSTNAME ? { host: io.env.HOSTNAME } : {}),
-    onEvent: reporter.event,
+    onEvent,
     signal,
   });
 }

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { loadConfigFile } from '../config/config-file.js';
 import { resolveConfig, type ResolvedConfig } from '../config/resolve.js';
-import { SETTINGS, type SettingKey } from '../config/settings.js';
+import { CONFIG_OPTION, SETTINGS, type SettingKey } from '../config/settings.js';
 import { parseDatabaseUrl } from '../config/database-url.js';
-import { BERTH_VERSION, BerthError, InterruptedError, InternalError } from '../index.js';
+import { BERTH_VERSION, BerthError, InterruptedError, InternalError, type BerthEvent } from '../index.js';
 import { makeMigrator, type CliIo, type CommandContext } from './context.js';
 import { Reporter } from './output.js';
 import { COMMANDS, type CommandSpec } from './commands/index.js';
@@ -37,6 +38,7 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
   const started = Date.now();
   let config: ResolvedConfig | undefined;
   let reporter = fallbackReporter(io, opts);
+  let metrics: MetricsSink | undefined;
   const controller = new AbortController();
   const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
     const code = signal === 'SIGINT' ? 130 : 143;
@@ -53,18 +55,24 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   try {
-    config = resolveConfig({ flags: flagValues(opts), env: io.env, readFile: (p) => readFileSync(p, 'utf8') });
+    const file = await loadConfigFile({ cwd: io.cwd, ...(typeof opts.config === 'string' ? { explicit: opts.config } : {}) });
+    config = resolveConfig({ flags: flagValues(opts), env: io.env, readFile: (p) => readFileSync(p, 'utf8'), ...(file ? { file } : {}) });
     reporter = makeReporter(io, config);
     const resolved = config;
+    if (config.metricsFile || config.metricsPush) metrics = await startMetrics(config, io, reporter);
     const ctx: CommandContext = {
       config: resolved,
       reporter,
       io,
       signal: controller.signal,
-      migrator: () => makeMigrator(resolved, io, reporter, controller.signal),
+      migrator: () => makeMigrator(resolved, io, (e) => {
+        reporter.event(e);
+        metrics?.observe(e);
+      }, controller.signal),
     };
     const run = await spec.load();
     const outcome = await run(ctx, opts, args);
+    await metrics?.finish(true, Date.now() - started, outcome.fields);
     reporter.log(outcome.exitCode === 0 ? 'info' : 'error', outcome.summary ?? `${spec.name} finished`, {
       event: 'run.summary', command: spec.name, ok: outcome.exitCode === 0, exitCode: outcome.exitCode,
       durationMs: Date.now() - started, ...outcome.fields,
@@ -74,6 +82,7 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
     const error = controller.signal.aborted && controller.signal.reason instanceof InterruptedError
       ? controller.signal.reason
       : toError(caught);
+    await metrics?.finish(false, Date.now() - started);
     reporter.log('error', error.message, { event: 'run.error', code: error.code, exitCode: error.exitCode, ...(error instanceof InternalError ? { stack: error.cause instanceof Error ? error.cause.stack : undefined } : {}) });
     reporter.log('error', `${spec.name} failed (exit ${error.exitCode}, ${error.code})`, {
       event: 'run.summary', command: spec.name, ok: false, exitCode: error.exitCode, code: error.code, durationMs: Date.now() - started,
@@ -82,6 +91,51 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
+  }
+}
+
+interface MetricsSink {
+  observe(e: BerthEvent): void;
+  finish(ok: boolean, durationMs: number, fields?: Record<string, unknown>): Promise<void>;
+}
+
+/**
+ * Metrics are written or pushed after the run, whatever its outcome; a metrics failure is a
+ * warning and never changes the exit code. prom-client is loaded only when they are asked for.
+ */
+async function startMetrics(config: ResolvedConfig, io: CliIo, reporter: Reporter): Promise<MetricsSink> {
+  const { RunMetrics, previousLastSuccess, writeAtomically } = await import('./metrics.js');
+  const metrics = new RunMetrics({ database: databaseLabel(config), table: `${config.schema ?? 'public'}.${config.table}` });
+  return {
+    observe: metrics.observe,
+    async finish(ok, durationMs, fields = {}) {
+      const text = await metrics.render({
+        ok, durationMs,
+        ...(typeof fields.current === 'number' || fields.current === null ? { current: fields.current as number | null } : {}),
+        ...(typeof fields.pending === 'number' ? { pending: fields.pending } : {}),
+        ...(config.metricsFile ? { previousLastSuccess: previousLastSuccess(config.metricsFile) } : {}),
+      });
+      if (config.metricsFile) {
+        try {
+          writeAtomically(config.metricsFile, text);
+        } catch (err) {
+          reporter.log('warn', `could not write --metrics-file ${config.metricsFile}: ${(err as Error).message}`, { event: 'metrics.failed', target: 'file' });
+        }
+      }
+      if (config.metricsPush) {
+        const failure = await metrics.push(config.metricsPush, io.env.HOSTNAME ?? 'berth');
+        if (failure) reporter.log('warn', `could not push metrics to ${config.metricsPush}: ${failure} (the run's outcome is unchanged)`, { event: 'metrics.failed', target: 'push' });
+      }
+    },
+  };
+}
+
+function databaseLabel(config: ResolvedConfig): string {
+  try {
+    const target = parseDatabaseUrl(config.databaseUrl?.() ?? '');
+    return target.kind === 'postgres' ? `${target.host}:${target.port}/${target.database}` : `pglite:${target.dataDir ?? 'memory'}`;
+  } catch {
+    return 'unknown';
   }
 }
 
@@ -95,6 +149,8 @@ function buildProgram(io: CliIo, select: (spec: CommandSpec, opts: Record<string
   const program = new Command('berth')
     .description('Database migrations built for containers: exactly once under any number of runners, waits for the database, clear failure states.')
     .version(BERTH_VERSION, '-V, --version')
+    // Program options only before the command, so `berth await --version 5` is the command's flag.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError('(run with --help for usage)')
@@ -103,10 +159,16 @@ Exit codes: 0 ok, 1 migration failed, 2 usage/config, 3 database unreachable, 4 
 5 validation (drift, missing, out-of-order, failed migration), 6 target rejected (auth, TLS, standby,
 pooler), 7 outcome unknown (connection lost; rerun), 130/143 interrupted.
 
+Settings: flags > environment (each variable X also as X_FILE) > config file > defaults. The config
+file is berth.config.{json,yaml,yml,ts,js,mjs} in the working directory, or --config <file>; its keys
+are the flags in camelCase. berth <command> --help lists every flag with its variable and default.
+
 Examples:
   berth migrate -d postgres://app@db:5432/app --wait 60s
   DATABASE_URL_FILE=/run/secrets/db_url berth status --json
-  berth migrate -d pglite://memory --dir ./migrations --dry-run`);
+  berth migrate -d pglite://memory --dir ./migrations --dry-run
+  berth migrate --config /etc/berth/berth.config.yaml
+  berth new add_users_table`);
   for (const spec of COMMANDS) {
     const cmd = program.command(spec.usage).description(spec.description).exitOverride()
       .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
@@ -114,12 +176,16 @@ Examples:
       const option = new Option(o.flags, o.description);
       cmd.addOption(option);
     }
+    cmd.addOption(new Option(CONFIG_OPTION.flag, `${CONFIG_OPTION.description} (default: ${CONFIG_OPTION.defaultText})`));
     for (const s of SETTINGS) {
       const env = s.env.map((e) => `${e}`).join(', ');
       const text = `${s.description} [env: ${env}${s.secret ? ' or *_FILE' : ''}]${s.defaultText ? ` (default: ${s.defaultText})` : ''}`;
-      cmd.addOption(new Option(s.flag, text));
+      const option = new Option(s.flag, text);
+      // Accepted everywhere (a wrapper may always pass -d), listed only where it matters.
+      if (spec.settings && !spec.settings.includes(s.key)) option.hideHelp();
+      cmd.addOption(option);
     }
-    cmd.addHelpText('after', `\nEvery variable X above also accepts X_FILE (a file holding the value, e.g. a mounted secret).\n\nExamples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}`);
+    cmd.addHelpText('after', `\nEvery variable X above also accepts X_FILE (a file holding the value, e.g. a mounted secret).\nPrecedence: flags > environment > config file > defaults.\n\nExamples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}`);
     cmd.action((...received: unknown[]) => {
       const command = received[received.length - 1] as Command;
       select(spec, command.opts(), command.args);

@@ -75,6 +75,8 @@ export function describeEvent(e: BerthEvent): { level: Level; msg: string } {
     case 'migration.start': return { level: 'debug', msg: `applying ${v(e.version, e.name)}` };
     case 'migration.applied': return { level: 'info', msg: `applied ${v(e.version, e.name)} in ${formatDuration(e.durationMs)}` };
     case 'migration.failed': return { level: 'error', msg: `${e.direction === 'up' ? 'migration' : 'rollback of'} ${v(e.version, e.name)} failed after ${formatDuration(e.durationMs)}` };
+    case 'await.waiting': return { level: 'info', msg: `waiting for schema version ${e.expected}: ${e.reason} (${formatDuration(e.waitedMs)} so far)` };
+    case 'await.reached': return { level: 'info', msg: `schema reached version ${e.current} (expected ${e.expected}) after ${formatDuration(e.waitedMs)}` };
     case 'migration.log': return { level: 'info', msg: `[${v(e.version, e.name)}] ${e.message}` };
     case 'migration.revert.start': return { level: 'debug', msg: `reverting ${v(e.version, e.name)} (${e.file})` };
     case 'migration.reverted': return { level: 'info', msg: `reverted ${v(e.version, e.name)} in ${formatDuration(e.durationMs)}` };

@@ -2,16 +2,19 @@
 // that every container start parses.
 import * as z from 'zod/mini';
 import { ConfigError } from '../core/errors.js';
+import { configFileValues, type ConfigFileLayer } from './config-file.js';
 import { SSL_MODES, type SslMode } from './database-url.js';
 import { parseDuration } from './duration.js';
 import { SETTINGS, type SettingKey } from './settings.js';
 
-/** Where a value came from, for error messages ("BERTH_WAIT (environment)"). */
+/** Where a value came from, for error messages ("BERTH_WAIT (environment)", "wait in berth.config.yaml"). */
 export type ValueSource =
   | { kind: 'default' }
   | { kind: 'flag'; name: string }
   | { kind: 'env'; name: string }
-  | { kind: 'env-file'; name: string; path: string };
+  | { kind: 'env-file'; name: string; path: string }
+  /** `path` as the operator named the file; `name` is how messages say it: `lockTimeout in berth.config.yaml`. */
+  | { kind: 'file'; name: string; path: string; key: SettingKey };
 
 export interface ResolvedConfig {
   /** Returns the URL; re-reads its `_FILE` every call so a rotated secret is picked up. */
@@ -26,9 +29,13 @@ export interface ResolvedConfig {
   readonly quiet: boolean;
   readonly sslmode: SslMode | undefined;
   readonly sslrootcert: string | undefined;
+  readonly metricsFile: string | undefined;
+  readonly metricsPush: string | undefined;
   /** True when sslmode/sslrootcert came from a flag and so beat the URL's own parameters. */
   readonly sslFromFlag: boolean;
   readonly sources: Readonly<Partial<Record<SettingKey, ValueSource>>>;
+  /** The config file that was read (as the operator named it), if any. */
+  readonly configFile?: string;
 }
 
 export interface ResolveInput {
@@ -37,6 +44,8 @@ export interface ResolveInput {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Reads a `_FILE` secret; injected so resolution stays testable. */
   readonly readFile: (path: string) => string;
+  /** The config file's raw values (read by `loadConfigFile`), between the defaults and the environment. */
+  readonly file?: ConfigFileLayer;
 }
 
 const duration = z.pipe(
@@ -63,6 +72,8 @@ const schema = z.object({
   quiet: bool,
   sslmode: z.optional(z.enum(SSL_MODES as [SslMode, ...SslMode[]], { error: `must be one of ${SSL_MODES.join(', ')}` })),
   sslrootcert: z.optional(z.string()),
+  metricsFile: z.optional(z.string().check(z.minLength(1, 'must not be empty'))),
+  metricsPush: z.optional(z.string().check(z.regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL of a Pushgateway'))),
 });
 
 /** Built-in defaults, the lowest layer (units in the strings). */
@@ -76,17 +87,25 @@ export const DEFAULTS: Readonly<Partial<Record<SettingKey, string | boolean>>> =
 });
 
 /**
- * Merges defaults < environment (with `_FILE` twins) < flags, keeping each value's source,
- * validates everything at once and reports every problem with its key and source (exit 2).
+ * Merges defaults < config file < environment (with `_FILE` twins) < flags, keeping each value's
+ * source, validates everything at once and reports every problem with its key and source (exit 2).
+ * Pure: the config file arrives already read, as `input.file`.
  */
 export function resolveConfig(input: ResolveInput): ResolvedConfig {
   const problems: string[] = [];
   const values: Partial<Record<SettingKey, string | boolean>> = { ...DEFAULTS };
   const sources: Partial<Record<SettingKey, ValueSource>> = {};
   let urlFile: string | undefined;
+  const file = input.file ? configFileValues(input.file) : undefined;
+  if (file) problems.push(...file.problems);
 
   for (const spec of SETTINGS) {
     if (values[spec.key] !== undefined) sources[spec.key] = { kind: 'default' };
+    const fromFile = file?.values[spec.key];
+    if (fromFile !== undefined && input.file) {
+      values[spec.key] = fromFile;
+      sources[spec.key] = { kind: 'file', name: `${spec.key} in ${input.file.path}`, path: input.file.path, key: spec.key };
+    }
     for (const name of [...spec.env].reverse()) {
       const direct = input.env[name];
       const file = input.env[`${name}_FILE`];
@@ -128,11 +147,11 @@ export function resolveConfig(input: ResolveInput): ResolvedConfig {
     throw new ConfigError('ERR_CONFIG_INVALID', `invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { details: { problems } });
   }
   const v = parsed.data!;
-  const file = urlFile;
+  const secretFile = urlFile;
   return Object.freeze({
     databaseUrl: v.databaseUrl === undefined || v.databaseUrl === ''
       ? undefined
-      : file ? () => input.readFile(file).replace(/\r?\n$/, '') : () => v.databaseUrl as string,
+      : secretFile ? () => input.readFile(secretFile).replace(/\r?\n$/, '') : () => v.databaseUrl as string,
     dir: v.dir,
     table: v.table,
     schema: v.schema,
@@ -143,8 +162,11 @@ export function resolveConfig(input: ResolveInput): ResolvedConfig {
     quiet: v.quiet,
     sslmode: v.sslmode,
     sslrootcert: v.sslrootcert,
+    metricsFile: v.metricsFile,
+    metricsPush: v.metricsPush,
     sslFromFlag: sources.sslmode?.kind === 'flag' || sources.sslrootcert?.kind === 'flag',
     sources: Object.freeze(sources),
+    ...(input.file ? { configFile: input.file.path } : {}),
   });
 }
 
@@ -153,6 +175,7 @@ export function describeSource(key: string, source: ValueSource | undefined, fla
     case 'flag': return `${source.name} (flag)`;
     case 'env': return `${source.name} (environment)`;
     case 'env-file': return `${source.name}=${source.path} (secret file)`;
+    case 'file': return source.name;
     case 'default': return `${key} (built-in default)`;
     default: return flag ? `${flag.split(' ')[0]}` : key;
   }

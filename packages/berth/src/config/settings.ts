@@ -1,6 +1,7 @@
 /**
  * Every setting the CLI reads, with its flag, environment variables and default, in one table.
- * Help text, the README's configuration table and the resolver all come from here.
+ * Help text, the README's configuration table and the resolver all come from here. A config
+ * file (SPEC §6) uses the `key` of each row as its key name.
  */
 export interface SettingSpec {
   readonly key: SettingKey;
@@ -16,7 +17,7 @@ export interface SettingSpec {
 
 export type SettingKey =
   | 'databaseUrl' | 'dir' | 'table' | 'schema' | 'wait' | 'lockTimeout' | 'statementTimeout'
-  | 'logFormat' | 'quiet' | 'sslmode' | 'sslrootcert';
+  | 'logFormat' | 'quiet' | 'sslmode' | 'sslrootcert' | 'metricsFile' | 'metricsPush';
 
 export const SETTINGS: readonly SettingSpec[] = [
   { key: 'databaseUrl', flag: '-d, --database-url <url>', env: ['BERTH_DATABASE_URL', 'DATABASE_URL'], secret: true,
@@ -31,4 +32,17 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'quiet', flag: '-q, --quiet', env: ['BERTH_QUIET'], defaultText: 'false', description: 'only warnings, errors and the summary' },
   { key: 'sslmode', flag: '--sslmode <mode>', env: ['PGSSLMODE'], defaultText: 'disable', description: 'disable, require, verify-ca or verify-full (never falls back to plaintext)' },
   { key: 'sslrootcert', flag: '--sslrootcert <file>', env: ['PGSSLROOTCERT'], description: 'CA certificate for verify-ca / verify-full' },
+  { key: 'metricsFile', flag: '--metrics-file <path>', env: ['BERTH_METRICS_FILE'], description: "write the run's Prometheus metrics to this file (atomically; for node_exporter's textfile collector)" },
+  { key: 'metricsPush', flag: '--metrics-push <url>', env: ['BERTH_METRICS_PUSH'], description: "push the run's metrics to this Pushgateway (a failed push only warns)" },
 ];
+
+/**
+ * `--config <file>`: not a setting, it chooses the config-file layer (defaults < file <
+ * environment < flags). Without it, the first of `CONFIG_FILE_NAMES` found in the working
+ * directory is read.
+ */
+export const CONFIG_OPTION = {
+  flag: '--config <file>',
+  description: 'config file (.json, .yaml, .yml, .ts, .js, .mjs); its keys are the flags below in camelCase (lockTimeout: 5m)',
+  defaultText: 'berth.config.* in the working directory',
+} as const;

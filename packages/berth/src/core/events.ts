@@ -14,7 +14,9 @@ export type BerthEvent =
   | { event: 'lock.released'; table: string }
   | { event: 'history.created'; table: string }
   | { event: 'plan.warning'; code: string; message: string; version?: number }
-  | { event: 'plan.ready'; current: number | null; pending: number; toApply: number; dryRun: boolean }
+  | { event: 'plan.ready'; current: number | null; pending: number; toApply: number; dryRun: boolean; table: string }
+  | { event: 'await.waiting'; current: number | null; expected: number; waitedMs: number; reason: string }
+  | { event: 'await.reached'; current: number; expected: number; waitedMs: number }
   | { event: 'migration.planned'; version: number; name: string; file: string; transaction: boolean }
   | { event: 'migration.start'; version: number; name: string; file: string; transaction: boolean }
   | { event: 'migration.applied'; version: number; name: string; file: string; durationMs: number }

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { parseDuration } from '../config/duration.js';
+import { formatDuration, parseDuration } from '../config/duration.js';
 import type { SslMode } from '../config/database-url.js';
 import { readDownSql, readMigrations } from '../source/read-migrations.js';
 import type { Migration } from '../source/types.js';
@@ -8,7 +8,8 @@ import type { HistoryRow, HistoryTable } from '../drivers/driver.js';
 import { BERTH_VERSION } from '../version.js';
 import { commit, runInTransaction, runWithoutTransaction, upStep, type ApplyContext, type CodeMigrationFn, type Step } from './apply.js';
 import { connect, type Connection } from './connect.js';
-import { ConfigError, OutcomeUnknownError, ValidationError } from './errors.js';
+import { ConfigError, OutcomeUnknownError, UnreachableError, ValidationError } from './errors.js';
+import { sleep } from './sleep.js';
 import type { EventListener } from './events.js';
 import { acquireLock, lockKey } from './lock.js';
 import { plan, planDown, type DownTarget, type Plan } from './plan.js';
@@ -128,6 +129,23 @@ export interface HistoryChangeReport {
   readonly change: string;
 }
 
+export interface AwaitOptions {
+  /** The version to wait for; default: the newest migration in `dir`. */
+  readonly version?: number;
+  /** How long to wait in total (duration string or ms). */
+  readonly timeout: string | number;
+  /** Ends the wait early (rejects with the signal's reason). */
+  readonly signal?: AbortSignal;
+  /** How often to poll, in ms. Default 250. */
+  readonly pollMs?: number;
+}
+
+export interface AwaitResult {
+  readonly current: number;
+  readonly expected: number;
+  readonly waitedMs: number;
+}
+
 export interface Migrator {
   status(): Promise<StatusReport>;
   up(options?: UpOptions): Promise<UpResult>;
@@ -142,6 +160,12 @@ export interface Migrator {
   /** Records every migration up to `version` as applied without running it. */
   baseline(version: number): Promise<HistoryChangeReport[]>;
   check(options?: { expect?: number }): Promise<CheckResult>;
+  /**
+   * Waits until the schema reaches `version` (default: the newest migration in `dir`), polling
+   * the history table; never migrates and needs only read access. Tolerates a database that is
+   * not up, or does not exist yet, until `timeout` (then UnreachableError, exit 3).
+   */
+  awaitSchema(options: AwaitOptions): Promise<AwaitResult>;
   /** Only waits until the database accepts connections (and is not a standby). */
   wait(): Promise<void>;
   close(): Promise<void>;
@@ -264,11 +288,11 @@ export function createMigrator(options: MigratorOptions): Migrator {
       if (upOptions.dryRun) {
         failOnProblems(optimistic);
         if (optimistic.toApply.length) await upOptions.beforeApply?.(optimistic.toApply.map(toPlanned));
-        return reportDryRun(optimistic);
+        return reportDryRun(optimistic, `${table.schema}.${table.table}`);
       }
       if (before !== null && optimistic.problems.length === 0 && optimistic.toApply.length === 0) {
         warnAhead(optimistic);
-        emit({ event: 'plan.ready', current: optimistic.current, pending: optimistic.pending.length, toApply: 0, dryRun: false });
+        emit({ event: 'plan.ready', current: optimistic.current, pending: optimistic.pending.length, toApply: 0, dryRun: false, table: `${table.schema}.${table.table}` });
         return { applied: [], planned: [], current: optimistic.current, pending: optimistic.pending.length, lockWaitMs: 0, dryRun: false };
       }
       const lockStarted = Date.now();
@@ -278,7 +302,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
         const current = planOf(history);
         failOnProblems(current);
         warnAhead(current);
-        emit({ event: 'plan.ready', current: current.current, pending: current.pending.length, toApply: current.toApply.length, dryRun: false });
+        emit({ event: 'plan.ready', current: current.current, pending: current.pending.length, toApply: current.toApply.length, dryRun: false, table: `${ctx.table.schema}.${ctx.table.table}` });
         if (current.toApply.length) await upOptions.beforeApply?.(current.toApply.map(toPlanned));
         // Code is loaded before anything runs, so a broken module fails the run with nothing applied.
         const steps = await Promise.all(current.toApply.map(async (m) => upStep(m, m.kind === 'code' ? (await loadCode(m)).up : undefined)));
@@ -426,8 +450,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
     return loadCodeMigration(m.up.path) as Promise<{ up: CodeMigrationFn; down?: CodeMigrationFn }>;
   }
 
-  function reportDryRun(p: Plan): UpResult {
-    emit({ event: 'plan.ready', current: p.current, pending: p.pending.length, toApply: p.toApply.length, dryRun: true });
+  function reportDryRun(p: Plan, table: string): UpResult {
+    emit({ event: 'plan.ready', current: p.current, pending: p.pending.length, toApply: p.toApply.length, dryRun: true, table });
     for (const m of p.toApply) emit({ event: 'migration.planned', ...describe(m), transaction: !m.directives.noTransaction });
     return { applied: [], planned: p.toApply.map(describe), current: p.current, pending: p.pending.length, lockWaitMs: 0, dryRun: true };
   }
@@ -457,6 +481,73 @@ export function createMigrator(options: MigratorOptions): Migrator {
     };
   }
 
+  async function awaitSchema(awaitOptions: AwaitOptions): Promise<AwaitResult> {
+    const timeoutMs = typeof awaitOptions.timeout === 'number' ? awaitOptions.timeout : parseDuration(awaitOptions.timeout);
+    if (timeoutMs === undefined) throw new ConfigError('ERR_CONFIG_INVALID', `timeout: "${String(awaitOptions.timeout)}" is not a duration`);
+    let expected = awaitOptions.version;
+    if (expected === undefined) {
+      const migrations = await load();
+      const newest = migrations.at(-1);
+      if (!newest) throw new ConfigError('ERR_CONFIG_INVALID', `${settings.dir} holds no migrations: pass --version, or point --dir at this build's migrations`);
+      expected = newest.version;
+    }
+    const signal = awaitOptions.signal ?? options.signal;
+    const pollMs = awaitOptions.pollMs ?? 250;
+    const started = Date.now();
+    const deadline = started + timeoutMs;
+    let current: number | null = null;
+    let reason = 'not checked yet';
+    let lastReport = -Infinity;
+    const report = () => {
+      const waitedMs = Date.now() - started;
+      if (waitedMs - lastReport < 5_000) return;
+      lastReport = waitedMs;
+      emit({ event: 'await.waiting', current, expected: expected!, waitedMs, reason });
+    };
+    while (true) {
+      let connection: Connection | undefined;
+      try {
+        // One attempt at a time: a database that is down, still being created, or refusing this
+        // role yet (an init script has not run) is all "not there yet" until the deadline.
+        connection = await connect({
+          databaseUrl: settings.databaseUrl, waitMs: 0, statementTimeoutMs: settings.statementTimeoutMs,
+          applicationName: `berth/${BERTH_VERSION}/${settings.host}`.slice(0, 63), ssl: settings.ssl,
+          onEvent: (e) => { if (e.event !== 'connect.attempt' && e.event !== 'connect.ok') emit(e); },
+          ...(signal ? { signal } : {}),
+        }).catch((err: unknown) => {
+          if (err instanceof ConfigError) throw err;
+          reason = err instanceof Error ? err.message : String(err);
+          return undefined;
+        });
+        const table = connection ? { schema: settings.schema ?? connection.server.currentSchema ?? 'public', table: settings.table } : undefined;
+        while (connection && table) {
+          const state = await connection.driver.readCurrentVersion(table);
+          current = state?.current ?? null;
+          if (current !== null && current >= expected) {
+            const waitedMs = Date.now() - started;
+            emit({ event: 'await.reached', current, expected, waitedMs });
+            return { current, expected, waitedMs };
+          }
+          reason = state === null ? `${table.schema}.${table.table} does not exist yet` : `schema is at ${current ?? 'no version'}${state.unsettled ? ' (a failed migration awaits berth resolve)' : ''}`;
+          if (Date.now() >= deadline) break;
+          report();
+          await sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())), signal);
+        }
+      } catch (err) {
+        if (err instanceof ConfigError || (signal?.aborted && err === signal.reason)) throw err;
+        reason = err instanceof Error ? err.message : String(err);
+      } finally {
+        await connection?.driver.close();
+      }
+      if (Date.now() >= deadline) break;
+      report();
+      await sleep(Math.min(pollMs * 2, Math.max(1, deadline - Date.now())), signal);
+    }
+    throw new UnreachableError('ERR_AWAIT_TIMEOUT',
+      `the schema did not reach version ${expected} within ${formatDuration(timeoutMs)}: it is at ${current ?? 'no version'} (${reason}). ` +
+      'Is the migration Job running? berth await never migrates.', { details: { current, expected } });
+  }
+
   async function wait(): Promise<void> {
     await withConnection(async () => undefined);
   }
@@ -465,7 +556,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     await Promise.all([...open].map((c) => c.driver.close()));
   }
 
-  return Object.freeze({ status, up, down, validate, repair, resolve, baseline, check, wait, close });
+  return Object.freeze({ status, up, down, validate, repair, resolve, baseline, check, awaitSchema, wait, close });
 }
 
 function failOnProblems(p: Plan): void {

@@ -136,6 +136,11 @@ export interface Driver {
 
   /** The history rows, or null when the table does not exist yet. */
   readHistory(table: HistoryTable): Promise<HistoryRow[] | null>;
+  /**
+   * The highest applied version and whether any row is not `applied`, in one cheap query; null
+   * when the table does not exist. Needs only SELECT on the history table.
+   */
+  readCurrentVersion(table: HistoryTable): Promise<{ current: number | null; unsettled: boolean } | null>;
   /** Creates the history table if it is missing. Called only while holding the lock. */
   ensureHistoryTable(table: HistoryTable): Promise<void>;
   updateHistory(table: HistoryTable, version: number, change: HistoryChange): Promise<void>;

@@ -1,3 +1,4 @@
+import type { SettingKey } from '../../config/settings.js';
 import type { CommandContext } from '../context.js';
 
 export interface CommandOutcome {
@@ -16,6 +17,11 @@ export interface CommandSpec {
   readonly description: string;
   readonly options: readonly { flags: string; description: string }[];
   readonly examples: readonly string[];
+  /**
+   * The common settings the command uses; its help lists only these. The other common flags are
+   * still accepted (and ignored), so a wrapper that always passes `-d` keeps working. Default: all.
+   */
+  readonly settings?: readonly SettingKey[];
   /** Commands are imported only when run, so `--help` and the no-op path load little. */
   readonly load: () => Promise<CommandRun>;
 }
@@ -30,10 +36,12 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--dry-run', description: 'print what would be applied and change nothing' },
       { flags: '--single-transaction', description: 'apply all pending migrations in one transaction' },
       { flags: '--allow-out-of-order', description: 'apply pending migrations older than the newest applied one' },
+      { flags: '--lint <mode>', description: 'lint the pending migrations first: off, warn (print findings, continue) or error (stop on an error finding, exit 5) [env: BERTH_LINT] (default: warn)' },
     ],
     examples: [
       'berth migrate -d postgres://owner@db:5432/app --wait 60s',
       'berth migrate --dir ./migrations --to 20260101120000 --dry-run',
+      'berth migrate --lint error   # refuse to apply migrations that break zero-downtime deploys',
     ],
     load: async () => (await import('./migrate.js')).migrate,
   },
@@ -101,11 +109,55 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: async () => (await import('./check.js')).check,
   },
   {
+    name: 'await',
+    usage: 'await',
+    description: 'wait until the schema reaches a version (default: the newest migration in --dir); never migrates, needs only read access',
+    options: [
+      { flags: '--version <version>', description: 'the version to wait for (default: the newest file in --dir)' },
+      { flags: '--timeout <duration>', description: 'give up with exit 3 after this long (default: 10m)' },
+    ],
+    examples: [
+      'berth await --dir /app/migrations --timeout 10m   # init container of an app pod while a Job migrates',
+      'berth await --version 20260101120000 --timeout 2m',
+    ],
+    load: async () => (await import('./await.js')).awaitCommand,
+  },
+  {
     name: 'wait',
     usage: 'wait',
     description: 'only wait until the database accepts connections and is not a read-only standby',
     options: [],
     examples: ['berth wait --wait 60s', 'berth wait -d postgres://app@db/app --wait 2m && node server.js'],
     load: async () => (await import('./wait.js')).wait,
+  },
+  {
+    name: 'new',
+    usage: 'new <name...>',
+    description: 'create the next version\'s empty up/down files in --dir (created if missing); needs no database',
+    options: [{ flags: '--ts', description: 'write one TypeScript file exporting up(ctx) and down(ctx) instead of an SQL pair' }],
+    examples: [
+      'berth new add users table        # migrations/20260101120000_add_users_table.up.sql + .down.sql',
+      'berth new backfill_emails --ts   # migrations/<version>_backfill_emails.ts',
+      'berth new --dir db/migrations add_index   # in a folder of 0001_… files: 0002_add_index.up.sql + .down.sql',
+    ],
+    settings: ['dir', 'logFormat', 'quiet'],
+    load: async () => (await import('./new.js')).newMigration,
+  },
+  {
+    name: 'lint',
+    usage: 'lint [paths...]',
+    description: 'check SQL migrations for statements that break zero-downtime deploys (PostgreSQL parser; needs no database)',
+    options: [
+      { flags: '--format <format>', description: 'text, json, github (workflow annotations) or sarif (default: text)' },
+      { flags: '--fail-on <severity>', description: 'exit 5 when a finding of this severity or worse remains: error, warning or none (default: error)' },
+    ],
+    examples: [
+      'berth lint                                 # every up migration in --dir (default ./migrations)',
+      'berth lint migrations/20260101120000_add_email.up.sql --fail-on warning',
+      'berth lint --format github                 # annotations on the pull request in GitHub Actions',
+      'berth lint --format sarif > berth.sarif    # code scanning',
+    ],
+    settings: ['dir', 'logFormat', 'quiet'],
+    load: async () => (await import('./lint.js')).lint,
   },
 ];

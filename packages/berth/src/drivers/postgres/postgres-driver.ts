@@ -155,6 +155,18 @@ export class PostgresDriver implements Driver {
     }
   }
 
+  async readCurrentVersion(table: HistoryTable): Promise<{ current: number | null; unsettled: boolean } | null> {
+    try {
+      const { rows } = await this.#run(() => this.#s.query<{ v: string | null; unsettled: boolean | null }>(
+        `SELECT max(version) FILTER (WHERE status = 'applied') AS v, bool_or(status <> 'applied') AS unsettled FROM ${qualified(table)}`));
+      const row = rows[0];
+      return { current: row?.v == null ? null : Number(row.v), unsettled: row?.unsettled === true };
+    } catch (err) {
+      if (err instanceof DriverQueryError && (err.info.sqlState === '42P01' || err.info.sqlState === '3F000')) return null;
+      throw err;
+    }
+  }
+
   async ensureHistoryTable(table: HistoryTable): Promise<void> {
     await this.#run(() => this.#s.simple(`
       CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schema)};
