@@ -117,7 +117,7 @@ describe('event stream and metrics', () => {
       expect(value('berth_last_success_timestamp_seconds')).toBeGreaterThan(1.7e9);
       expect(value('berth_run_duration_seconds')).toBeGreaterThan(0);
       const histogram = families.find((f) => f.name === 'berth_migration_duration_seconds');
-      expect((histogram?.metrics[0] as { buckets?: Record<string, string> } | undefined)?.buckets?.['+Inf']).toBe('2');
+      expect(histogram?.metrics[0]?.buckets?.['+Inf']).toBe('2');
       const labels = families.find((f) => f.name === 'berth_schema_version')?.metrics[0]?.labels;
       expect(labels).toEqual({ database: `127.0.0.1:${new URL(db().url).port || 5432}/${db().name}`, table: 'public.berth_migrations' });
       expect(text).not.toMatch(/password|postgres:\/\//);
