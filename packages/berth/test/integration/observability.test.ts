@@ -124,7 +124,7 @@ describe('event stream and metrics', () => {
 
       expect(received).toHaveLength(1);
       expect(received[0]?.method).toBe('POST');
-      expect(received[0]?.url).toBe(`/metrics/job/berth/instance/pod-1/database/${encodeURIComponent(labels!.database)}`);
+      expect(received[0]?.url).toBe(`/metrics/job/berth/instance/pod-1/database/${encodeURIComponent(labels?.database ?? "")}`);
       expect(received[0]?.body).toBe(text);
     } finally {
       await new Promise((r) => gateway.close(r));
