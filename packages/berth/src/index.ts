@@ -17,3 +17,4 @@ export {
 } from './core/errors.js';
 export type { ExitCode, ErrorCode } from './core/errors.js';
 export { BERTH_VERSION } from './version.js';
+export { describeHolder as describeLockHolder } from './core/lock.js';

@@ -155,6 +155,9 @@ function buildProgram(io: CliIo, select: (spec: CommandSpec, opts: Record<string
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', `
+Common options (every command; each has an environment variable, and X_FILE for a file holding X):
+${SETTINGS.map((s) => `  ${s.flag.padEnd(32)} ${s.env.join(', ')}${s.defaultText ? ` (default: ${s.defaultText})` : ''}`).join('\n')}
+
 Exit codes: 0 ok, 1 migration failed, 2 usage/config, 3 database unreachable, 4 lock timeout,
 5 validation (drift, missing, out-of-order, failed migration), 6 target rejected (auth, TLS, standby,
 pooler), 7 outcome unknown (connection lost; rerun), 130/143 interrupted.

@@ -1,6 +1,5 @@
 import { redactSecrets } from '../config/database-url.js';
-import type { BerthEvent } from '../core/events.js';
-import { describeHolder } from '../core/lock.js';
+import { describeLockHolder as describeHolder, type BerthEvent } from '../index.js';
 import { formatDuration } from '../config/duration.js';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';

@@ -32,6 +32,9 @@ export interface PgliteTarget {
 }
 
 const MASK = '****';
+const KNOWN_OTHER_SCHEMES = ['mysql', 'mariadb', 'http', 'https', 'sqlite', 'file', 'jdbc', 'cockroachdb', 'redis', 'mongodb'];
+/** Query parameters that carry secrets: kept for the connection, masked in every display form. */
+const SECRET_PARAMS = new Set(['sslpassword', 'passfile']);
 
 /**
  * Parses without ever echoing the input: a URL that cannot be parsed may be a password pasted in
@@ -42,9 +45,11 @@ export function parseDatabaseUrl(raw: string, origin = 'the database URL'): Data
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(input)?.[1]?.toLowerCase();
   if (scheme === 'pglite') return parsePglite(input, origin);
   if (scheme !== 'postgres' && scheme !== 'postgresql') {
+    // Only a scheme berth recognises is quoted back: anything else may be a pasted secret.
+    const known = scheme !== undefined && KNOWN_OTHER_SCHEMES.includes(scheme);
     throw invalid(origin, scheme === undefined
       ? 'it has no scheme; expected postgres://user:password@host:port/database or pglite://memory'
-      : `its scheme "${scheme}:" is not supported; use postgres://, postgresql:// or pglite://`);
+      : `its scheme${known ? ` "${scheme}:"` : ''} is not supported; use postgres://, postgresql:// or pglite://`);
   }
   let url: URL;
   try {
@@ -79,6 +84,8 @@ export function parseDatabaseUrl(raw: string, origin = 'the database URL'): Data
     }
   }
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(origin, 'its port is not a number between 1 and 65535');
+  // WHATWG URL keeps the brackets of an IPv6 literal; the socket layer wants the bare address.
+  host = host.replace(/^\[(.*)\]$/, '$1');
   if (host === '') host = 'localhost';
   const database = safeDecode(url.pathname.replace(/^\//, ''), origin) || user || 'postgres';
   if (user === '') user = 'postgres';
@@ -98,7 +105,7 @@ function parsePglite(input: string, origin: string): PgliteTarget {
 function formatPostgres(t: { host: string; port: number; database: string; user: string; hasPassword: boolean; sslmode: SslMode | undefined; params: Record<string, string> }): string {
   const auth = `${encodeURIComponent(t.user)}${t.hasPassword ? `:${MASK}` : ''}@`;
   const host = t.host.startsWith('/') ? '' : t.host.includes(':') ? `[${t.host}]` : t.host;
-  const query = new URLSearchParams(t.params);
+  const query = new URLSearchParams(Object.entries(t.params).map(([k, v]) => [k, SECRET_PARAMS.has(k) ? MASK : v]));
   if (t.host.startsWith('/')) query.set('host', t.host);
   if (t.sslmode) query.set('sslmode', t.sslmode);
   const qs = query.toString();

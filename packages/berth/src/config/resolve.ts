@@ -56,7 +56,7 @@ const duration = z.pipe(
 );
 const identifier = z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be an identifier: letters, digits and _, at most 63, not starting with a digit'));
 const bool = z.pipe(
-  z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', ''], { error: 'must be true or false' })]),
+  z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', ''])], { error: 'must be true or false' }),
   z.transform((v: boolean | '' | '0' | '1' | 'true' | 'false' | 'yes' | 'no'): boolean => v === true || v === 'true' || v === '1' || v === 'yes'),
 );
 
@@ -96,6 +96,7 @@ export function resolveConfig(input: ResolveInput): ResolvedConfig {
   const values: Partial<Record<SettingKey, string | boolean>> = { ...DEFAULTS };
   const sources: Partial<Record<SettingKey, ValueSource>> = {};
   let urlFile: string | undefined;
+  let urlFileVar = '';
   const file = input.file ? configFileValues(input.file) : undefined;
   if (file) problems.push(...file.problems);
 
@@ -117,7 +118,7 @@ export function resolveConfig(input: ResolveInput): ResolvedConfig {
         try {
           values[spec.key] = input.readFile(file).replace(/\r?\n$/, '');
           sources[spec.key] = { kind: 'env-file', name: `${name}_FILE`, path: file };
-          if (spec.key === 'databaseUrl') urlFile = file;
+          if (spec.key === 'databaseUrl') { urlFile = file; urlFileVar = `${name}_FILE`; }
         } catch (err) {
           problems.push(`${name}_FILE (environment): cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
         }
@@ -151,7 +152,7 @@ export function resolveConfig(input: ResolveInput): ResolvedConfig {
   return Object.freeze({
     databaseUrl: v.databaseUrl === undefined || v.databaseUrl === ''
       ? undefined
-      : secretFile ? () => input.readFile(secretFile).replace(/\r?\n$/, '') : () => v.databaseUrl as string,
+      : secretFile ? () => rereadSecret(input, secretFile, urlFileVar) : () => v.databaseUrl as string,
     dir: v.dir,
     table: v.table,
     schema: v.schema,
@@ -178,5 +179,14 @@ export function describeSource(key: string, source: ValueSource | undefined, fla
     case 'file': return source.name;
     case 'default': return `${key} (built-in default)`;
     default: return flag ? `${flag.split(' ')[0]}` : key;
+  }
+}
+
+/** The secret file is read again on each connection attempt; if it vanished, say which one. */
+function rereadSecret(input: ResolveInput, path: string, variable: string): string {
+  try {
+    return input.readFile(path).replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new ConfigError('ERR_CONFIG_INVALID', `${variable} (environment): cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }

@@ -413,7 +413,9 @@ export function createMigrator(options: MigratorOptions): Migrator {
         await ctx.driver.updateHistory(table, version, { status: 'applied', ...(m ? { checksum: m.checksum, statementsApplied: m.statements.length } : {}) });
         return report('resolve', version, row.name, `${row.status} -> applied`);
       }
-      if (!(await ctx.driver.deleteHistory(table, version, ctx.lockKey))) throw new ConfigError('ERR_USAGE', `migration ${version} vanished from the history table`);
+      if (!(await ctx.driver.deleteHistory(table, version, ctx.lockKey))) {
+        throw new OutcomeUnknownError('ERR_LOCK_LOST', `the migration lock was lost before the row of migration ${version} could be removed; run resolve again`);
+      }
       return report('resolve', version, row.name, `${row.status} -> rolled back (row removed; the migration will run again)`);
     }));
   }

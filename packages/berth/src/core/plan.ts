@@ -53,10 +53,12 @@ export interface Plan {
 }
 
 export function plan(input: PlanInput): Plan {
-  const byVersion = new Map(input.migrations.map((m) => [m.version, m]));
+  const migrations = [...input.migrations].sort((a, b) => a.version - b.version);
+  const byVersion = new Map(migrations.map((m) => [m.version, m]));
   const rowsByVersion = new Map(input.history.map((r) => [r.version, r]));
-  const newestFile = input.migrations.reduce((max, m) => Math.max(max, m.version), -Infinity);
-  const newestRow = input.history.reduce((max, r) => Math.max(max, r.version), -Infinity);
+  const newestFile = migrations.reduce((max, m) => Math.max(max, m.version), -Infinity);
+  // Only applied rows order the pending ones: a failed row is reported as failed, not as "applied".
+  const newestRow = input.history.reduce((max, r) => (r.status === 'applied' ? Math.max(max, r.version) : max), -Infinity);
 
   const applied: AppliedEntry[] = [];
   const failed: HistoryRow[] = [];
@@ -111,7 +113,7 @@ export function plan(input: PlanInput): Plan {
     }
   }
 
-  const pending = input.migrations.filter((m) => !rowsByVersion.has(m.version));
+  const pending = migrations.filter((m) => !rowsByVersion.has(m.version));
   for (const m of pending) {
     if (m.version < newestRow && !input.allowOutOfOrder) {
       problems.push({
