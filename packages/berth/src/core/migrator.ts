@@ -276,10 +276,6 @@ export function createMigrator(options: MigratorOptions): Migrator {
       ...(upOptions.to === undefined ? {} : { target: upOptions.to }),
       allowOutOfOrder: upOptions.allowOutOfOrder ?? false,
     });
-    if (upOptions.singleTransaction) {
-      const noTx = migrations.find((m) => m.directives.noTransaction);
-      if (noTx) throw new ConfigError('ERR_USAGE', `--single-transaction cannot run ${noTx.up.fileName}: it is marked -- berth:no-transaction`);
-    }
     return withConnection(async (c, table) => {
       // Optimistic read without the lock: an up-to-date database (every pod start) needs no lock
       // and no write. Anything else is decided again under the lock.
@@ -303,6 +299,10 @@ export function createMigrator(options: MigratorOptions): Migrator {
         failOnProblems(current);
         warnAhead(current);
         emit({ event: 'plan.ready', current: current.current, pending: current.pending.length, toApply: current.toApply.length, dryRun: false, table: `${ctx.table.schema}.${ctx.table.table}` });
+        if (upOptions.singleTransaction) {
+          const noTx = current.toApply.find((m) => m.directives.noTransaction);
+          if (noTx) throw new ConfigError('ERR_USAGE', `--single-transaction cannot include ${noTx.up.fileName}: it is marked -- berth:no-transaction. Run without --single-transaction, or --to the version before it.`);
+        }
         if (current.toApply.length) await upOptions.beforeApply?.(current.toApply.map(toPlanned));
         // Code is loaded before anything runs, so a broken module fails the run with nothing applied.
         const steps = await Promise.all(current.toApply.map(async (m) => upStep(m, m.kind === 'code' ? (await loadCode(m)).up : undefined)));
