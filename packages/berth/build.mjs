@@ -36,7 +36,11 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   // PGlite ships WASM and data files next to its code, so it stays an installed dependency.
   // pg-native is pg's optional native binding, which berth does not use.
-  external: ['@electric-sql/pglite', 'pg-native'],
+  // jiti (TypeScript migrations and config files) loads its Babel bundle with
+  // createRequire(import.meta.url)('../dist/babel.cjs'), a path esbuild cannot follow.
+  // libpg-query (berth lint's PostgreSQL parser) finds its .wasm next to its own code, and is
+  // imported only on the lint path.
+  external: ['@electric-sql/pglite', 'pg-native', 'jiti', 'libpg-query'],
   define: { __BERTH_VERSION__: JSON.stringify(pkg.version) },
   // pg is CommonJS: give its require() calls of Node built-ins a real require in the ESM bundle.
   banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);" },

@@ -18,8 +18,8 @@
  *   (SPEC §2): `wait: 30` waits 30 s;
  * - `null` (an empty YAML value) or `undefined` (`process.env.X` unset in a .ts file) means "not
  *   set here": the default or a lower layer applies;
- * - relative `dir` and `sslrootcert` are resolved against the config file's folder, not the
- *   working directory, so a file means the same whichever directory berth is started from;
+ * - relative paths (`dir`, `sslrootcert`, `metricsFile`) are resolved against the config file's
+ *   folder, not the working directory, so a file means the same wherever berth is started from;
  * - `.ts`/`.js`/`.mjs` files `export default` an object, or a function (possibly async) that
  *   returns one.
  */
@@ -29,6 +29,7 @@ import path from 'node:path';
 
 import { BerthError, ConfigError } from '../core/errors.js';
 import { lineColumnAt } from '../source/line-column.js';
+import type { SslMode } from './database-url.js';
 import { SETTINGS, type SettingKey } from './settings.js';
 
 /** Searched in the working directory in this order; more than one present is an error. */
@@ -41,27 +42,24 @@ export const CONFIG_FILE_NAMES = [
   'berth.config.mjs',
 ] as const;
 
-/** The content of a config file, for authors of `berth.config.ts` (`satisfies BerthConfigFile`). */
-export interface BerthConfigFile {
-  databaseUrl?: string;
-  dir?: string;
-  table?: string;
-  schema?: string;
-  /** A duration string (`"30s"`) or a number of seconds. */
-  wait?: string | number;
-  lockTimeout?: string | number;
-  statementTimeout?: string | number;
+type DurationKey = 'wait' | 'lockTimeout' | 'statementTimeout';
+
+/**
+ * The content of a config file, for authors of `berth.config.ts` (`satisfies BerthConfigFile`):
+ * durations are strings (`"30s"`) or numbers of seconds, `quiet` a boolean, the rest strings.
+ */
+export type BerthConfigFile = {
+  [K in SettingKey]?: K extends DurationKey ? string | number : K extends 'quiet' ? boolean : string;
+} & {
   logFormat?: 'pretty' | 'json';
-  quiet?: boolean;
-  sslmode?: 'disable' | 'require' | 'verify-ca' | 'verify-full';
-  sslrootcert?: string;
-}
+  sslmode?: SslMode;
+};
 
 /** A config file as read, before validation. */
 export interface ConfigFileLayer {
   /** The file as the operator named it: the `--config` argument, or the file name found in the working directory. */
   readonly path: string;
-  /** Absolute folder of the file; relative `dir` and `sslrootcert` are resolved against it. */
+  /** Absolute folder of the file; relative paths in it (`dir`, `sslrootcert`, `metricsFile`) are resolved against it. */
   readonly baseDir: string;
   /** The parsed object, unvalidated. */
   readonly values: Readonly<Record<string, unknown>>;
@@ -167,7 +165,10 @@ export async function parseConfigText(text: string, format: 'json' | 'yaml', sho
       throw configError(`${shown}${where ? `:${where.line}:${where.column}` : ''}: not valid JSON: ${message}`, err);
     }
   } else {
-    const { parse } = await import('yaml');
+    const yaml = await import('yaml');
+    // yaml is CommonJS: its exports are certain to be on `default` (Node and esbuild agree on
+    // that), while esbuild's bundle has no named exports for it.
+    const { parse } = (yaml.default as typeof yaml | undefined) ?? yaml;
     try {
       parsed = parse(source, { prettyErrors: true, uniqueKeys: true });
     } catch (err) {
@@ -192,8 +193,9 @@ export interface ConfigFileValues {
   readonly problems: readonly string[];
 }
 
-const DURATION_KEYS: ReadonlySet<SettingKey> = new Set(['wait', 'lockTimeout', 'statementTimeout']);
-const PATH_KEYS: ReadonlySet<SettingKey> = new Set(['dir', 'sslrootcert']);
+const DURATION_KEYS: ReadonlySet<string> = new Set<DurationKey>(['wait', 'lockTimeout', 'statementTimeout']);
+/** File paths: a relative one in a config file is relative to the file's folder. */
+const PATH_KEYS: ReadonlySet<string> = new Set(['dir', 'sslrootcert', 'metricsFile']);
 const KEYS: ReadonlySet<string> = new Set(SETTINGS.map((s) => s.key));
 
 /**

@@ -99,8 +99,7 @@ const EXPECTED_EXPORTS =
 export async function loadCodeMigration<Ctx = unknown>(file: string): Promise<CodeMigration<Ctx>> {
   const mod = await loadModule(file);
   const candidates = [mod, asRecord(mod.default), asRecord(asRecord(mod.default)?.default)];
-  const source = candidates.find((c) => c !== undefined && c.up !== undefined) ??
-    candidates.find((c) => c !== undefined && c.down !== undefined);
+  const source = candidates.find((c) => c !== undefined && c.up !== undefined);
   if (source === undefined) {
     throw invalid(file, `the code migration exports no up(); ${EXPECTED_EXPORTS}`, {});
   }
@@ -143,22 +142,23 @@ async function loadError(file: string, absolute: string, err: unknown, typescrip
     return invalid(file, `syntax error: ${why.trim()}`, { line: Number(line), column: Number(column) }, err);
   }
 
-  if (error.name === 'SyntaxError') {
-    // V8 puts the position of an ESM syntax error only into the text it prints for an uncaught
-    // error, not into the error object; parsing the file again (without running it) finds it.
-    const where = typescript ? {} : await locateSyntaxError(absolute);
-    const hint = /Cannot use import statement outside a module|Unexpected token 'export'/.test(message)
-      ? ' (the file uses ESM syntax but Node loads it as CommonJS: name it .mjs, or add "type": "module" to the nearest package.json)'
-      : '';
-    return invalid(file, `syntax error: ${message}${hint}`, where, err);
-  }
-
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
     return invalid(file, `an import cannot be resolved: ${firstLine(message)}; install the package or fix the path`, {}, err);
   }
-  const where = locateInStack(error.stack, absolute);
-  return invalid(file, `loading the file threw ${error.name}: ${firstLine(message)}`, where, err);
+
+  // V8 puts the position of an ESM syntax error only into the text it prints for an uncaught
+  // error, not into the error object; parsing the file again (without running it) finds it. The
+  // parse decides, not the error's class: a loader hook (or a test runner) may wrap the error.
+  const parsed = typescript ? undefined : await locateSyntaxError(absolute);
+  if (parsed !== undefined) {
+    const why = error.name === 'SyntaxError' ? firstLine(message) : parsed.message;
+    return invalid(file, `syntax error: ${why}`, parsed, err);
+  }
+  const hint = /Cannot use import statement outside a module|Unexpected token 'export'/.test(message)
+    ? ' (the file uses ESM syntax but Node loads it as CommonJS: name it .mjs, or add "type": "module" to the nearest package.json)'
+    : '';
+  return invalid(file, `loading the file threw ${error.name}: ${firstLine(message)}${hint}`, locateInStack(error.stack, absolute), err);
 }
 
 function invalid(file: string, what: string, where: Location, cause?: unknown): ValidationError {
@@ -189,22 +189,24 @@ function locateInStack(stack: string | undefined, absolute: string): Location {
 }
 
 /**
- * Re-parses a JavaScript file that V8 refused, with jiti's Babel parser (transform only; the file
- * is not run), to learn the line and column. Best effort: any failure here means "no location".
+ * Re-parses a JavaScript file that failed to load, with jiti's Babel parser (transform only; the
+ * file is not run). Returns the parse error's position and message, or undefined when the file
+ * parses (or cannot be read): then the failure was not a syntax error.
  */
-async function locateSyntaxError(absolute: string): Promise<Location> {
+async function locateSyntaxError(absolute: string): Promise<(Location & { message: string }) | undefined> {
   try {
     const source = await readFile(absolute, 'utf8');
     const out = (await getJiti()).transform({ source, filename: absolute, async: true });
     // On a parse error jiti returns code that throws `{ line, column, message }` when run.
     const marker = /^exports\.__JITI_ERROR__ = (\{.*\})\s*;?\s*$/s.exec(out.trim());
-    if (!marker?.[1]) return {};
-    const info = JSON.parse(marker[1]) as { line?: unknown; column?: unknown };
+    if (!marker?.[1]) return undefined;
+    const info = JSON.parse(marker[1]) as { line?: unknown; column?: unknown; message?: unknown };
     return {
+      message: typeof info.message === 'string' ? info.message.trim() : 'the file does not parse',
       ...(typeof info.line === 'number' ? { line: info.line } : {}),
       ...(typeof info.column === 'number' ? { column: info.column } : {}),
     };
   } catch {
-    return {};
+    return undefined;
   }
 }
