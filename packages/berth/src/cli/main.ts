@@ -243,6 +243,12 @@ function secretsOf(config: ResolvedConfig): (string | undefined)[] {
 }
 
 export function processIo(): CliIo {
+  // `berth --help | head` closes the pipe early: that is not an error worth a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
+  }
   return {
     stdout: process.stdout,
     stderr: process.stderr,

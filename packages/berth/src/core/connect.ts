@@ -1,6 +1,7 @@
 import { parseDatabaseUrl, redactSecrets, type DatabaseTarget, type SslMode } from '../config/database-url.js';
 import { formatDuration } from '../config/duration.js';
 import { ConnectionLostError, type Driver, type ServerInfo } from '../drivers/driver.js';
+import type { SqlSession } from '../drivers/postgres/sql-session.js';
 import { BerthError, TargetRejectedError, UnreachableError } from './errors.js';
 import type { EventListener } from './events.js';
 import { sleep } from './sleep.js';
@@ -15,6 +16,11 @@ export interface ConnectOptions {
   readonly ssl?: { readonly mode?: SslMode; readonly rootcert?: string; readonly override: boolean };
   readonly onEvent: EventListener;
   readonly signal?: AbortSignal;
+  /**
+   * Embedded databases opened by this migrator, kept open between its operations: a
+   * `pglite://memory` database would otherwise vanish after every call. Closed by the migrator.
+   */
+  readonly embedded?: Map<string, Promise<SqlSession>>;
 }
 
 export interface Connection {
@@ -75,15 +81,28 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
   throw lastError ?? new UnreachableError('ERR_DB_UNREACHABLE', 'the database could not be reached');
 }
 
-async function createDriver(target: DatabaseTarget, options: { applicationName: string; connectTimeoutMs: number; statementTimeoutMs: number }): Promise<Driver> {
+async function createDriver(target: DatabaseTarget, options: { applicationName: string; connectTimeoutMs: number; statementTimeoutMs: number; embedded?: Map<string, Promise<SqlSession>> }): Promise<Driver> {
   const { PostgresDriver } = await import('../drivers/postgres/postgres-driver.js');
   if (target.kind === 'pglite') {
     const { openPgliteSession } = await import('../drivers/pglite/pglite-session.js');
+    const cache = options.embedded;
+    const open = cache
+      ? async (): Promise<SqlSession> => {
+        let session = cache.get(target.redacted);
+        if (!session) {
+          session = openPgliteSession(target);
+          cache.set(target.redacted, session);
+          session.catch(() => cache.delete(target.redacted));
+        }
+        // The migrator ends it in close(); each operation only lets go of it.
+        return { ...(await session), end: async () => undefined };
+      }
+      : () => openPgliteSession(target);
     return new PostgresDriver({
       // One session inside this process: nothing else can take a lock, so exclusion is trivially
       // true, and there is no second connection to cancel from.
       capabilities: { transactionalDdl: true, advisoryLocks: false, multipleConnections: false },
-      open: () => openPgliteSession(target),
+      open,
       statementTimeoutMs: options.statementTimeoutMs,
       sessionLimits: false,
     });

@@ -5,8 +5,10 @@ import type { SslMode } from '../config/database-url.js';
 import { readDownSql, readMigrations } from '../source/read-migrations.js';
 import type { Migration } from '../source/types.js';
 import type { HistoryRow, HistoryTable } from '../drivers/driver.js';
+import type { SqlSession } from '../drivers/postgres/sql-session.js';
 import { BERTH_VERSION } from '../version.js';
-import { commit, runInTransaction, runWithoutTransaction, upStep, type ApplyContext, type CodeMigrationFn, type Step } from './apply.js';
+import { commit, runInTransaction, runWithoutTransaction, upStep, type ApplyContext, type MigrationContext, type Step } from './apply.js';
+import type { CodeMigration } from '../source/load-module.js';
 import { connect, type Connection } from './connect.js';
 import { ConfigError, OutcomeUnknownError, UnreachableError, ValidationError } from './errors.js';
 import { sleep } from './sleep.js';
@@ -192,6 +194,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
   const settings = settle(options);
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const open = new Set<Connection>();
+  const embedded = new Map<string, Promise<SqlSession>>();
 
   async function withConnection<T>(fn: (c: Connection, table: HistoryTable) => Promise<T>): Promise<T> {
     const connection = await connect({
@@ -201,6 +204,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       applicationName: `berth/${BERTH_VERSION}/${settings.host}`.slice(0, 63),
       ssl: settings.ssl,
       onEvent: emit,
+      embedded,
       ...(options.signal ? { signal: options.signal } : {}),
     });
     open.add(connection);
@@ -291,6 +295,9 @@ export function createMigrator(options: MigratorOptions): Migrator {
         emit({ event: 'plan.ready', current: optimistic.current, pending: optimistic.pending.length, toApply: 0, dryRun: false, table: `${table.schema}.${table.table}` });
         return { applied: [], planned: [], current: optimistic.current, pending: optimistic.pending.length, lockWaitMs: 0, dryRun: false };
       }
+      // Code migrations about to run are imported now, before the lock and before any write, so
+      // a module that does not load stops the run with nothing changed (SPEC §4.4).
+      await Promise.all(optimistic.toApply.filter((m) => m.kind === 'code').map(loadCode));
       const lockStarted = Date.now();
       let lockWaitMs = 0;
       return withLock(c, table, async (ctx, history) => {
@@ -447,9 +454,15 @@ export function createMigrator(options: MigratorOptions): Migrator {
     return { version, name, change };
   }
 
-  async function loadCode(m: Migration): Promise<{ up: CodeMigrationFn; down?: CodeMigrationFn }> {
-    const { loadCodeMigration } = await import('../source/load-module.js');
-    return loadCodeMigration(m.up.path) as Promise<{ up: CodeMigrationFn; down?: CodeMigrationFn }>;
+  /** Each code module is imported once per migrator (importing runs its top-level code). */
+  const codeModules = new Map<number, Promise<CodeMigration<MigrationContext>>>();
+  function loadCode(m: Migration): Promise<CodeMigration<MigrationContext>> {
+    let module = codeModules.get(m.version);
+    if (!module) {
+      module = import('../source/load-module.js').then(({ loadCodeMigration }) => loadCodeMigration<MigrationContext>(m.up.path));
+      codeModules.set(m.version, module);
+    }
+    return module;
   }
 
   function reportDryRun(p: Plan, table: string): UpResult {
@@ -515,6 +528,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
           databaseUrl: settings.databaseUrl, waitMs: 0, statementTimeoutMs: settings.statementTimeoutMs,
           applicationName: `berth/${BERTH_VERSION}/${settings.host}`.slice(0, 63), ssl: settings.ssl,
           onEvent: (e) => { if (e.event !== 'connect.attempt' && e.event !== 'connect.ok') emit(e); },
+          embedded,
           ...(signal ? { signal } : {}),
         }).catch((err: unknown) => {
           if (err instanceof ConfigError) throw err;
@@ -556,6 +570,9 @@ export function createMigrator(options: MigratorOptions): Migrator {
 
   async function close(): Promise<void> {
     await Promise.all([...open].map((c) => c.driver.close()));
+    const sessions = [...embedded.values()];
+    embedded.clear();
+    await Promise.all(sessions.map((s) => s.then((session) => session.end(), () => undefined)));
   }
 
   return Object.freeze({ status, up, down, validate, repair, resolve, baseline, check, awaitSchema, wait, close });

@@ -11,6 +11,7 @@ import type { Node } from 'libpg-query';
 import { scanSql, type LineComment } from '../source/sql-scanner.js';
 import type { Statement } from '../source/types.js';
 import type { SqlParser } from './parser.js';
+import { charToIndex } from './positions.js';
 
 export interface ParsedStatement {
   readonly statement: Statement;
@@ -46,7 +47,7 @@ export function parseSqlFile(text: string, parser: SqlParser): ParsedFile {
     const ascii = !NON_ASCII.test(statement.sql);
     const outcome = parser.parse(statement.sql);
     if (!outcome.ok) {
-      const index = outcome.position < 0 ? 0 : charIndex(statement.sql, outcome.position, ascii);
+      const index = outcome.position < 0 ? 0 : ascii ? Math.min(outcome.position, statement.sql.length) : charToIndex(statement.sql, outcome.position);
       parsed.push({ statement, error: { message: outcome.message, index }, byteOffset: 0, ascii });
       continue;
     }
@@ -59,16 +60,6 @@ export function parseSqlFile(text: string, parser: SqlParser): ParsedFile {
     }
   }
   return { statements: parsed, lineComments };
-}
-
-function charIndex(sql: string, position: number, ascii: boolean): number {
-  if (ascii) return Math.min(position, sql.length);
-  let i = 0;
-  for (let n = 0; n < position && i < sql.length; n++) {
-    const code = sql.charCodeAt(i);
-    i += code >= 0xd800 && code <= 0xdbff ? 2 : 1;
-  }
-  return i;
 }
 
 /**

@@ -132,7 +132,7 @@ export const RULES: readonly RuleInfo[] = [
     id: 'constraint-without-not-valid',
     severity: 'error',
     title: 'adding a FOREIGN KEY or CHECK constraint without NOT VALID',
-    why: 'Adding the constraint checks every existing row while holding a lock that blocks writes (a foreign key also locks the referenced table) for the whole scan.',
+    why: 'Adding the constraint checks every existing row while holding its lock for the whole scan: ACCESS EXCLUSIVE for a CHECK (no reads or writes), SHARE ROW EXCLUSIVE on both tables for a foreign key (no writes to either).',
     fix: 'ADD CONSTRAINT ... NOT VALID (instant; new rows are checked from then on), then ALTER TABLE ... VALIDATE CONSTRAINT ..., which scans under a lock that lets reads and writes continue.',
   },
   {

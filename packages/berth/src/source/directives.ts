@@ -72,6 +72,10 @@ export function parseDirectives(text: string): ParsedDirectives {
     const [rawName = '', ...args] = (match[1] ?? '').trim().split(/\s+/).filter((part) => part !== '');
     const name = rawName.toLowerCase();
 
+    // `-- berth:allow <rule-id> <reason>` silences a `berth lint` finding, in the header or above
+    // any statement; lint checks its contents (src/lint/allow.ts), the runner ignores it.
+    if (name === 'allow') continue;
+
     if (!isKnown(name)) {
       const near = closestDirective(name);
       const suggestion = near === undefined ? '' : `did you mean "${USAGE[near]}"? `;

@@ -127,6 +127,60 @@ describe('the migration lifecycle', () => {
     expect(await tables()).toEqual(['a', 'b', 'c']);
   });
 
+  it('a TypeScript migration with typed code runs up and down, in the same transaction as SQL ones', async () => {
+    await reset();
+    const dir = writeMigrations({
+      '1_people.up.sql': 'CREATE TABLE people (id int PRIMARY KEY, name text NOT NULL);',
+      '1_people.down.sql': 'DROP TABLE people;',
+      '2_seed_people.ts': [
+        "import type { MigrationContext } from 'berth';",
+        'interface Person { id: number; name: string }',
+        'const people: readonly Person[] = [{ id: 1, name: "Ada" }, { id: 2, name: "Grace" }];',
+        'function names<T extends { name: string }>(rows: readonly T[]): string[] { return rows.map((r) => r.name); }',
+        'export async function up(ctx: MigrationContext): Promise<void> {',
+        '  for (const p of people) await ctx.sql("INSERT INTO people (id, name) VALUES ($1, $2)", [p.id, p.name]);',
+        '  const rows = await ctx.sql<{ n: string }>`SELECT count(*) AS n FROM people WHERE id <= ${people.length}`;',
+        '  ctx.log(`seeded ${rows[0]?.n} people: ${names(people).join(", ")}`);',
+        '}',
+        'export async function down(ctx: MigrationContext): Promise<void> {',
+        '  await ctx.sql("DELETE FROM people WHERE id = ANY($1::int[])", [people.map((p) => p.id)]);',
+        '}',
+      ].join('\n'),
+    });
+    const up = await runBerth(['migrate', '--dir', dir, '--log-format', 'json'], { env: env() });
+    expect(up.code, up.stderr).toBe(0);
+    expect(jsonLines(up.stderr).find((e) => e.event === 'migration.log')).toMatchObject({ version: 2, message: 'seeded 2 people: Ada, Grace' });
+    expect((await db().admin.query('SELECT name FROM people ORDER BY id')).rows).toEqual([{ name: 'Ada' }, { name: 'Grace' }]);
+    const row = await db().admin.query("SELECT status, statements_applied FROM berth_migrations WHERE version = 2");
+    expect(row.rows).toEqual([{ status: 'applied', statements_applied: 3 }]);
+    const down = await runBerth(['down', '--steps', '1', '--dir', dir], { env: env() });
+    expect(down.code, down.stderr).toBe(0);
+    expect((await db().admin.query('SELECT count(*)::int AS n FROM people')).rows).toEqual([{ n: 0 }]);
+    expect(await versions()).toEqual([{ version: '1', status: 'applied' }]);
+  });
+
+  it('a failing code migration rolls back with the SQL ones of its transaction and names its line', async () => {
+    await reset();
+    const dir = writeMigrations({
+      '1_t.up.sql': 'CREATE TABLE t (id int);',
+      '2_bad.mjs': 'export async function up(ctx) {\n  await ctx.sql("INSERT INTO t VALUES (1)");\n  await ctx.sql("INSERT INTO nowhere VALUES (1)");\n}\n',
+    });
+    const result = await runBerth(['migrate', '--dir', dir], { env: env() });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('2_bad.mjs:3:');
+    expect((await db().admin.query('SELECT count(*)::int AS n FROM t')).rows).toEqual([{ n: 0 }]);
+    expect(await versions()).toEqual([{ version: '1', status: 'applied' }]);
+  });
+
+  it('a code migration that does not load stops the run before anything is written', async () => {
+    await reset();
+    const dir = writeMigrations({ '1_broken.ts': 'export async function up(ctx: { sql(s: string): Promise<unknown> }) {\n  await ctx.sql("SELECT 1"\n}\n' });
+    const result = await runBerth(['migrate', '--dir', dir], { env: env() });
+    expect(result.code).toBe(5);
+    expect(result.stderr).toContain('1_broken.ts');
+    expect((await db().admin.query("SELECT to_regclass('berth_migrations') AS h")).rows).toEqual([{ h: null }]);
+  });
+
   it('SIGTERM while a migration sleeps on the server: exit 143 within 5 s, nothing applied, nothing left running, lock free', async () => {
     await reset();
     const dir = writeMigrations({ '1_sleep.up.sql': 'CREATE TABLE slept (id int);\nSELECT pg_sleep(30);' });

@@ -1,14 +1,18 @@
+import { ConfigError } from '../../index.js';
 import type { CommandRun } from './index.js';
 import { parseVersionArg } from './parse-version.js';
 
 export const migrate: CommandRun = async (ctx, opts) => {
   const to = parseVersionArg('--to', opts.to);
+  const lint = lintMode(opts.lint, ctx.io.env.BERTH_LINT);
   const m = ctx.migrator();
   const result = await m.up({
     ...(to === undefined ? {} : { to }),
     dryRun: opts.dryRun === true,
     singleTransaction: opts.singleTransaction === true,
     allowOutOfOrder: opts.allowOutOfOrder === true,
+    // The lint code and its WASM parser load only when something is about to be applied.
+    ...(lint === 'off' ? {} : { beforeApply: async (planned) => (await import('./lint.js')).lintPending(ctx, lint, planned) }),
   });
   if (result.dryRun) {
     const lines = result.planned.length === 0
@@ -26,3 +30,10 @@ export const migrate: CommandRun = async (ctx, opts) => {
       : `applied ${result.applied.length} migration(s); schema is at version ${result.current}`;
   return { exitCode: 0, summary, fields };
 };
+
+/** `--lint`, else `BERTH_LINT`: off, warn (the default: print findings and go on) or error. */
+function lintMode(flag: unknown, env: string | undefined): 'off' | 'warn' | 'error' {
+  const [value, source] = flag !== undefined ? [flag, '--lint'] : env ? [env, 'BERTH_LINT'] : ['warn', 'default'];
+  if (value === 'off' || value === 'warn' || value === 'error') return value;
+  throw new ConfigError('ERR_USAGE', `${source}: "${String(value)}" is not one of off, warn, error`);
+}

@@ -116,19 +116,10 @@ export function newMigrationFiles(version: string, name: string, typescript: boo
   return [{ fileName: `${base}.ts`, content: typescriptTemplate() }];
 }
 
-// The interface is inline because the package does not export MigrationContext yet; once it
-// does, `import type { MigrationContext } from 'berth'` keeps scaffolds in step with the runner.
+// A type-only import: it is erased when the file loads, so the migration runs even where the
+// berth package cannot be resolved, and editors that can resolve it type-check ctx.
 function typescriptTemplate(): string {
-  return `/** What berth passes to up() and down(). */
-interface MigrationContext {
-  /**
-   * Runs one statement in this migration's transaction and returns its rows. Parameters are sent
-   * as bind values: ctx.sql('UPDATE t SET x = $1', [value]), or ctx.sql\`UPDATE t SET x = \${value}\`.
-   */
-  sql<R = Record<string, unknown>>(text: string | TemplateStringsArray, ...params: unknown[]): Promise<R[]>;
-  /** Logs a line attributed to this migration. */
-  log(message: string): void;
-}
+  return `import type { MigrationContext } from 'berth';
 
 /** Runs on \`berth migrate\`, in a transaction together with its history row. */
 export async function up(ctx: MigrationContext): Promise<void> {

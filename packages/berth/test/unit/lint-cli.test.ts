@@ -1,0 +1,115 @@
+/**
+ * `berth lint` through runCli in-process: which files, output on stdout, exit codes, usage
+ * errors. No database: lint never connects.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import type { CliIo } from '../../src/cli/context.js';
+import { runCli } from '../../src/cli/main.js';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A working directory holding `migrations/` with these files. */
+function project(files: Record<string, string | Uint8Array>): string {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'berth-lint-cli-'));
+  dirs.push(cwd);
+  mkdirSync(path.join(cwd, 'migrations'));
+  for (const [name, content] of Object.entries(files)) writeFileSync(path.join(cwd, 'migrations', name), content);
+  return cwd;
+}
+
+async function berth(argv: string[], cwd: string, env: Record<string, string> = {}) {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+    env, cwd, stdoutIsTTY: false, stderrIsTTY: false,
+  };
+  const code = await runCli(argv, io);
+  return { code, stdout, stderr };
+}
+
+const FILES = {
+  '0001_init.up.sql': 'CREATE TABLE users (id bigint PRIMARY KEY, email text);\nCREATE INDEX users_email ON users (email);\n',
+  '0001_init.down.sql': 'DROP TABLE users;\n',
+  '0002_drop.up.sql': '-- berth:lock-timeout 5s\nALTER TABLE users DROP COLUMN email;\n',
+  '0003_code.ts': 'export async function up() {}\n',
+  'README.md': '# migrations\n',
+};
+
+describe('berth lint', () => {
+  it('lints the up SQL migrations of ./migrations in version order; findings on stdout, exit 5 on an error', async () => {
+    const cwd = project(FILES);
+    const run = await berth(['lint', '--format', 'json'], cwd);
+    expect(run.code).toBe(5);
+    const report = JSON.parse(run.stdout);
+    expect(report).toMatchObject({ files: 2, errors: 1, warnings: 0 });
+    expect(report.findings.map((f: { file: string; rule: string; line: number; column: number }) => `${f.file}:${f.line}:${f.column} ${f.rule}`))
+      .toEqual([`${path.join('migrations', '0002_drop.up.sql')}:2:19 drop-column`]);
+    const summary = JSON.parse(run.stderr.trim().split('\n').at(-1)!);
+    expect(summary).toMatchObject({ event: 'run.summary', command: 'lint', exitCode: 5, code: 'ERR_LINT_FAILED', errors: 1, files: 2 });
+  });
+
+  it('--fail-on none never fails; --fail-on warning fails on warnings', async () => {
+    const cwd = project({ '1_a.up.sql': 'ALTER TABLE users ADD COLUMN bio text;\n' });
+    expect((await berth(['lint'], cwd)).code).toBe(0);
+    expect((await berth(['lint', '--fail-on', 'warning'], cwd)).code).toBe(5);
+    expect((await berth(['lint', '--fail-on', 'none', '--dir', 'migrations'], cwd)).code).toBe(0);
+  });
+
+  it('takes files and directories as arguments, and --dir / BERTH_DIR as the default', async () => {
+    const cwd = project(FILES);
+    writeFileSync(path.join(cwd, 'extra.sql'), 'DROP TABLE t;\n');
+    const files = await berth(['lint', 'extra.sql', 'migrations/0001_init.up.sql', '--format', 'json', '--fail-on', 'none'], cwd);
+    expect(JSON.parse(files.stdout).findings.map((f: { file: string; rule: string }) => `${f.file} ${f.rule}`))
+      .toEqual(['extra.sql drop-table', 'extra.sql missing-lock-timeout']);
+    const env = await berth(['lint', '--format', 'json'], path.dirname(cwd), { BERTH_DIR: path.join(cwd, 'migrations') });
+    expect(JSON.parse(env.stdout).files).toBe(2);
+  });
+
+  it('github format writes workflow commands', async () => {
+    const run = await berth(['lint', '--format', 'github'], project(FILES));
+    expect(run.stdout.split('\n')[0]).toMatch(/^::error file=migrations\/0002_drop\.up\.sql,line=2,col=19,title=berth lint%3A drop-column::drops column email/);
+  });
+
+  it('a file that is not UTF-8 is an invalid-file finding', async () => {
+    const run = await berth(['lint', '--format', 'json'], project({ '1_latin1.up.sql': new Uint8Array([0x53, 0x45, 0x4c, 0x0a, 0xe9, 0x0a]) }));
+    expect(run.code).toBe(5);
+    expect(JSON.parse(run.stdout).findings).toMatchObject([{ rule: 'invalid-file', line: 2, column: 1 }]);
+  });
+
+  it('usage errors exit 2: a missing path, an unknown format or --fail-on', async () => {
+    const cwd = project(FILES);
+    expect((await berth(['lint', 'nope.sql'], cwd)).stderr).toMatch(/lint: nope\.sql does not exist/);
+    expect((await berth(['lint', 'nope.sql'], cwd)).code).toBe(2);
+    expect((await berth(['lint', '--format', 'xml'], cwd)).code).toBe(2);
+    expect((await berth(['lint', '--fail-on', 'info'], cwd)).code).toBe(2);
+  });
+
+  it('a directory without SQL migrations is no error, and says so', async () => {
+    const run = await berth(['lint'], project({ 'notes.txt': 'hi' }));
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('no findings in 0 files\n');
+    expect(run.stderr).toMatch(/no SQL migrations/);
+  });
+});
+
+describe('berth migrate --lint', () => {
+  it('refuses an unknown mode before connecting (exit 2), from the flag or BERTH_LINT', async () => {
+    const cwd = project(FILES);
+    const flag = await berth(['migrate', '--lint', 'strict', '-d', 'postgres://u@127.0.0.1:1/db'], cwd);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/--lint: \\"strict\\" is not one of off, warn, error/);
+    const env = await berth(['migrate', '-d', 'postgres://u@127.0.0.1:1/db'], cwd, { BERTH_LINT: 'loud' });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toMatch(/BERTH_LINT: \\"loud\\"/);
+  });
+});
