@@ -6,6 +6,10 @@ import type { TestProjectInlineConfiguration } from 'vitest/config';
  * - `unit`: pure tests, no server, no child processes.
  * - `integration`: real PostgreSQL (local, `BERTH_TEST_PG_URL`, or an embedded one started by the
  *   global setup) and the real CLI spawned as a process (`npm test` builds it first).
+ * - `services`: the reference services (`services/*`): `buildApp()` + `inject()` against a real
+ *   PostgreSQL, and the built `dist/main.js` spawned as a process (`npm test` builds it first).
+ * - `deploy`: static checks of deploy/ and the Dockerfiles (linters, schemas, the rendered Helm chart).
+ * - `deploy-db`: the deploy/initdb script against the real PostgreSQL.
  *
  * To add a project that needs PostgreSQL (e.g. a service), spread `withPostgres`: the global setup
  * shares one server between all projects that list it.
@@ -46,6 +50,31 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['packages/berth/test/integration/**/*.test.ts'],
+          ...common,
+          ...withPostgres,
+        },
+      },
+      {
+        test: {
+          name: 'services',
+          include: ['services/*/test/**/*.test.ts'],
+          ...common,
+          ...withPostgres,
+        },
+      },
+      {
+        // Static checks of deploy/: Dockerfiles, Compose, Kubernetes manifests, the rendered Helm chart.
+        test: {
+          name: 'deploy',
+          include: ['deploy/test/static/**/*.test.ts'],
+          ...common,
+        },
+      },
+      {
+        // deploy/initdb against a real server.
+        test: {
+          name: 'deploy-db',
+          include: ['deploy/test/db/**/*.test.ts'],
           ...common,
           ...withPostgres,
         },

@@ -1,0 +1,2 @@
+-- berth:lock-timeout 5s
+DROP TABLE orders;

@@ -1,0 +1,11 @@
+-- berth:no-transaction
+-- GET /orders?userId= reads one user's orders in id order: index (user_id, id).
+--
+-- Built CONCURRENTLY so that inserts go on while it builds; that cannot run in a transaction,
+-- hence no-transaction. No lock timeout on purpose: CONCURRENTLY waits for older transactions,
+-- a timeout would abort it half way, and its lock blocks neither reads nor writes.
+--
+-- If it fails, PostgreSQL leaves an INVALID index and berth records the migration as failed:
+-- `DROP INDEX CONCURRENTLY orders_user_id_id_idx`, then `berth resolve 2 --rolled-back` and
+-- migrate again.
+CREATE INDEX CONCURRENTLY orders_user_id_id_idx ON orders (user_id, id);

@@ -1,0 +1,2 @@
+-- berth:lock-timeout 5s
+ALTER TABLE users DROP COLUMN email_normalized;

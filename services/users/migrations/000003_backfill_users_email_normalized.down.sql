@@ -1,0 +1,2 @@
+-- Nothing to undo: the values go with the column (000002's down drops it). This file exists so
+-- that `berth down` can step back through the whole sequence.

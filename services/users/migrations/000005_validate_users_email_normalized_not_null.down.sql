@@ -1,0 +1,2 @@
+-- Nothing to undo: a validated constraint cannot be made NOT VALID again, and 000004's down drops
+-- it. This file exists so that `berth down` can step back through the whole sequence.

@@ -1,0 +1,2 @@
+-- berth:no-transaction
+DROP INDEX CONCURRENTLY IF EXISTS users_email_normalized_key;

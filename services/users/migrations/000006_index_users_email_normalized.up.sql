@@ -1,0 +1,13 @@
+-- berth:no-transaction
+-- Expand/contract, step 5 of 5: enforce case-insensitive uniqueness with a concurrently built index.
+--
+-- CREATE INDEX CONCURRENTLY does not block writes, and cannot run in a transaction, hence
+-- no-transaction. There is deliberately no lock timeout here: CONCURRENTLY waits for older
+-- transactions to end, and a timeout would abort it half way. Its lock does not block reads or
+-- writes, so waiting is harmless.
+--
+-- If it fails (e.g. two rows share an address up to case), PostgreSQL leaves an INVALID index
+-- and berth records this migration as failed: drop the index
+-- (`DROP INDEX CONCURRENTLY users_email_normalized_key`), fix the data, then run
+-- `berth resolve 6 --rolled-back` and migrate again.
+CREATE UNIQUE INDEX CONCURRENTLY users_email_normalized_key ON users (email_normalized);

@@ -1,0 +1,5 @@
+import { runService } from '@berth-example/service-kit';
+import { buildApp } from './app.js';
+import { loadConfig } from './config.js';
+
+await runService({ name: 'users', loadConfig: () => loadConfig(), buildApp });
