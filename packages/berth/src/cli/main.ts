@@ -4,7 +4,7 @@ import { loadConfigFile } from '../config/config-file.js';
 import { resolveConfig, type ResolvedConfig } from '../config/resolve.js';
 import { CONFIG_OPTION, SETTINGS, type SettingKey } from '../config/settings.js';
 import { parseDatabaseUrl } from '../config/database-url.js';
-import { BERTH_VERSION, BerthError, InterruptedError, InternalError, type BerthEvent } from '../index.js';
+import { BERTH_VERSION, BerthError, InterruptedError, InternalError, type BerthEvent, type Migrator } from '../index.js';
 import { makeMigrator, type CliIo, type CommandContext } from './context.js';
 import { Reporter } from './output.js';
 import { COMMANDS, type CommandSpec } from './commands/index.js';
@@ -39,6 +39,7 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
   let config: ResolvedConfig | undefined;
   let reporter = fallbackReporter(io, opts);
   let metrics: MetricsSink | undefined;
+  let migrator: Migrator | undefined;
   const controller = new AbortController();
   const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
     const code = signal === 'SIGINT' ? 130 : 143;
@@ -65,10 +66,10 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
       reporter,
       io,
       signal: controller.signal,
-      migrator: () => makeMigrator(resolved, io, (e) => {
+      migrator: () => (migrator ??= makeMigrator(resolved, io, (e) => {
         reporter.event(e);
         metrics?.observe(e);
-      }, controller.signal),
+      }, controller.signal)),
     };
     const run = await spec.load();
     const outcome = await run(ctx, opts, args);
@@ -89,6 +90,8 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
     });
     return error.exitCode;
   } finally {
+    // Ends what outlives a single operation (an embedded database).
+    await migrator?.close().catch(() => undefined);
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
   }
