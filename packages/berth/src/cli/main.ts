@@ -1,37 +1,35 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
 import { loadConfigFile } from '../config/config-file.js';
 import { resolveConfig, type ResolvedConfig } from '../config/resolve.js';
-import { CONFIG_OPTION, SETTINGS, type SettingKey } from '../config/settings.js';
+import { SETTINGS, type SettingKey } from '../config/settings.js';
 import { parseDatabaseUrl } from '../config/database-url.js';
 import { BERTH_VERSION, BerthError, InterruptedError, InternalError, type BerthEvent, type Migrator } from '../index.js';
 import { makeMigrator, type CliIo, type CommandContext } from './context.js';
 import { Reporter } from './output.js';
-import { COMMANDS, type CommandSpec } from './commands/index.js';
+import { parseCommandLine } from './args.js';
+import type { CommandSpec } from './commands/index.js';
 
 /**
  * Runs one berth command and returns its exit code (SPEC §5). It never calls process.exit: the
  * bin script sets process.exitCode, and tests call this in-process with captured IO.
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
-  let selected: { spec: CommandSpec; opts: Record<string, unknown>; args: string[] } | undefined;
-  const program = buildProgram(io, (spec, opts, args) => {
-    selected = { spec, opts, args };
-  });
-  try {
-    await program.parseAsync([...argv], { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // Help and version are successes; anything else commander rejects is a usage error.
-      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
+  const parsed = parseCommandLine(argv);
+  switch (parsed.kind) {
+    case 'help':
+    case 'version':
+      io.stdout.write(parsed.text);
+      return 0;
+    case 'usage-error': {
+      // Reported like every other error: a run.error and a run.summary line, JSON off a terminal.
+      const reporter = fallbackReporter(io, { logFormat: logFormatIn(argv) });
+      reporter.log('error', parsed.message, { event: 'run.error', code: 'ERR_USAGE', exitCode: 2 });
+      reporter.log('error', `usage error (exit 2, ERR_USAGE)`, { event: 'run.summary', command: parsed.command ?? 'berth', ok: false, exitCode: 2, code: 'ERR_USAGE', durationMs: 0 });
+      return 2;
     }
-    throw err;
+    case 'run':
+      return execute(parsed.spec, parsed.opts, parsed.args, io);
   }
-  if (!selected) {
-    io.stdout.write(program.helpInformation());
-    return 0;
-  }
-  return execute(selected.spec, selected.opts, selected.args, io);
 }
 
 async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: string[], io: CliIo): Promise<number> {
@@ -142,62 +140,17 @@ function databaseLabel(config: ResolvedConfig): string {
   }
 }
 
+/** `--log-format` as written on a command line that could not be parsed as a whole. */
+function logFormatIn(argv: readonly string[]): string | undefined {
+  const at = argv.findIndex((a) => a === '--log-format' || a.startsWith('--log-format='));
+  if (at < 0) return undefined;
+  return argv[at]!.includes('=') ? argv[at]!.split('=')[1] : argv[at + 1];
+}
+
 function toError(err: unknown): BerthError {
   if (err instanceof BerthError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new InternalError('ERR_INTERNAL', `internal error: ${message} (this is a bug in berth ${BERTH_VERSION}; please report it)`, { cause: err });
-}
-
-function buildProgram(io: CliIo, select: (spec: CommandSpec, opts: Record<string, unknown>, args: string[]) => void): Command {
-  const program = new Command('berth')
-    .description('Database migrations built for containers: exactly once under any number of runners, waits for the database, clear failure states.')
-    .version(BERTH_VERSION, '-V, --version')
-    // Program options only before the command, so `berth await --version 5` is the command's flag.
-    .enablePositionalOptions()
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
-    .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', `
-Common options (every command; each has an environment variable, and X_FILE for a file holding X):
-${SETTINGS.map((s) => `  ${s.flag.padEnd(32)} ${s.env.join(', ')}${s.defaultText ? ` (default: ${s.defaultText})` : ''}`).join('\n')}
-
-Exit codes: 0 ok, 1 migration failed, 2 usage/config, 3 database unreachable, 4 lock timeout,
-5 validation (drift, missing, out-of-order, failed migration), 6 target rejected (auth, TLS, standby,
-pooler), 7 outcome unknown (connection lost; rerun), 130/143 interrupted.
-
-Settings: flags > environment (each variable X also as X_FILE) > config file > defaults. The config
-file is berth.config.{json,yaml,yml,ts,js,mjs} in the working directory, or --config <file>; its keys
-are the flags in camelCase. berth <command> --help lists every flag with its variable and default.
-
-Examples:
-  berth migrate -d postgres://app@db:5432/app --wait 60s
-  DATABASE_URL_FILE=/run/secrets/db_url berth status --json
-  berth migrate -d pglite://memory --dir ./migrations --dry-run
-  berth migrate --config /etc/berth/berth.config.yaml
-  berth new add_users_table`);
-  for (const spec of COMMANDS) {
-    const cmd = program.command(spec.usage).description(spec.description).exitOverride()
-      .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
-    for (const o of spec.options) {
-      const option = new Option(o.flags, o.description);
-      cmd.addOption(option);
-    }
-    cmd.addOption(new Option(CONFIG_OPTION.flag, `${CONFIG_OPTION.description} (default: ${CONFIG_OPTION.defaultText})`));
-    for (const s of SETTINGS) {
-      const env = s.env.map((e) => `${e}`).join(', ');
-      const text = `${s.description} [env: ${env}${s.secret ? ' or *_FILE' : ''}]${s.defaultText ? ` (default: ${s.defaultText})` : ''}`;
-      const option = new Option(s.flag, text);
-      // Accepted everywhere (a wrapper may always pass -d), listed only where it matters.
-      if (spec.settings && !spec.settings.includes(s.key)) option.hideHelp();
-      cmd.addOption(option);
-    }
-    cmd.addHelpText('after', `\nEvery variable X above also accepts X_FILE (a file holding the value, e.g. a mounted secret).\nPrecedence: flags > environment > config file > defaults.\n\nExamples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}`);
-    cmd.action((...received: unknown[]) => {
-      const command = received[received.length - 1] as Command;
-      select(spec, command.opts(), command.args);
-    });
-  }
-  return program;
 }
 
 function flagValues(opts: Record<string, unknown>): Partial<Record<SettingKey, string | boolean>> {
