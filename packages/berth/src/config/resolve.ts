@@ -39,7 +39,7 @@ export interface ResolvedConfig {
 }
 
 export interface ResolveInput {
-  /** Flag values as commander parsed them, keyed by setting key. */
+  /** Flag values as parsed from the command line, keyed by setting key. */
   readonly flags: Partial<Record<SettingKey, string | boolean>>;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Reads a `_FILE` secret; injected so resolution stays testable. */
