@@ -326,13 +326,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
           }
           await commit(ctx, current.toApply);
         } else {
-          for (const step of steps) {
-            options.signal?.throwIfAborted();
-            const durationMs = step.directives.noTransaction || !c.driver.capabilities.transactionalDdl
-              ? await runWithoutTransaction(ctx, step)
-              : await runInTransaction(ctx, step, 'own');
-            applied.push({ version: step.migration.version, name: step.migration.name, durationMs });
-          }
+          applied.push(...await runEach(ctx, steps));
         }
         const last = current.toApply.at(-1)?.version;
         return {
@@ -379,17 +373,26 @@ export function createMigrator(options: MigratorOptions): Migrator {
           `cannot roll back: ${missing.length} migration(s) in the requested range cannot be reverted, nothing was changed:\n${missing.map((x) => `  - ${x}`).join('\n')}`,
           { details: { missing } });
       }
-      const reverted: AppliedMigration[] = [];
-      for (const step of steps) {
-        options.signal?.throwIfAborted();
-        const durationMs = step.directives.noTransaction || !c.driver.capabilities.transactionalDdl
-          ? await runWithoutTransaction(ctx, step)
-          : await runInTransaction(ctx, step, 'own');
-        reverted.push({ version: step.migration.version, name: step.migration.name, durationMs });
-      }
+      const reverted = await runEach(ctx, steps);
       const remaining = p.applied.map((a) => a.row.version).filter((v) => !reverted.some((r) => r.version === v));
       return { reverted, current: remaining.length ? Math.max(...remaining) : null };
     }));
+  }
+
+  /**
+   * Runs steps one after another, each in its own transaction, or statement by statement where
+   * the file asks for it or the database cannot roll DDL back (the `failed` state covers those).
+   */
+  async function runEach(ctx: ApplyContext, steps: readonly Step[]): Promise<AppliedMigration[]> {
+    const done: AppliedMigration[] = [];
+    for (const step of steps) {
+      options.signal?.throwIfAborted();
+      const durationMs = step.directives.noTransaction || !ctx.driver.capabilities.transactionalDdl
+        ? await runWithoutTransaction(ctx, step)
+        : await runInTransaction(ctx, step, 'own');
+      done.push({ version: step.migration.version, name: step.migration.name, durationMs });
+    }
+    return done;
   }
 
   async function repair(): Promise<HistoryChangeReport[]> {
