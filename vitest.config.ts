@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
 import type { TestProjectInlineConfiguration } from 'vitest/config';
 
@@ -10,6 +11,8 @@ import type { TestProjectInlineConfiguration } from 'vitest/config';
  *   PostgreSQL, and the built `dist/main.js` spawned as a process (`npm test` builds it first).
  * - `deploy`: static checks of deploy/ and the Dockerfiles (linters, schemas, the rendered Helm chart).
  * - `deploy-db`: the deploy/initdb script against the real PostgreSQL.
+ * - `e2e`: the whole reference system as the processes compose.yaml declares (deploy/test/e2e), and
+ *   `npm start`'s script, against the real PostgreSQL (`npm test` builds berth and the services first).
  *
  * To add a project that needs PostgreSQL (e.g. a service), spread `withPostgres`: the global setup
  * shares one server between all projects that list it.
@@ -68,13 +71,35 @@ export default defineConfig({
           name: 'deploy',
           include: ['deploy/test/static/**/*.test.ts'],
           ...common,
+          // Through vite rather than Node: it imports its JSON schema without an import attribute,
+          // which Node 20 refuses. Its source maps name files it does not ship: drop them, or vite
+          // warns once per module.
+          server: { deps: { inline: ['@actions/workflow-parser'] } },
         },
+        plugins: [
+          {
+            name: 'workflow-parser-without-source-maps',
+            load(id: string) {
+              if (!/[\\/]@actions[\\/]workflow-parser[\\/].*\.js$/.test(id)) return null;
+              return { code: readFileSync(id, 'utf8').replace(/^\/\/# sourceMappingURL=.*$/gm, ''), map: null };
+            },
+          },
+        ],
       },
       {
         // deploy/initdb against a real server.
         test: {
           name: 'deploy-db',
           include: ['deploy/test/db/**/*.test.ts'],
+          ...common,
+          ...withPostgres,
+        },
+      },
+      {
+        // The reference system end to end: init script, migrator replicas, service instances, npm start.
+        test: {
+          name: 'e2e',
+          include: ['deploy/test/e2e/**/*.test.ts'],
           ...common,
           ...withPostgres,
         },

@@ -1,0 +1,150 @@
+/**
+ * deploy/k8s against the Kubernetes API schemas (support/kubernetes.ts: kubernetes-models and
+ * kubernetes-types), the restricted security profile, and what the patterns promise: Jobs that
+ * fail fast on berth's non-retryable exit codes, migrators with the owner's Secret, services with
+ * the app role's, probes on /health and /ready.
+ */
+import { describe, expect, it } from 'vitest';
+import { isPinnedImage, listFiles, readYamlDocuments, type YamlDocument } from '../support/files.js';
+import {
+  NON_RETRYABLE_EXIT_CODES,
+  RETRYABLE_EXIT_CODES,
+  allContainers,
+  envValue,
+  podFailureAction,
+  podSpec,
+  restrictedProfileViolations,
+  schemaErrors,
+  secretMountedAt,
+  strictFieldErrors,
+} from '../support/kubernetes.js';
+
+const FILES = listFiles('deploy/k8s', /\.ya?ml$/);
+const DOCS: YamlDocument[] = FILES.flatMap((f) => readYamlDocuments(f));
+const SERVICES = ['users', 'orders'];
+
+const byKind = (kind: string, docs = DOCS) => docs.filter((d) => d.data.kind === kind);
+const inFolder = (folder: string) => DOCS.filter((d) => d.file.startsWith(`deploy/k8s/${folder}/`));
+
+describe('deploy/k8s manifests', () => {
+  it('are the expected set of files and kinds', () => {
+    expect(FILES).toEqual([
+      'deploy/k8s/init-container/orders.yaml',
+      'deploy/k8s/init-container/users.yaml',
+      'deploy/k8s/job/orders-migrate.yaml',
+      'deploy/k8s/job/orders.yaml',
+      'deploy/k8s/job/users-migrate.yaml',
+      'deploy/k8s/job/users.yaml',
+      'deploy/k8s/secrets.example.yaml',
+      'deploy/k8s/wait-for-schema/orders.yaml',
+      'deploy/k8s/wait-for-schema/users.yaml',
+    ]);
+    expect(byKind('Job')).toHaveLength(2);
+    expect(byKind('Deployment')).toHaveLength(6);
+    expect(byKind('Service')).toHaveLength(6);
+    expect(byKind('Secret')).toHaveLength(4);
+  });
+
+  it('validate against the Kubernetes JSON schemas (kubernetes-models)', () => {
+    expect(schemaErrors(DOCS)).toEqual([]);
+  });
+
+  it('have no unknown or mistyped field (kubernetes-types, checked by the TypeScript compiler)', () => {
+    expect(strictFieldErrors(DOCS)).toEqual([]);
+  });
+
+  it('the checks reject what they are there to reject', () => {
+    const job = structuredClone(byKind('Job')[0]!);
+    job.data.spec.backofLimit = 3; // misspelt
+    job.data.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem = true; // wrong case
+    expect(strictFieldErrors([job]).join('\n')).toMatch(/backofLimit|readOnlyRootFileSystem/);
+    const bad = structuredClone(byKind('Job')[0]!);
+    bad.data.spec.podFailurePolicy.rules[0].action = 'Fail';
+    bad.data.spec.activeDeadlineSeconds = '900';
+    expect(schemaErrors([bad]).join('\n')).toMatch(/action must be equal to one of the allowed values/);
+    expect(schemaErrors([bad]).join('\n')).toMatch(/activeDeadlineSeconds must be integer/);
+  });
+
+  it('run every pod under the restricted profile, with resource requests and limits', () => {
+    expect(DOCS.flatMap(restrictedProfileViolations)).toEqual([]);
+  });
+
+  it('use pinned images only', () => {
+    for (const doc of DOCS) {
+      const pod = podSpec(doc);
+      if (pod) for (const c of allContainers(pod)) expect(isPinnedImage(c.image), `${doc.file}: ${c.image}`).toBe(true);
+    }
+  });
+
+  it('Secret templates hold placeholders only', () => {
+    for (const secret of byKind('Secret')) {
+      expect(secret.data.data, `${secret.file}: use stringData placeholders`).toBeUndefined();
+      for (const value of Object.values<string>(secret.data.stringData)) expect(value).toContain('CHANGE_ME');
+    }
+  });
+});
+
+describe.each(SERVICES)('the %s migration Job', (service) => {
+  const job = byKind('Job').find((d) => d.data.metadata.name === `${service}-migrate`)!;
+  const pod = podSpec(job)!;
+  const migrate = pod.containers.find((c: any) => c.name === 'migrate');
+
+  it('has a retry budget, a deadline and a time to live, and never restarts in place', () => {
+    expect(job.data.spec.backoffLimit).toBeGreaterThan(0);
+    expect(job.data.spec.activeDeadlineSeconds).toBeGreaterThan(300); // more than --lock-timeout 5m
+    expect(job.data.spec.ttlSecondsAfterFinished).toBeGreaterThan(0);
+    expect(pod.restartPolicy).toBe('Never');
+  });
+
+  it("fails fast on berth's non-retryable exit codes and retries the others (podFailurePolicy)", () => {
+    for (const code of NON_RETRYABLE_EXIT_CODES) expect(podFailureAction(job.data, 'migrate', code), `exit ${code}`).toBe('FailJob');
+    for (const code of RETRYABLE_EXIT_CODES) expect(podFailureAction(job.data, 'migrate', code), `exit ${code}`).toBe('Count');
+    // A bug in berth (70) does not go away on retry either.
+    expect(podFailureAction(job.data, 'migrate', 70)).toBe('FailJob');
+    // Evicted or preempted pods are retried without using up the budget.
+    expect(job.data.spec.podFailurePolicy.rules).toContainEqual({ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] });
+  });
+
+  it('runs `berth migrate --wait 60s --dir /migrations` from the migrator image, as the owner role', () => {
+    expect(migrate.image).toMatch(new RegExp(`/${service}-migrator:`));
+    expect([...migrate.command, ...migrate.args]).toEqual(['berth', 'migrate', '--wait', '60s', '--lock-timeout', '5m', '--dir', '/migrations']);
+    expect(envValue(migrate, 'DATABASE_URL_FILE')).toBe('/run/secrets/db/url');
+    expect(secretMountedAt(pod, migrate, '/run/secrets/db/url')).toBe(`${service}-db-owner`);
+  });
+});
+
+describe.each(['job', 'init-container', 'wait-for-schema'])('the %s variant', (folder) => {
+  const docs = inFolder(folder);
+
+  it.each(SERVICES)('%s: probes /health and /ready, connects as the app role, is selected by its Service', (service) => {
+    const deployment = byKind('Deployment', docs).find((d) => d.data.metadata.name === service)!;
+    const pod = podSpec(deployment)!;
+    const app = pod.containers.find((c: any) => c.name === service);
+    expect(app.image).toMatch(new RegExp(`/${service}:`));
+    expect(app.livenessProbe.httpGet).toEqual({ path: '/health', port: 'http' });
+    expect(app.readinessProbe.httpGet).toEqual({ path: '/ready', port: 'http' });
+    expect(app.ports).toContainEqual({ name: 'http', containerPort: 8080 });
+    expect(envValue(app, 'DATABASE_URL_FILE')).toBe('/run/secrets/db/url');
+    expect(secretMountedAt(pod, app, '/run/secrets/db/url')).toBe(`${service}-db-app`);
+    expect(envValue(app, 'MIGRATE_ON_START')).toBeUndefined();
+    if (service === 'orders') expect(envValue(app, 'USERS_SERVICE_URL')).toBe('http://users:8080');
+    // Rolling updates never go below the desired count: unready new pods keep old ones serving.
+    expect(deployment.data.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
+
+    const svc = byKind('Service', docs).find((d) => d.data.metadata.name === service)!;
+    for (const [key, value] of Object.entries(svc.data.spec.selector)) expect(pod && deployment.data.spec.template.metadata.labels[key]).toBe(value);
+    expect(deployment.data.spec.selector.matchLabels).toEqual(svc.data.spec.selector);
+
+    const init = pod.initContainers ?? [];
+    if (folder === 'job') expect(init).toEqual([]);
+    if (folder === 'init-container') {
+      expect(init.map((c: any) => [...c.command, ...c.args])).toEqual([['berth', 'migrate', '--wait', '60s', '--lock-timeout', '5m', '--dir', '/migrations']]);
+      expect(secretMountedAt(pod, init[0], '/run/secrets/db/url')).toBe(`${service}-db-owner`);
+    }
+    if (folder === 'wait-for-schema') {
+      // Waits (berth await, read-only, as the app role); never migrates.
+      expect(init.map((c: any) => [...c.command, ...c.args])).toEqual([['berth', 'await', '--timeout', '10m', '--wait', '60s', '--dir', '/migrations']]);
+      expect(secretMountedAt(pod, init[0], '/run/secrets/db/url')).toBe(`${service}-db-app`);
+    }
+  });
+});
