@@ -110,7 +110,7 @@ async function createDriver(target: DatabaseTarget, options: { applicationName: 
   const { openPgSession } = await import('../drivers/postgres/pg-session.js');
   return new PostgresDriver({
     capabilities: { transactionalDdl: true, advisoryLocks: true, multipleConnections: true },
-    open: () => openPgSession({ target, applicationName: options.applicationName, connectTimeoutMs: options.connectTimeoutMs }),
+    open: (settings) => openPgSession({ target, applicationName: options.applicationName, connectTimeoutMs: options.connectTimeoutMs }, settings),
     statementTimeoutMs: options.statementTimeoutMs,
     sessionLimits: true,
   });

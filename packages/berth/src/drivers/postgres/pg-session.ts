@@ -12,20 +12,25 @@ export interface PgSessionOptions {
 }
 
 /** Opens one node-postgres session and classifies a failure to do so (SPEC §4.6). */
-export async function openPgSession(options: PgSessionOptions): Promise<SqlSession> {
-  const config = clientConfig(options);
-  const client = new pg.Client(config);
-  // An idle client whose socket dies emits 'error'; without a listener Node would crash. The next
-  // query on it fails and is reported as a lost connection by the driver.
-  client.on('error', () => undefined);
+export async function openPgSession(options: PgSessionOptions, settings: Readonly<Record<string, string>> = {}): Promise<SqlSession> {
+  const base = clientConfig(options);
+  let config: pg.ClientConfig = { ...base, ...startupOptions(settings) };
+  let startupApplied = Object.keys(settings).length > 0;
+  let client: pg.Client;
   try {
-    await client.connect();
+    client = await connectClient(config);
   } catch (err) {
-    await client.end().catch(() => undefined);
-    throw classifyConnectError(err, options.target);
+    // 42704: a server older than 14 does not know a setting; the driver then SETs what it knows.
+    if ((err as { code?: unknown }).code !== '42704' || !startupApplied) throw classifyConnectError(err, options.target);
+    config = base;
+    startupApplied = false;
+    client = await connectClient(config).catch((again: unknown) => {
+      throw classifyConnectError(again, options.target);
+    });
   }
   const pid = (client as unknown as { processID: number | null }).processID;
   return {
+    startupApplied,
     async query(sql, params) {
       const res = await client.query(sql, params as unknown[] | undefined);
       return { rows: res.rows, rowCount: res.rowCount ?? 0 };
@@ -54,6 +59,26 @@ export async function openPgSession(options: PgSessionOptions): Promise<SqlSessi
       await client.end();
     },
   };
+}
+
+async function connectClient(config: pg.ClientConfig): Promise<pg.Client> {
+  const client = new pg.Client(config);
+  // An idle client whose socket dies emits 'error'; without a listener Node would crash. The next
+  // query on it fails and is reported as a lost connection by the driver.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return client;
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** `-c name=value` pairs of the start-up packet (values here never contain spaces). */
+function startupOptions(settings: Readonly<Record<string, string>>): { options?: string } {
+  const pairs = Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`);
+  return pairs.length ? { options: pairs.join(' ') } : {};
 }
 
 function clientConfig(options: PgSessionOptions): pg.ClientConfig {

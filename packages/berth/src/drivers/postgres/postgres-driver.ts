@@ -17,8 +17,11 @@ import { serverErrorInfo, type SqlSession } from './sql-session.js';
 
 export interface PostgresDialectOptions {
   readonly capabilities: DriverCapabilities;
-  /** Opens the session; throws classified errors (see driver.ts). */
-  readonly open: () => Promise<SqlSession>;
+  /**
+   * Opens the session, asking for `settings` in the start-up packet where the client can;
+   * throws classified errors (see driver.ts).
+   */
+  readonly open: (settings: Readonly<Record<string, string>>) => Promise<SqlSession>;
   /** Session-wide `statement_timeout` in ms (0 = none). */
   readonly statementTimeoutMs: number;
   /**
@@ -28,7 +31,10 @@ export interface PostgresDialectOptions {
   readonly sessionLimits: boolean;
 }
 
-/** Session-level settings re-applied after every RESET ALL, by minimum server version. */
+/**
+ * Session-level limits, by minimum server version: sent at start-up, or, where the server does
+ * not know one of them (older than 14), re-applied after every RESET ALL.
+ */
 const SESSION_LIMITS: ReadonlyArray<[minVersion: number, name: string, value: string]> = [
   // A killed client's half-open socket is noticed while a long statement runs.
   [140000, 'client_connection_check_interval', '1s'],
@@ -61,7 +67,11 @@ export class PostgresDriver implements Driver {
   }
 
   async connect(): Promise<ServerInfo> {
-    this.#session = await this.#options.open();
+    // Settings sent at start-up become the session's reset values, so the RESET ALL before each
+    // migration keeps them and nothing needs re-applying per migration.
+    const startup: Record<string, string> = { statement_timeout: String(Math.round(this.#options.statementTimeoutMs)) };
+    if (this.#options.sessionLimits) for (const [, name, value] of SESSION_LIMITS) startup[name] = value;
+    this.#session = await this.#options.open(startup);
     const [row] = await this.#run(() => this.#s.query<{
       pid: number; usr: string; db: string; v: string; vnum: string; recovery: boolean; ro: string; schema: string | null;
     }>(`SELECT pg_backend_pid() AS pid, current_user AS usr, current_database() AS db,
@@ -70,7 +80,7 @@ export class PostgresDriver implements Driver {
         current_schema() AS schema`)).then((r) => r.rows);
     if (!row) throw new ConnectionLostError('the server returned no session information');
     const serverVersionNum = Number(row.vnum);
-    this.#sessionSetup = this.#buildSessionSetup(serverVersionNum);
+    this.#sessionSetup = this.#session.startupApplied ? '' : this.#buildSessionSetup(serverVersionNum);
     // A transaction-mode pooler hands each statement to whichever backend is free: the lock would
     // be taken on one backend and the migrations run on another. Two statements on two backends
     // prove it; the settings round trip doubles as the second statement.

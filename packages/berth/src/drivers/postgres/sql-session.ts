@@ -5,6 +5,11 @@ import type { ServerErrorInfo } from '../driver.js';
  * to it, so the SQL of the PostgreSQL dialect is written once.
  */
 export interface SqlSession {
+  /**
+   * True when the session-level settings asked for at open time were applied in the connection's
+   * start-up packet; RESET ALL then restores them by itself.
+   */
+  readonly startupApplied: boolean;
   /** One statement with bind parameters (extended protocol). */
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number }>;
   /** Any number of statements in one message (simple protocol); rows of the last one. */
