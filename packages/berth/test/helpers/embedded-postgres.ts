@@ -17,7 +17,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
+import { reserveClosedPort } from './tcp-proxy.js';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 
@@ -75,18 +75,8 @@ function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   return classPromise;
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export async function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A TCP port on 127.0.0.1 that was free a moment ago (the same helper as the wait tests use). */
+export const findFreePort = reserveClosedPort;
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgresServer> {
   const started = performance.now();
