@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { formatDuration, parseDuration } from '../config/duration.js';
 import type { SslMode } from '../config/database-url.js';
-import { readDownSql, readMigrations } from '../source/read-migrations.js';
+import { checkBodies, readDownSql, readMigrations } from '../source/read-migrations.js';
 import type { Migration } from '../source/types.js';
 import type { HistoryRow, HistoryTable } from '../drivers/driver.js';
 import type { SqlSession } from '../drivers/postgres/sql-session.js';
@@ -252,7 +252,17 @@ export function createMigrator(options: MigratorOptions): Migrator {
   }
 
   async function load(): Promise<Migration[]> {
-    return readMigrations(settings.dir);
+    return readMigrations(settings.dir, { bodies: 'lazy' });
+  }
+
+  /**
+   * Parses every file that is not applied with its current bytes, reporting all their problems
+   * at once, before any write (SPEC §4.4). An applied file with a matching checksum was parsed
+   * when it ran: skipping it keeps the no-op `migrate` of every pod start cheap.
+   */
+  function checkUnverified(migrations: readonly Migration[], history: readonly HistoryRow[]): void {
+    const applied = new Map(history.filter((r) => r.status === 'applied').map((r) => [r.version, r.checksum]));
+    checkBodies(settings.dir, migrations.filter((m) => applied.get(m.version) !== m.checksum));
   }
 
   async function status(): Promise<StatusReport> {
@@ -263,7 +273,9 @@ export function createMigrator(options: MigratorOptions): Migrator {
   async function validate(validateOptions: { allowOutOfOrder?: boolean } = {}): Promise<StatusReport> {
     const migrations = await load();
     return withConnection(async ({ driver }, table) => {
-      const p = plan({ migrations, history: (await driver.readHistory(table)) ?? [], allowOutOfOrder: validateOptions.allowOutOfOrder ?? false });
+      const history = (await driver.readHistory(table)) ?? [];
+      checkUnverified(migrations, history);
+      const p = plan({ migrations, history, allowOutOfOrder: validateOptions.allowOutOfOrder ?? false });
       failOnProblems(p);
       warnAhead(p);
       return toStatus(p);
@@ -285,6 +297,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       // and no write. Anything else is decided again under the lock.
       const before = await c.driver.readHistory(table);
       const optimistic = planOf(before ?? []);
+      checkUnverified(migrations, before ?? []);
       if (upOptions.dryRun) {
         failOnProblems(optimistic);
         if (optimistic.toApply.length) await upOptions.beforeApply?.(optimistic.toApply.map(toPlanned));
@@ -303,6 +316,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       return withLock(c, table, async (ctx, history) => {
         lockWaitMs = Date.now() - lockStarted;
         const current = planOf(history);
+        checkUnverified(migrations, history);
         failOnProblems(current);
         warnAhead(current);
         emit({ event: 'plan.ready', current: current.current, pending: current.pending.length, toApply: current.toApply.length, dryRun: false, table: `${ctx.table.schema}.${ctx.table.table}` });
@@ -437,9 +451,10 @@ export function createMigrator(options: MigratorOptions): Migrator {
     }
     return withConnection((c, table) => withLock(c, table, async (ctx, history) => {
       const known = new Set(history.map((r) => r.version));
+      const recorded = migrations.filter((m) => m.version <= version && !known.has(m.version));
+      checkBodies(settings.dir, recorded);
       const changes: HistoryChangeReport[] = [];
-      for (const m of migrations) {
-        if (m.version > version || known.has(m.version)) continue;
+      for (const m of recorded) {
         if (!(await ctx.driver.insertHistory(table, {
           version: m.version, name: m.name, checksum: m.checksum, status: 'applied', statementsApplied: 0,
           statementsTotal: m.statements.length, durationMs: 0, host: settings.host, berthVersion: BERTH_VERSION,

@@ -15,6 +15,8 @@ export interface DecodeProblem {
 export type DecodeResult = { readonly text: string } | { readonly problem: DecodeProblem };
 
 const SAVE_AS_UTF8 = 'save the file as UTF-8';
+// One decoder for every file: building one per file costs more than decoding a small file.
+const STRICT = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function decodeMigrationText(bytes: Uint8Array): DecodeResult {
   const start = hasUtf8Bom(bytes) ? 3 : 0;
@@ -32,7 +34,7 @@ export function decodeMigrationText(bytes: Uint8Array): DecodeResult {
   // (nearly all) take this path; the byte-by-byte scan below runs only to find where it broke.
   if (bytes.indexOf(0, start) < 0) {
     try {
-      return { text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes.subarray(start)) };
+      return { text: STRICT.decode(bytes.subarray(start)) };
     } catch {
       // Fall through to locate the first invalid byte.
     }

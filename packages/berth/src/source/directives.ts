@@ -9,7 +9,7 @@
 import type { Directives } from './types.js';
 import { formatDuration, parseDuration } from '../config/duration.js';
 import { LineCounter } from './line-column.js';
-import { scanSql } from './sql-scanner.js';
+import { scanSql, type ScanResult } from './sql-scanner.js';
 
 export interface DirectiveProblem {
   /** 1-based line of the offending comment. */
@@ -44,8 +44,9 @@ const DIRECTIVE = /^--\s*berth\s*:\s*(.*)$/i;
 // word is close to a directive name.
 const MISSING_COLON = /^--\s*berth\s+([A-Za-z_-]+)/i;
 
-export function parseDirectives(text: string): ParsedDirectives {
-  const { statements, lineComments } = scanSql(text);
+/** `scan` is `scanSql(text)` when the caller already has it. */
+export function parseDirectives(text: string, scan: ScanResult = scanSql(text)): ParsedDirectives {
+  const { statements, lineComments } = scan;
   const firstStatement = statements[0];
   const headerEnd = firstStatement?.offset ?? text.length;
   const lines = new LineCounter(text);

@@ -7,9 +7,15 @@
  * The file system is injected (kysely's FileMigrationProvider takes `fs` the same way) so the
  * tests run on in-memory trees. Down files are only listed: they are read when `down` runs
  * (golang-migrate reads bodies lazily too), and a broken down file must not block `migrate`.
+ *
+ * Every up file is read, checksummed and checked for UTF-8 here. Splitting into statements and
+ * parsing directives can wait (`bodies: 'lazy'`): a file whose bytes match an applied history row
+ * was parsed when it ran, and the no-op `migrate` every pod start runs should not parse 1,000 of
+ * them again. The migrator calls `checkBodies` on the rest before any write.
  */
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -17,7 +23,7 @@ import { ConfigError, InternalError, ValidationError } from '../core/errors.js';
 import { decodeMigrationText } from './decode.js';
 import { parseDirectives } from './directives.js';
 import { parseMigrationFileName, type ParsedFileName } from './file-name.js';
-import { splitStatements } from './split-statements.js';
+import { scanSql } from './sql-scanner.js';
 import { findTransactionControl } from './transaction-control.js';
 import type { Directives, Migration, MigrationFileRef, SourceProblem, Statement } from './types.js';
 
@@ -35,6 +41,12 @@ export interface ReadMigrationsOptions {
   readonly maxFileBytes?: number;
   /** Told about every entry that is not a migration (README.md, .gitkeep, build output). */
   readonly onFileIgnored?: (fileName: string, reason: string) => void;
+  /**
+   * `eager` (default): parse every SQL file now and report its problems with the rest.
+   * `lazy`: parse a file when its `sql`, `statements` or `directives` is first read; call
+   * `checkBodies` to report the problems of a set of files at once.
+   */
+  readonly bodies?: 'eager' | 'lazy';
 }
 
 /** 10 MiB (bytes): generous for DDL and seed data, small enough that a stray dump is caught. */
@@ -66,8 +78,16 @@ interface Entry extends ParsedMigrationName {
   readonly ref: MigrationFileRef;
 }
 
-/** What reading an up file adds to its name. */
-type Body = Omit<Migration, 'version' | 'name' | 'kind' | 'up' | 'down'>;
+/** What reading an up file adds to its name: the checksum now, the parsed body when asked. */
+interface Body {
+  readonly checksum: string;
+  readonly parse: () => ParsedBody;
+}
+
+type ParsedBody = { body: Pick<Migration, 'sql' | 'statements' | 'directives'> } | { problems: SourceProblem[] };
+
+/** How each migration's body is parsed, for `checkBodies`. */
+const bodyOf = new WeakMap<Migration, () => ParsedBody>();
 
 export async function readMigrations(dir: string, options: ReadMigrationsOptions = {}): Promise<Migration[]> {
   const fs = options.fs ?? nodeFs;
@@ -112,21 +132,56 @@ export async function readMigrations(dir: string, options: ReadMigrationsOptions
     else read.set(up.ref.fileName, result.body);
   });
 
+  if (options.bodies !== 'lazy') {
+    for (const body of read.values()) {
+      const parsed = body.parse();
+      if ('problems' in parsed) problems.push(...parsed.problems);
+    }
+  }
   if (problems.length > 0) throw sourceInvalid(dir, problems);
 
   return pairs.map(({ up, down }) => {
     const body = read.get(up.ref.fileName);
     // Every readable up file is in `read`, and any unreadable one is a problem thrown above.
     if (body === undefined) throw new InternalError('ERR_INTERNAL', `${up.ref.fileName} was listed but not read`);
-    return Object.freeze({
+    const parsed = (): Pick<Migration, 'sql' | 'statements' | 'directives'> => {
+      const result = body.parse();
+      if ('problems' in result) throw sourceInvalid(dir, result.problems);
+      return result.body;
+    };
+    const migration: Migration = Object.freeze({
       version: up.version,
       name: up.name,
       kind: up.type,
       up: up.ref,
       ...(down === undefined ? {} : { down: down.ref }),
-      ...body,
+      checksum: body.checksum,
+      get sql() {
+        return parsed().sql;
+      },
+      get statements() {
+        return parsed().statements;
+      },
+      get directives() {
+        return parsed().directives;
+      },
     });
+    bodyOf.set(migration, body.parse);
+    return migration;
   });
+}
+
+/**
+ * Parses the bodies of `migrations` (read with `bodies: 'lazy'`) and throws one
+ * `ERR_SOURCE_INVALID` listing every problem among them, as `readMigrations` does for the rest.
+ */
+export function checkBodies(dir: string, migrations: readonly Migration[]): void {
+  const problems: SourceProblem[] = [];
+  for (const migration of migrations) {
+    const parsed = bodyOf.get(migration)?.();
+    if (parsed !== undefined && 'problems' in parsed) problems.push(...parsed.problems);
+  }
+  if (problems.length > 0) throw sourceInvalid(dir, problems);
 }
 
 /**
@@ -251,11 +306,23 @@ async function readUpFile(
   const checksum = sha256(bytes);
   if (up.type === 'code') {
     // The module loader reads code migrations; the checksum is all the source layer owes them.
-    return { body: { checksum, statements: Object.freeze([]), directives: Object.freeze({ noTransaction: false }) } };
+    const body = { body: { statements: Object.freeze([]), directives: Object.freeze({ noTransaction: false }) } };
+    return { body: { checksum, parse: () => body } };
   }
-  const checked = checkSql(up.ref.fileName, bytes);
-  if ('problems' in checked) return checked;
-  return { body: { checksum, ...checked.body } };
+  // Encoding is part of the whole-set check (SPEC §4.4), so it is not left for later.
+  if (!isValidText(bytes)) {
+    const decoded = decodeMigrationText(bytes);
+    if ('problem' in decoded) {
+      return { problems: [{ files: [up.ref.fileName], line: decoded.problem.line, message: decoded.problem.message }] };
+    }
+  }
+  let parsed: ParsedBody | undefined;
+  return { body: { checksum, parse: () => (parsed ??= checkSql(up.ref.fileName, bytes)) } };
+}
+
+/** Valid UTF-8 without NUL bytes, checked natively without building a string. */
+function isValidText(bytes: Uint8Array): boolean {
+  return bytes.indexOf(0) < 0 && isUtf8(bytes);
 }
 
 /** Decode, directives, statements, and the transaction-control check, for an up or down file. */
@@ -269,10 +336,11 @@ function checkSql(
   }
   const sql = decoded.text;
   const problems: SourceProblem[] = [];
-  const { directives, problems: directiveProblems } = parseDirectives(sql);
+  const scan = scanSql(sql);
+  const { directives, problems: directiveProblems } = parseDirectives(sql, scan);
   for (const { line, message } of directiveProblems) problems.push({ files: [fileName], line, message });
 
-  const statements = splitStatements(sql);
+  const { statements } = scan;
   if (!directives.noTransaction) {
     problems.push(...transactionControlProblems(fileName, statements));
   }
@@ -352,8 +420,9 @@ function expectedDownName(upFileName: string): string {
   return /\.up\.sql$/.test(upFileName) ? upFileName.replace(/\.up\.sql$/, '.down.sql') : `a down() export in ${upFileName}`;
 }
 
+// One call, no Hash object per file (node:crypto's hash, Node 20.12+).
 function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return hash('sha256', bytes, 'hex');
 }
 
 function errorCode(err: unknown): string | undefined {

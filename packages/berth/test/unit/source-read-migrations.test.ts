@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { ConfigError, ValidationError } from '../../src/core/errors.js';
-import { readDownSql, readMigrations, type SourceFs } from '../../src/source/read-migrations.js';
+import { checkBodies, readDownSql, readMigrations, type SourceFs } from '../../src/source/read-migrations.js';
 import type { SourceProblem } from '../../src/source/types.js';
 
 const DIR = '/srv/migrations';
@@ -51,6 +51,15 @@ async function problemsOf(promise: Promise<unknown>): Promise<{ error: Validatio
   expect(validation.code).toBe('ERR_SOURCE_INVALID');
   expect(validation.exitCode).toBe(5);
   return { error: validation, problems: validation.details['problems'] as SourceProblem[] };
+}
+
+function catchSync(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a throw');
 }
 
 describe('readMigrations', () => {
@@ -221,6 +230,51 @@ describe('readMigrations', () => {
       'migrations directory /srv/migrations has 1 problem:\n' +
         '  1_wrapped.up.sql:2: the file wraps itself in BEGIN (line 2) ... COMMIT (line 4); berth already runs each migration in its own transaction, so delete those two statements, or add "-- berth:no-transaction" at the top of the file to manage transactions yourself',
     );
+  });
+
+  it('with lazy bodies, still checks names, size and encoding of every file at once', async () => {
+    const fs = memoryFs({
+      '1_ok.up.sql': 'SELECT 1',
+      '2_latin1.up.sql': [...Buffer.from("SELECT 'caf"), 0xe9, ...Buffer.from("'")],
+      '3_typo.up.sql': '-- berth:no-transacton\nSELECT 1',
+      '3_again.up.sql': 'SELECT 1',
+    });
+    const { problems } = await problemsOf(readMigrations(DIR, { fs, bodies: 'lazy' }));
+    // The directive typo waits for the body check: only structure and bytes are judged here.
+    expect(problems.map((p) => [p.files.join(', '), p.line])).toEqual([
+      ['2_latin1.up.sql', 1],
+      ['3_again.up.sql, 3_typo.up.sql', undefined],
+    ]);
+  });
+
+  it('with lazy bodies, parses a file when asked and reports every problem of a set at once', async () => {
+    const fs = memoryFs({
+      '1_ok.up.sql': '-- berth:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);\nSELECT 2;',
+      '2_typo.up.sql': '-- berth:no-transacton\nSELECT 1',
+      '3_tx.up.sql': 'SELECT 1;\nCOMMIT;',
+      '4_ok.up.sql': 'SELECT 4',
+    });
+    const migrations = await readMigrations(DIR, { fs, bodies: 'lazy' });
+    expect(migrations.map((m) => m.checksum)).toEqual([
+      sha256('-- berth:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);\nSELECT 2;'),
+      sha256('-- berth:no-transacton\nSELECT 1'),
+      sha256('SELECT 1;\nCOMMIT;'),
+      sha256('SELECT 4'),
+    ]);
+    const [ok, typo, tx, last] = migrations;
+    expect(ok?.directives).toEqual({ noTransaction: true });
+    expect(ok?.statements.map((st) => [st.sql, st.line])).toEqual([['CREATE INDEX CONCURRENTLY i ON t (a)', 2], ['SELECT 2', 3]]);
+    expect(() => checkBodies(DIR, [ok!, last!])).not.toThrow();
+
+    const { problems } = await problemsOf(Promise.reject(catchSync(() => checkBodies(DIR, migrations))));
+    expect(problems.map((p) => [p.files.join(', '), p.line])).toEqual([
+      ['2_typo.up.sql', 1],
+      ['3_tx.up.sql', 2],
+    ]);
+    // Reading a broken body throws the same error for that file alone.
+    const single = await problemsOf(Promise.reject(catchSync(() => typo?.statements)));
+    expect(single.problems).toHaveLength(1);
+    expect(catchSync(() => tx?.sql)).toBeInstanceOf(ValidationError);
   });
 
   it('does not read or judge down files', async () => {
