@@ -1,4 +1,5 @@
-import { chmodSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { jsonLines, makeTempDir, runBerth, spawnBerth, writeMigrations } from '../helpers/cli.js';
 import { useTestDatabase } from '../helpers/db.js';
@@ -55,6 +56,30 @@ describe('status, check and dry runs', () => {
     const table = await runBerth(['status', '--dir', dir], { env: env() });
     expect(table.stdout).toMatch(/^VERSION\s+NAME\s+STATE/);
     expect(table.stdout).toMatch(/3\s+index\s+applied/);
+  });
+
+  it('records names and hosts with quotes and backslashes exactly; a broken pending file still stops the run', async () => {
+    const dir = writeMigrations({
+      "0001_o'neil \\ co.up.sql": 'CREATE TABLE quoted (id int);',
+      '0002_later.up.sql': 'SELECT 1;',
+    });
+    const host = "ci\\runner's box";
+    // Its own history table: the database is shared with the other tests of this file.
+    const first = await runBerth(['migrate', '--dir', dir, '--table', 'quoted_history'], { env: { ...env(), HOSTNAME: host } });
+    expect(first.code, first.stderr).toBe(0);
+    const rows = await db().admin.query('SELECT version, name, host FROM quoted_history ORDER BY version');
+    expect(rows.rows).toEqual([
+      { version: '1', name: "o'neil \\ co", host },
+      { version: '2', name: 'later', host },
+    ]);
+    // Applied files are only checksummed; a pending one is parsed, and a broken directive stops
+    // the run before anything is written.
+    writeFileSync(path.join(dir, '0003_typo.up.sql'), '-- berth:no-transacton\nCREATE TABLE t3 (id int);');
+    const broken = await runBerth(['migrate', '--dir', dir, '--table', 'quoted_history'], { env: env() });
+    expect(broken.code).toBe(5);
+    expect(broken.stderr).toContain('0003_typo.up.sql:1: unknown directive');
+    const count = await db().admin.query('SELECT count(*)::int AS n FROM quoted_history');
+    expect(count.rows[0]).toEqual({ n: 2 });
   });
 
   it('a second runner waits for the lock, names the holder, and gives up with exit 4 at --lock-timeout', async () => {
