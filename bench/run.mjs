@@ -370,6 +370,18 @@ const NODE0_CALLER = Object.keys(CALLER_NODE_ENV).length
   ? { id: 'node -e 0 (caller env)', label: 'node -e 0 (caller env)', noop: () => ({ cmd: NODE, args: ['-e', '0'], cwd: ROOT, env: CALLER_NODE_ENV }) }
   : null;
 
+// The same no-op berth run under the caller's NODE_* variables, for the ratio to `node -e 0
+// (caller env)`: the issue's reference figure (node -e 0 at 74 ms) was taken that way.
+const BERTH_CALLER = NODE0_CALLER
+  ? {
+    id: 'berth (caller env)', label: 'berth (caller env)', dbOf: 'berth',
+    noop: (db, wl) => {
+      const command = TOOLS.find((t) => t.id === 'berth').noop(db, wl);
+      return { ...command, env: { ...command.env, ...CALLER_NODE_ENV } };
+    },
+  }
+  : null;
+
 function which(cmd) {
   try {
     return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || null;
@@ -497,12 +509,13 @@ async function figureB(tools) {
     dbs.set(t.id, r.db);
     live.push(t);
   }
-  const contenders = [NODE0, ...(NODE0_CALLER ? [NODE0_CALLER] : []), ...live];
+  const berthLive = live.some((t) => t.id === 'berth');
+  const contenders = [NODE0, ...(NODE0_CALLER ? [NODE0_CALLER] : []), ...live, ...(BERTH_CALLER && berthLive ? [BERTH_CALLER] : [])];
   for (const t of contenders) fig.tools[t.id] = { runs: [] };
   for (let rep = 0; rep < P.repsB; rep++) {
     for (const t of rotate(contenders, rep)) {
       if (fig.tools[t.id].timedOut) continue;
-      const r = await runChild(t.noop(dbs.get(t.id), wl), { timeoutMs: TIMEOUT.noop, tag: `${t.id.replace(/\W/g, '')}-noop` });
+      const r = await runChild(t.noop(dbs.get(t.dbOf ?? t.id), wl), { timeoutMs: TIMEOUT.noop, tag: `${t.id.replace(/\W/g, '')}-noop` });
       if (r.timedOut) fig.tools[t.id].timedOut = true;
       fig.tools[t.id].runs.push({ ms: r.ms, code: r.code, timedOut: r.timedOut || undefined, err: r.code === 0 ? undefined : r.err });
     }
@@ -617,6 +630,12 @@ function report(tools) {
       return `${fmtMs(f.medianMs)}${f.failures ? ` (${f.failures} failed)` : ''}${t.id === 'psql' ? `; node -e 0 ${fmtMs(node0)}` : ''}`;
     })), '']);
     rows.push(['(b) ratio to node -e 0', ...tools.map((t) => cell(t, () => `${fmtRatio(B.tools[t.id].ratioToNode)}${mark(t, B.tools[t.id].ratioToNode <= 1.4)}`)), '≤ 1.40']);
+    const callerBerth = BERTH_CALLER && B.tools[BERTH_CALLER.id];
+    const callerNode = NODE0_CALLER && B.tools[NODE0_CALLER.id];
+    if (callerBerth?.medianMs && callerNode?.medianMs) {
+      const ratio = callerBerth.medianMs / callerNode.medianMs;
+      rows.push([`(b) same, caller's NODE_* env (node -e 0 ${fmtMs(callerNode.medianMs)})`, ...tools.map((t) => (t.id !== 'berth' ? '' : `${fmtMs(callerBerth.medianMs)}, ratio ${fmtRatio(ratio)}${mark(t, ratio <= 1.4)}`)), '≤ 1.40']);
+    }
   }
   if (C) {
     rows.push([`(c) ${C.runners} runners at once, ${C.n} migrations: non-zero exits`, ...tools.map((t) => (!t.concurrent ? '—' : cell(t, () => {
