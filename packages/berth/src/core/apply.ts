@@ -60,6 +60,12 @@ export async function runInTransaction(ctx: ApplyContext, step: Step, mode: 'own
   const started = Date.now();
   emitStart(ctx, step, true);
   try {
+    if (mode === 'own' && step.body.kind === 'sql' && ctx.driver.capabilities.transactionalScripts) {
+      await runAsOneMessage(ctx, step, step.body.statements);
+      const durationMs = Date.now() - started;
+      emitDone(ctx, step, durationMs);
+      return durationMs;
+    }
     await begin(ctx, step, mode === 'own' ? 'begin' : 'continue');
     const total = await runBody(ctx, step, () => undefined);
     const durationMs = Date.now() - started;
@@ -78,6 +84,40 @@ export async function runInTransaction(ctx: ApplyContext, step: Step, mode: 'own
     if (mode === 'own') await ctx.driver.rollback().catch(() => undefined);
     emitFailed(ctx, step, started, error);
     throw error;
+  }
+}
+
+/**
+ * The same transaction as the statement-by-statement path, sent as one message where the driver
+ * can say which statement of it failed: a migration then costs one round trip, not one per
+ * statement (RESET/BEGIN, each statement, the history row, COMMIT).
+ */
+async function runAsOneMessage(ctx: ApplyContext, step: Step, statements: readonly Statement[]): Promise<void> {
+  const m = step.migration;
+  const outcome = await ctx.driver.runTransactionalScript!({
+    table: ctx.table,
+    session: {
+      ...(step.directives.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: step.directives.lockTimeoutMs }),
+      ...(step.directives.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: step.directives.statementTimeoutMs }),
+    },
+    expectedPid: ctx.pid,
+    lockKey: ctx.lockKey,
+    statements: statements.map((statement) => statement.sql),
+    history: step.direction === 'up'
+      ? { insert: { version: m.version, name: m.name, checksum: m.checksum, status: 'applied', statementsApplied: statements.length,
+        statementsTotal: statements.length, host: ctx.host, berthVersion: ctx.berthVersion } }
+      : { deleteVersion: m.version },
+  });
+  if (outcome.ok) return;
+  switch (outcome.failed) {
+    case 'statement':
+      throw statementError(ctx, step, statements[outcome.index]!, outcome.error);
+    case 'session-changed':
+      throw sessionChanged(ctx, step);
+    case 'lock-lost':
+      throw lockLost(step);
+    case 'commit':
+      throw serverError(ctx, step, `COMMIT of ${step.file}`, {}, outcome.error.info, outcome.error);
   }
 }
 
@@ -191,12 +231,14 @@ async function begin(ctx: ApplyContext, step: Step, transaction: 'begin' | 'cont
     ...(step.directives.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: step.directives.lockTimeoutMs }),
     ...(step.directives.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: step.directives.statementTimeoutMs }),
   }, ctx.lockKey);
-  if (pid !== ctx.pid) {
-    throw new TargetRejectedError('ERR_DB_POOLER',
-      `the server session changed under berth (backend ${ctx.pid} became ${pid}) before ${step.file}: a transaction-mode pooler ` +
-      'sits in between. Connect the migrator directly to PostgreSQL or through a session-mode pool. Nothing of this migration ran.');
-  }
+  if (pid !== ctx.pid) throw sessionChanged(ctx, step, pid);
   if (!lockHeld) throw lockLost(step);
+}
+
+function sessionChanged(ctx: ApplyContext, step: Step, pid?: number): TargetRejectedError {
+  return new TargetRejectedError('ERR_DB_POOLER',
+    `the server session changed under berth (backend ${ctx.pid} became ${pid ?? 'another one'}) before ${step.file}: a transaction-mode pooler ` +
+    'sits in between. Connect the migrator directly to PostgreSQL or through a session-mode pool. Nothing of this migration ran.');
 }
 
 function emitStart(ctx: ApplyContext, step: Step, transaction: boolean): void {

@@ -101,7 +101,7 @@ async function createDriver(target: DatabaseTarget, options: { applicationName: 
     return new PostgresDriver({
       // One session inside this process: nothing else can take a lock, so exclusion is trivially
       // true, and there is no second connection to cancel from.
-      capabilities: { transactionalDdl: true, advisoryLocks: false, multipleConnections: false },
+      capabilities: { transactionalDdl: true, advisoryLocks: false, multipleConnections: false, transactionalScripts: false },
       open,
       statementTimeoutMs: options.statementTimeoutMs,
       sessionLimits: false,
@@ -109,7 +109,7 @@ async function createDriver(target: DatabaseTarget, options: { applicationName: 
   }
   const { openPgSession } = await import('../drivers/postgres/pg-session.js');
   return new PostgresDriver({
-    capabilities: { transactionalDdl: true, advisoryLocks: true, multipleConnections: true },
+    capabilities: { transactionalDdl: true, advisoryLocks: true, multipleConnections: true, transactionalScripts: true },
     open: (settings) => openPgSession({ target, applicationName: options.applicationName, connectTimeoutMs: options.connectTimeoutMs }, settings),
     statementTimeoutMs: options.statementTimeoutMs,
     sessionLimits: true,

@@ -26,6 +26,8 @@ export interface DriverCapabilities {
   readonly advisoryLocks: boolean;
   /** More than one session can reach the same database (for cancel and lock-holder lookup). */
   readonly multipleConnections: boolean;
+  /** `runTransactionalScript` is available: the client can tell which statement of a message failed. */
+  readonly transactionalScripts: boolean;
 }
 
 export interface ServerInfo {
@@ -99,6 +101,32 @@ export interface MigrationSessionOptions {
   readonly transaction: boolean;
 }
 
+/**
+ * A transactional migration as one message: reset, BEGIN, the checks of §4.1, the statements,
+ * the history change, COMMIT. One round trip instead of one per statement.
+ */
+export interface TransactionalScript {
+  readonly table: HistoryTable;
+  readonly session: Omit<MigrationSessionOptions, 'transaction'>;
+  /** The backend the lock was taken on: any other one means a pooler sits in between. */
+  readonly expectedPid: number;
+  readonly lockKey: bigint | null;
+  readonly statements: readonly string[];
+  /** Written in the same transaction, just before COMMIT; an insert's duration is measured there. */
+  readonly history:
+    | { readonly insert: Omit<NewHistoryRow, 'durationMs'> }
+    | { readonly deleteVersion: number };
+}
+
+/** How a script ended. Anything else (a setup statement failing, a lost session) is thrown. */
+export type ScriptOutcome =
+  | { readonly ok: true }
+  /** Statement `index` of the migration failed; the error's position is within that statement. */
+  | { readonly ok: false; readonly failed: 'statement'; readonly index: number; readonly error: DriverQueryError }
+  | { readonly ok: false; readonly failed: 'session-changed' | 'lock-lost' }
+  /** COMMIT itself was refused (a deferred constraint): the transaction was rolled back. */
+  | { readonly ok: false; readonly failed: 'commit'; readonly error: DriverQueryError };
+
 /** What the server reported for a failed statement. */
 export interface ServerErrorInfo {
   readonly message: string;
@@ -168,6 +196,12 @@ export interface Driver {
   insertHistory(table: HistoryTable, row: NewHistoryRow, lockKey: bigint | null): Promise<boolean>;
   commit(): Promise<void>;
   rollback(): Promise<void>;
+  /**
+   * Runs a transactional migration in one message; only with `capabilities.transactionalScripts`
+   * (otherwise the caller goes statement by statement). The transaction is left aborted on
+   * failure: the caller rolls back.
+   */
+  runTransactionalScript?(script: TransactionalScript): Promise<ScriptOutcome>;
 
   /** Cancels whatever statement this session is running, on the server. Safe to call any time. */
   cancel(): Promise<void>;

@@ -31,6 +31,73 @@ describe('a failing migration leaves a clear state', () => {
     expect(objects.rows[0]).toEqual({ a: null, b: null, c: null, ok: 'ok' });
   });
 
+  it('a migration is one message, yet an error without a position still names the statement that failed', async () => {
+    await db().admin.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+    const dir = writeMigrations({
+      '1_dup.up.sql': [
+        'CREATE TABLE dup (id int PRIMARY KEY);',
+        'INSERT INTO dup VALUES (1);',
+        '-- the duplicate: a unique violation carries no position',
+        'INSERT INTO dup VALUES (1);',
+        'CREATE TABLE dup_after (id int);',
+      ].join('\n'),
+    });
+    const result = await runBerth(['migrate', '--dir', dir], { env: env() });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('1_dup.up.sql:4:1');
+    expect(result.stderr).toContain('SQLSTATE 23505');
+    expect((await db().admin.query("SELECT to_regclass('dup') AS a, to_regclass('berth_migrations') AS h")).rows[0]).toEqual({ a: null, h: 'berth_migrations' });
+  });
+
+  it('maps a server position in code points back to the file, past emoji and accents in earlier statements', async () => {
+    await db().admin.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+    const dir = writeMigrations({
+      '1_text.up.sql': [
+        "CREATE TABLE café (note text DEFAULT '😀😀 déjà vu');",
+        "INSERT INTO café VALUES ('🚀 ünïcode');",
+        "SELECT note FROM café WHERE nope = '😀';",
+      ].join('\n'),
+    });
+    const result = await runBerth(['migrate', '--dir', dir], { env: env() });
+    expect(result.code).toBe(1);
+    // "nope" starts at column 29 of line 3.
+    expect(result.stderr).toContain('1_text.up.sql:3:29');
+    expect(result.stderr).toContain('column \\"nope\\" does not exist');
+  });
+
+  it('a migration that gives up the lock is not committed: exit 7, ERR_LOCK_LOST, nothing of it applied', async () => {
+    await db().admin.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+    const dir = writeMigrations({
+      '1_ok.up.sql': 'CREATE TABLE before_unlock (id int);',
+      '2_unlock.up.sql': 'CREATE TABLE unlocked (id int);\nSELECT pg_advisory_unlock_all();',
+    });
+    const result = await runBerth(['migrate', '--dir', dir], { env: env() });
+    expect(result.code).toBe(7);
+    expect(jsonLines(result.stderr).find((e) => e.event === 'run.summary')).toMatchObject({ code: 'ERR_LOCK_LOST' });
+    expect(result.stderr).toContain('2_unlock.up.sql');
+    const rows = await db().admin.query<{ version: string }>('SELECT version FROM berth_migrations ORDER BY version');
+    expect(rows.rows).toEqual([{ version: '1' }]);
+    expect((await db().admin.query("SELECT to_regclass('unlocked') AS t")).rows[0]).toEqual({ t: null });
+  });
+
+  it('a deferred constraint that fails at COMMIT is a failed migration (exit 1), not a lost connection', async () => {
+    await db().admin.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+    const dir = writeMigrations({
+      '1_parent.up.sql': 'CREATE TABLE parent (id int PRIMARY KEY);',
+      '2_orphan.up.sql': [
+        'CREATE TABLE child (parent_id int REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);',
+        'INSERT INTO child VALUES (42);',
+      ].join('\n'),
+    });
+    const result = await runBerth(['migrate', '--dir', dir], { env: env() });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('COMMIT of 2_orphan.up.sql');
+    expect(result.stderr).toContain('SQLSTATE 23503');
+    const rows = await db().admin.query<{ version: string }>('SELECT version FROM berth_migrations ORDER BY version');
+    expect(rows.rows).toEqual([{ version: '1' }]);
+    expect((await db().admin.query("SELECT to_regclass('child') AS t")).rows[0]).toEqual({ t: null });
+  });
+
   it('CREATE INDEX CONCURRENTLY in a transactional file fails naming the no-transaction directive', async () => {
     await db().admin.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
     const dir = writeMigrations({

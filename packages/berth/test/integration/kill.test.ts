@@ -15,7 +15,7 @@ describe('killed mid-migration', () => {
     // Wait until the server is really inside pg_sleep, so the kill lands mid-statement.
     let backend: number | undefined;
     for (let i = 0; i < 100 && backend === undefined; i++) {
-      const { rows } = await db().admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%' AND state = 'active'");
+      const { rows } = await db().admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep' AND query LIKE '%pg_sleep(60)%'");
       backend = rows[0]?.pid;
       if (backend === undefined) await new Promise((r) => setTimeout(r, 50));
     }

@@ -185,18 +185,21 @@ describe('the migration lifecycle', () => {
     await reset();
     const dir = writeMigrations({ '1_sleep.up.sql': 'CREATE TABLE slept (id int);\nSELECT pg_sleep(30);' });
     const runner = spawnBerth(['migrate', '--dir', dir, '--log-format', 'json'], { env: env() });
-    for (let i = 0; i < 200; i++) {
-      const { rows } = await db().admin.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%' AND state = 'active'");
-      if (rows.length) break;
-      await new Promise((r) => setTimeout(r, 50));
+    // A migration runs as one message: wait until its session is inside pg_sleep.
+    const sleeping = "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep' AND query LIKE '%pg_sleep(30)%'";
+    let seen = false;
+    for (let i = 0; i < 200 && !seen; i++) {
+      seen = (await db().admin.query(sleeping)).rows.length > 0;
+      if (!seen) await new Promise((r) => setTimeout(r, 50));
     }
+    expect(seen).toBe(true);
     const sent = Date.now();
     runner.kill('SIGTERM');
     const result = await runner.exited;
     expect(result.code).toBe(143);
     expect(Date.now() - sent).toBeLessThan(5_000);
     expect(jsonLines(result.stderr).find((e) => e.event === 'run.summary')).toMatchObject({ exitCode: 143, code: 'ERR_INTERRUPTED' });
-    const running = await db().admin.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%' AND state = 'active'");
+    const running = await db().admin.query(sleeping);
     expect(running.rows).toEqual([]);
     expect(await db().admin.query("SELECT to_regclass('slept') AS t")).toMatchObject({ rows: [{ t: null }] });
     expect(await versions()).toEqual([]);

@@ -40,6 +40,12 @@ export async function openPgSession(options: PgSessionOptions, settings: Readonl
       const last = Array.isArray(res) ? res[res.length - 1] : res;
       return (last?.rows ?? []) as never[];
     },
+    script(sql) {
+      return new Promise((resolve) => {
+        const query = new CountingQuery(sql, (error) => resolve({ completed: query.completed, ...(error ? { error } : {}) }));
+        void client.query(query);
+      });
+    },
     async cancel() {
       if (pid === null) return;
       // A second session asks the server to cancel the first one's statement; the first session
@@ -59,6 +65,24 @@ export async function openPgSession(options: PgSessionOptions, settings: Readonl
       await client.end();
     },
   };
+}
+
+/**
+ * A simple-protocol query that counts the statements the server completed: each one ends with a
+ * CommandComplete, so when one fails, the count says which. pg's own Query does the protocol; a
+ * custom submittable is pg's documented extension point.
+ */
+class CountingQuery extends pg.Query {
+  completed = 0;
+
+  constructor(text: string, done: (error: Error | undefined) => void) {
+    super(text, undefined, (error: Error | null | undefined) => done(error ?? undefined));
+  }
+
+  handleCommandComplete(message: unknown, connection: unknown): void {
+    this.completed++;
+    (pg.Query.prototype as unknown as { handleCommandComplete(m: unknown, c: unknown): void }).handleCommandComplete.call(this, message, connection);
+  }
 }
 
 async function connectClient(config: pg.ClientConfig): Promise<pg.Client> {

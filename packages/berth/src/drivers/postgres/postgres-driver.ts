@@ -11,7 +11,9 @@ import {
   type LockHolder,
   type MigrationSessionOptions,
   type NewHistoryRow,
+  type ScriptOutcome,
   type ServerInfo,
+  type TransactionalScript,
 } from '../driver.js';
 import { serverErrorInfo, type SqlSession } from './sql-session.js';
 
@@ -58,7 +60,8 @@ export class PostgresDriver implements Driver {
   readonly capabilities: DriverCapabilities;
   readonly #options: PostgresDialectOptions;
   #session: SqlSession | undefined;
-  #sessionSetup = '';
+  /** Statements that re-apply the session settings after RESET ALL (none when start-up took them). */
+  #sessionSetup: string[] = [];
   #lost = false;
 
   constructor(options: PostgresDialectOptions) {
@@ -80,11 +83,11 @@ export class PostgresDriver implements Driver {
         current_schema() AS schema`)).then((r) => r.rows);
     if (!row) throw new ConnectionLostError('the server returned no session information');
     const serverVersionNum = Number(row.vnum);
-    this.#sessionSetup = this.#session.startupApplied ? '' : this.#buildSessionSetup(serverVersionNum);
+    this.#sessionSetup = this.#session.startupApplied ? [] : this.#buildSessionSetup(serverVersionNum);
     // A transaction-mode pooler hands each statement to whichever backend is free: the lock would
     // be taken on one backend and the migrations run on another. Two statements on two backends
     // prove it; the settings round trip doubles as the second statement.
-    const [again] = await this.#run(() => this.#s.simple<{ pid: number }>(`${this.#sessionSetup} SELECT pg_backend_pid() AS pid`));
+    const [again] = await this.#run(() => this.#s.simple<{ pid: number }>([...this.#sessionSetup, 'SELECT pg_backend_pid() AS pid'].join('; ')));
     if (again && Number(again.pid) !== Number(row.pid)) throw poolerError();
     return {
       pid: Number(row.pid),
@@ -97,13 +100,13 @@ export class PostgresDriver implements Driver {
     };
   }
 
-  #buildSessionSetup(versionNum: number): string {
-    const parts: string[] = [];
+  #buildSessionSetup(versionNum: number): string[] {
+    const statements: string[] = [];
     if (this.#options.sessionLimits) {
-      for (const [min, name, value] of SESSION_LIMITS) if (versionNum >= min) parts.push(`SET ${name} = '${value}';`);
+      for (const [min, name, value] of SESSION_LIMITS) if (versionNum >= min) statements.push(`SET ${name} = '${value}'`);
     }
-    parts.push(`SET statement_timeout = ${Math.round(this.#options.statementTimeoutMs)};`);
-    return parts.join(' ');
+    statements.push(`SET statement_timeout = ${Math.round(this.#options.statementTimeoutMs)}`);
+    return statements;
   }
 
   async tryLock(key: bigint): Promise<boolean> {
@@ -217,19 +220,78 @@ export class PostgresDriver implements Driver {
   }
 
   async beginMigration(options: MigrationSessionOptions, lockKey: bigint | null): Promise<{ pid: number; lockHeld: boolean }> {
-    // RESET ALL (never DISCARD ALL, which would drop the advisory lock) undoes any SET of the
-    // previous file; the session settings are then applied again.
-    const scope = options.transaction ? 'SET LOCAL' : 'SET';
     const sql = [
-      'RESET ALL;',
-      this.#sessionSetup,
-      options.transaction ? 'BEGIN;' : '',
-      options.lockTimeoutMs === undefined ? '' : `${scope} lock_timeout = ${Math.round(options.lockTimeoutMs)};`,
-      options.statementTimeoutMs === undefined ? '' : `${scope} statement_timeout = ${Math.round(options.statementTimeoutMs)};`,
+      ...this.#prologue(options),
       `SELECT pg_backend_pid() AS pid, ${lockKey === null ? 'true' : lockHeldSql(lockKey)} AS held`,
-    ].join(' ');
+    ].join('; ');
     const [row] = await this.#run(() => this.#s.simple<{ pid: number; held: boolean }>(sql));
     return { pid: Number(row?.pid), lockHeld: row?.held === true };
+  }
+
+  /**
+   * The statements that start every migration: RESET ALL (never DISCARD ALL, which would drop the
+   * advisory lock) undoes any SET of the previous file, the session settings are applied again,
+   * then the transaction and the file's timeouts.
+   */
+  #prologue(options: MigrationSessionOptions): string[] {
+    const scope = options.transaction ? 'SET LOCAL' : 'SET';
+    return [
+      'RESET ALL',
+      ...this.#sessionSetup,
+      ...(options.transaction ? ['BEGIN'] : []),
+      ...(options.lockTimeoutMs === undefined ? [] : [`${scope} lock_timeout = ${Math.round(options.lockTimeoutMs)}`]),
+      ...(options.statementTimeoutMs === undefined ? [] : [`${scope} statement_timeout = ${Math.round(options.statementTimeoutMs)}`]),
+    ];
+  }
+
+  async runTransactionalScript(script: TransactionalScript): Promise<ScriptOutcome> {
+    const session = this.#s;
+    if (!session.script) throw new TypeError('this session cannot run scripts');
+    // The checks of SPEC §4.1 must stop the script on the server, since nothing can be looked at
+    // before the next statement runs: each guard divides by zero when its condition is false. The
+    // server's message is never shown; which guard failed is known from where the script stopped.
+    const held = script.lockKey === null ? [] : [`SELECT 1 / (${lockHeldSql(script.lockKey)})::int AS lock_held`];
+    const history = 'insert' in script.history
+      ? insertHistorySql(script.table, script.history.insert, 'round(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)')
+      : `DELETE FROM ${qualified(script.table)} WHERE version = ${Math.trunc(script.history.deleteVersion)}`;
+    const parts: { readonly role: 'setup' | 'session' | 'lock' | 'statement' | 'history' | 'commit'; readonly sql: string }[] = [
+      ...this.#prologue({ ...script.session, transaction: true }).map((sql) => ({ role: 'setup' as const, sql })),
+      { role: 'session', sql: `SELECT 1 / (pg_backend_pid() = ${Math.trunc(script.expectedPid)})::int AS same_session` },
+      ...held.map((sql) => ({ role: 'lock' as const, sql })),
+      ...script.statements.map((sql) => ({ role: 'statement' as const, sql })),
+      // Again just before COMMIT: a statement of the file may have released the lock.
+      ...held.map((sql) => ({ role: 'lock' as const, sql })),
+      { role: 'history', sql: history },
+      { role: 'commit', sql: 'COMMIT' },
+    ];
+    const text = parts.map((part) => part.sql).join(';\n');
+    const { completed, error } = await session.script(text);
+    if (error === undefined) return { ok: true };
+    const failed = parts[completed];
+    // COMMIT completed before the session went away: the migration is in, and the next
+    // statement on this session will report the loss.
+    if (failed === undefined) return { ok: true };
+    const driverError = await this.#run(() => Promise.reject(error)).catch((e: unknown) => e);
+    if (!(driverError instanceof DriverQueryError)) throw driverError;
+    switch (failed.role) {
+      case 'session':
+        return { ok: false, failed: 'session-changed' };
+      case 'lock':
+        return { ok: false, failed: 'lock-lost' };
+      case 'statement': {
+        const index = parts.slice(0, completed).filter((part) => part.role === 'statement').length;
+        const { position } = driverError.info;
+        if (position === undefined) return { ok: false, failed: 'statement', index, error: driverError };
+        // The server counts the position in the whole message; the caller wants it in the statement.
+        const start = parts.slice(0, completed).reduce((sum, part) => sum + codePoints(part.sql) + 2, 0);
+        const info = { ...driverError.info, position: position - start };
+        return { ok: false, failed: 'statement', index, error: new DriverQueryError(info, { cause: error }) };
+      }
+      case 'commit':
+        return { ok: false, failed: 'commit', error: driverError };
+      default:
+        throw driverError;
+    }
   }
 
   async exec(sql: string): Promise<void> {
@@ -237,19 +299,8 @@ export class PostgresDriver implements Driver {
   }
 
   async insertHistory(table: HistoryTable, row: NewHistoryRow, lockKey: bigint | null): Promise<boolean> {
-    // One simple-protocol message with literals: this runs once per migration, and skipping the
-    // extended protocol's parse/bind/execute cuts its server time to a fifth.
-    const values = [
-      String(Math.trunc(row.version)), quoteLiteral(row.name), quoteLiteral(row.checksum), quoteLiteral(row.status),
-      String(Math.trunc(row.statementsApplied)), String(Math.trunc(row.statementsTotal)), String(Math.round(row.durationMs)),
-      'current_user', nullableLiteral(row.host), nullableLiteral(row.berthVersion),
-    ];
-    const rows = await this.#run(() => this.#s.simple(
-      `INSERT INTO ${qualified(table)}
-         (version, name, checksum, status, statements_applied, statements_total, duration_ms, applied_by, host, berth_version)
-       SELECT ${values.join(', ')}
-       WHERE ${lockKey === null ? 'true' : lockHeldSql(lockKey)} RETURNING version`,
-    ));
+    const sql = insertHistorySql(table, row, String(Math.round(row.durationMs)), lockKey === null ? undefined : lockHeldSql(lockKey));
+    const rows = await this.#run(() => this.#s.simple(`${sql} RETURNING version`));
     return rows.length === 1;
   }
 
@@ -290,6 +341,35 @@ export class PostgresDriver implements Driver {
       throw new ConnectionLostError(message, { cause: err });
     }
   }
+}
+
+/**
+ * The history INSERT as one simple-protocol statement with literals: it runs once per migration,
+ * and the extended protocol's parse/bind/execute would cost several times its server time.
+ * With `where`, the row is written only if that condition holds.
+ */
+function insertHistorySql(table: HistoryTable, row: Omit<NewHistoryRow, 'durationMs'>, durationSql: string, where?: string): string {
+  const values = [
+    String(Math.trunc(row.version)), quoteLiteral(row.name), quoteLiteral(row.checksum), quoteLiteral(row.status),
+    String(Math.trunc(row.statementsApplied)), String(Math.trunc(row.statementsTotal)), durationSql,
+    'current_user', nullableLiteral(row.host), nullableLiteral(row.berthVersion),
+  ];
+  return `INSERT INTO ${qualified(table)}
+    (version, name, checksum, status, statements_applied, statements_total, duration_ms, applied_by, host, berth_version)
+    SELECT ${values.join(', ')}${where === undefined ? '' : ` WHERE ${where}`}`;
+}
+
+/** Length in code points, the unit of the server's error positions. */
+function codePoints(text: string): number {
+  let surrogatePairs = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) surrogatePairs++;
+    }
+  }
+  return text.length - surrogatePairs;
 }
 
 function poolerError(): TargetRejectedError {

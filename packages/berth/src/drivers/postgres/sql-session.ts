@@ -14,9 +14,20 @@ export interface SqlSession {
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number }>;
   /** Any number of statements in one message (simple protocol); rows of the last one. */
   simple<R = Record<string, unknown>>(sql: string): Promise<R[]>;
+  /**
+   * Like `simple`, but never throws: says how many statements completed, and the error of the
+   * one that did not. Absent when the client cannot count completed statements.
+   */
+  script?(sql: string): Promise<ScriptResult>;
   /** Cancels the running statement on the server, if the client can. */
   cancel(): Promise<void>;
   end(): Promise<void>;
+}
+
+export interface ScriptResult {
+  /** Statements that completed (CommandComplete) before the error, or all of them. */
+  readonly completed: number;
+  readonly error?: unknown;
 }
 
 /** Pulls what PostgreSQL reports (SQLSTATE, position, detail, hint) out of a client error. */
