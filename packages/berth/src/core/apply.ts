@@ -30,6 +30,12 @@ export interface ApplyContext {
   readonly statementTimeoutMs: number;
   readonly onEvent: EventListener;
   readonly signal?: AbortSignal;
+  /**
+   * `verified` is true while nothing has run on the session since the lock was last seen held
+   * (taken, or checked just before a COMMIT): the next migration's first check can then be
+   * skipped, since neither COMMIT nor RESET ALL releases a session lock.
+   */
+  readonly lock: { verified: boolean };
 }
 
 /** One file to run: the up or the down of a migration, SQL statements or a code function. */
@@ -60,8 +66,11 @@ export async function runInTransaction(ctx: ApplyContext, step: Step, mode: 'own
   const started = Date.now();
   emitStart(ctx, step, true);
   try {
+    const lockVerified = ctx.lock.verified;
+    ctx.lock.verified = false;
     if (mode === 'own' && step.body.kind === 'sql' && ctx.driver.capabilities.transactionalScripts) {
-      await runAsOneMessage(ctx, step, step.body.statements);
+      await runAsOneMessage(ctx, step, step.body.statements, lockVerified);
+      ctx.lock.verified = true;
       const durationMs = Date.now() - started;
       emitDone(ctx, step, durationMs);
       return durationMs;
@@ -92,7 +101,7 @@ export async function runInTransaction(ctx: ApplyContext, step: Step, mode: 'own
  * can say which statement of it failed: a migration then costs one round trip, not one per
  * statement (RESET/BEGIN, each statement, the history row, COMMIT).
  */
-async function runAsOneMessage(ctx: ApplyContext, step: Step, statements: readonly Statement[]): Promise<void> {
+async function runAsOneMessage(ctx: ApplyContext, step: Step, statements: readonly Statement[], lockVerified: boolean): Promise<void> {
   const m = step.migration;
   const outcome = await ctx.driver.runTransactionalScript!({
     table: ctx.table,
@@ -102,6 +111,7 @@ async function runAsOneMessage(ctx: ApplyContext, step: Step, statements: readon
     },
     expectedPid: ctx.pid,
     lockKey: ctx.lockKey,
+    lockVerified,
     statements: statements.map((statement) => statement.sql),
     history: step.direction === 'up'
       ? { insert: { version: m.version, name: m.name, checksum: m.checksum, status: 'applied', statementsApplied: statements.length,
@@ -142,6 +152,7 @@ export async function runWithoutTransaction(ctx: ApplyContext, step: Step): Prom
   const m = step.migration;
   const started = Date.now();
   emitStart(ctx, step, false);
+  ctx.lock.verified = false;
   let marked = false;
   let done = 0;
   const total = step.body.kind === 'sql' ? step.body.statements.length : 0;

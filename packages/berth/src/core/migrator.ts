@@ -242,6 +242,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       const ctx: ApplyContext = {
         driver, table, lockKey: driver.capabilities.advisoryLocks ? key : null, pid: server.pid,
         host: settings.host, berthVersion: BERTH_VERSION, statementTimeoutMs: settings.statementTimeoutMs, onEvent: emit,
+        lock: { verified: true },
         ...(options.signal ? { signal: options.signal } : {}),
       };
       return await fn(ctx, history);

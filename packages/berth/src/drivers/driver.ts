@@ -111,6 +111,8 @@ export interface TransactionalScript {
   /** The backend the lock was taken on: any other one means a pooler sits in between. */
   readonly expectedPid: number;
   readonly lockKey: bigint | null;
+  /** The lock was seen held and nothing ran since: it is then checked only before COMMIT. */
+  readonly lockVerified: boolean;
   readonly statements: readonly string[];
   /** Written in the same transaction, just before COMMIT; an insert's duration is measured there. */
   readonly history:

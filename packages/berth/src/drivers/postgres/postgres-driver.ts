@@ -257,7 +257,7 @@ export class PostgresDriver implements Driver {
     const parts: { readonly role: 'setup' | 'session' | 'lock' | 'statement' | 'history' | 'commit'; readonly sql: string }[] = [
       ...this.#prologue({ ...script.session, transaction: true }).map((sql) => ({ role: 'setup' as const, sql })),
       { role: 'session', sql: `SELECT 1 / (pg_backend_pid() = ${Math.trunc(script.expectedPid)})::int AS same_session` },
-      ...held.map((sql) => ({ role: 'lock' as const, sql })),
+      ...(script.lockVerified ? [] : held).map((sql) => ({ role: 'lock' as const, sql })),
       ...script.statements.map((sql) => ({ role: 'statement' as const, sql })),
       // Again just before COMMIT: a statement of the file may have released the lock.
       ...held.map((sql) => ({ role: 'lock' as const, sql })),
