@@ -26,14 +26,15 @@ const REPORT_EVERY_MS = 5_000;
  * Takes the lock by polling `pg_try_advisory_lock` with jitter. A blocking `pg_advisory_lock`
  * would queue this session behind the holder, and the holder's `CREATE INDEX CONCURRENTLY` waits
  * for every open transaction — including a waiter's — so the two would deadlock (SPEC §4.1).
- * Returns how long it waited, in ms.
+ * Returns how long it waited, in ms, or undefined when `unneeded` said, between two attempts,
+ * that another runner has done the work meanwhile.
  */
 export async function acquireLock(
   driver: Driver,
   key: bigint,
   table: string,
-  options: { timeoutMs: number; onEvent: EventListener; signal?: AbortSignal },
-): Promise<number> {
+  options: { timeoutMs: number; onEvent: EventListener; signal?: AbortSignal; unneeded?: () => Promise<boolean> },
+): Promise<number | undefined> {
   const started = Date.now();
   let lastReport = -Infinity;
   let holder: LockHolder | null = null;
@@ -57,6 +58,9 @@ export async function acquireLock(
     }
     const poll = Math.min(MAX_POLL_MS, FIRST_POLL_MS * 2 ** attempt) * (0.5 + Math.random() * 0.5);
     await sleep(Math.min(poll, Math.max(1, options.timeoutMs - waited)), options.signal);
+    // Twenty replicas that start together would otherwise take the lock one after another after
+    // the first one is done, only to find nothing to do.
+    if (await options.unneeded?.()) return undefined;
   }
 }
 

@@ -225,12 +225,23 @@ export function createMigrator(options: MigratorOptions): Migrator {
     }
   }
 
-  /** Runs `fn` holding the migration lock, with the history table created and read under it. */
-  async function withLock<T>(c: Connection, table: HistoryTable, fn: (ctx: ApplyContext, history: HistoryRow[]) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` holding the migration lock, with the history table created and read under it.
+   * While it waits for the lock, `unneeded` may find (without the lock) that there is nothing
+   * left to do; its result is then returned without taking the lock.
+   */
+  async function withLock<T>(c: Connection, table: HistoryTable, fn: (ctx: ApplyContext, history: HistoryRow[]) => Promise<T>,
+    unneeded?: () => Promise<T | undefined>): Promise<T> {
     const { driver, server } = c;
     const key = lockKey(server.database, table);
     const tableName = `${table.schema}.${table.table}`;
-    await acquireLock(driver, key, tableName, { timeoutMs: settings.lockTimeoutMs, onEvent: emit, ...(options.signal ? { signal: options.signal } : {}) });
+    let early: T | undefined;
+    const waited = await acquireLock(driver, key, tableName, {
+      timeoutMs: settings.lockTimeoutMs, onEvent: emit,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(unneeded ? { unneeded: async () => (early = await unneeded()) !== undefined } : {}),
+    });
+    if (waited === undefined) return early as T;
     try {
       // Read again under the lock: another runner may have changed everything while we waited.
       let history = await driver.readHistory(table);
@@ -304,11 +315,21 @@ export function createMigrator(options: MigratorOptions): Migrator {
         if (optimistic.toApply.length) await upOptions.beforeApply?.(optimistic.toApply.map(toPlanned));
         return reportDryRun(optimistic, `${table.schema}.${table.table}`);
       }
-      if (before !== null && optimistic.problems.length === 0 && optimistic.toApply.length === 0) {
-        warnAhead(optimistic);
-        emit({ event: 'plan.ready', current: optimistic.current, pending: optimistic.pending.length, toApply: 0, dryRun: false, table: `${table.schema}.${table.table}` });
-        return { applied: [], planned: [], current: optimistic.current, pending: optimistic.pending.length, lockWaitMs: 0, dryRun: false };
-      }
+      const upToDate = (p: Plan, lockWaitMs: number): UpResult => {
+        warnAhead(p);
+        emit({ event: 'plan.ready', current: p.current, pending: p.pending.length, toApply: 0, dryRun: false, table: `${table.schema}.${table.table}` });
+        return { applied: [], planned: [], current: p.current, pending: p.pending.length, lockWaitMs, dryRun: false };
+      };
+      if (before !== null && optimistic.problems.length === 0 && optimistic.toApply.length === 0) return upToDate(optimistic, 0);
+      // While another runner holds the lock: once the schema has reached the last version this
+      // run would apply, re-plan without the lock; up to date means done, as at the start.
+      const last = optimistic.toApply.at(-1)?.version ?? Infinity;
+      const doneByAnother = async (): Promise<UpResult | undefined> => {
+        const state = await c.driver.readCurrentVersion(table);
+        if (state === null || state.unsettled || (state.current ?? 0) < last) return undefined;
+        const p = planOf((await c.driver.readHistory(table)) ?? []);
+        return p.problems.length === 0 && p.toApply.length === 0 ? upToDate(p, Date.now() - lockStarted) : undefined;
+      };
       // Code migrations about to run are imported now, before the lock and before any write, so
       // a module that does not load stops the run with nothing changed (SPEC §4.4).
       await Promise.all(optimistic.toApply.filter((m) => m.kind === 'code').map(loadCode));
@@ -352,7 +373,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
           lockWaitMs,
           dryRun: false,
         };
-      });
+      }, doneByAnother);
     });
   }
 

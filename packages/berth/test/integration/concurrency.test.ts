@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runBerth, writeMigrations } from '../helpers/cli.js';
+import { jsonLines, runBerth, spawnBerth, writeMigrations } from '../helpers/cli.js';
 import { useTestDatabase } from '../helpers/db.js';
 
 const RUNNERS = 32;
@@ -42,5 +42,22 @@ describe('exactly once under concurrency', () => {
     // Runners that found the work done report it instead of failing.
     const appliedCounts = results.map((r) => r.stderr.match(/"event":"run.summary".*?"applied":(\d+)/)?.[1]).map(Number);
     expect(appliedCounts.reduce((a, b) => a + b, 0)).toBe(MIGRATIONS);
+  });
+
+  it('a runner waiting for the lock stops waiting, without taking it, once the holder has applied everything', async () => {
+    const dir = writeMigrations({
+      '1_slow.up.sql': 'CREATE TABLE slow_done (id int);\nSELECT pg_sleep(1.5);',
+      '2_after.up.sql': 'CREATE TABLE after_slow (id int);',
+    });
+    const holder = spawnBerth(['migrate', '--dir', dir, '--log-format', 'json', '--table', 'waiter_history'], { env: { DATABASE_URL: db().url } });
+    await holder.waitForOutput(/"event":"lock.acquired"/);
+    const waiter = await runBerth(['migrate', '--dir', dir, '--log-format', 'json', '--table', 'waiter_history'], { env: { DATABASE_URL: db().url } });
+    const held = await holder.exited;
+    expect(held.code, held.stderr).toBe(0);
+    expect(waiter.code, waiter.stderr).toBe(0);
+    const events = jsonLines(waiter.stderr);
+    expect(events.some((e) => e.event === 'lock.wait')).toBe(true);
+    expect(events.some((e) => e.event === 'lock.acquired')).toBe(false);
+    expect(events.find((e) => e.event === 'run.summary')).toMatchObject({ exitCode: 0, applied: 0, current: 2 });
   });
 });
