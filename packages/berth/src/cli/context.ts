@@ -10,6 +10,12 @@ export interface CliIo {
   readonly cwd: string;
   readonly stdoutIsTTY: boolean;
   readonly stderrIsTTY: boolean;
+  /**
+   * Tunes the process for what comes next; only the real process does (`processIo`), never a
+   * caller that runs berth in its own process. `wasm`: the lint parser or PGlite is about to
+   * load. `bulk`: connected; from here on a run may allocate a lot.
+   */
+  readonly tune?: (profile: 'wasm' | 'bulk') => void;
 }
 
 export interface CommandContext {
@@ -29,7 +35,7 @@ export function makeMigrator(config: ResolvedConfig, io: CliIo, onEvent: EventLi
   }
   // Validated once up front, so a bad URL fails fast (exit 2) before any file is read or any
   // connection is attempted; it is parsed again for each attempt in case its secret file rotates.
-  parseDatabaseUrl(config.databaseUrl(), describeUrlSource(config));
+  if (parseDatabaseUrl(config.databaseUrl(), describeUrlSource(config)).kind === 'pglite') io.tune?.('wasm');
   return createMigrator({
     databaseUrl: config.databaseUrl,
     dir: config.dir.startsWith('/') ? config.dir : `${io.cwd}/${config.dir}`,

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { loadConfigFile } from '../config/config-file.js';
 import { resolveConfig, type ResolvedConfig } from '../config/resolve.js';
 import { SETTINGS, type SettingKey } from '../config/settings.js';
@@ -65,6 +66,7 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
       io,
       signal: controller.signal,
       migrator: () => (migrator ??= makeMigrator(resolved, io, (e) => {
+        if (e.event === 'connect.ok') io.tune?.('bulk');
         reporter.event(e);
         metrics?.observe(e);
       }, controller.signal)),
@@ -212,6 +214,27 @@ export function processIo(): CliIo {
     cwd: process.cwd(),
     stdoutIsTTY: Boolean(process.stdout.isTTY),
     stderrIsTTY: Boolean(process.stderr.isTTY),
+    tune: tuneProcess,
   };
+}
+
+const tuned = new Set<string>();
+
+/**
+ * A CLI run is short and often runs under a container memory limit, so it trades peak speed for
+ * footprint (bench/: peak RSS applying 1,000 migrations with lint, 120 -> 75 MiB). Flags are set
+ * late: once V8 flags change, Node compiles each built-in module it loads afterwards without its
+ * embedded code cache, which at start-up would cost every run ~8 ms. Once connected, the
+ * built-ins a run needs are loaded.
+ */
+function tuneProcess(profile: 'wasm' | 'bulk'): void {
+  if (tuned.has(profile)) return;
+  tuned.add(profile);
+  // Optimising a WebAssembly module as large as the lint parser or PGlite costs more memory and
+  // time than a run ever wins back: stay on V8's baseline compiler.
+  if (profile === 'wasm') setFlagsFromString('--liftoff-only');
+  // Many migrations make much short-lived garbage: a young generation that does not grow keeps
+  // it from inflating the heap.
+  else setFlagsFromString('--semi-space-growth-factor=1');
 }
 

@@ -17,6 +17,7 @@ export const lint: CommandRun = async (ctx, opts, args) => {
   const failOn = choice<FailOn>('--fail-on', opts.failOn ?? 'error', FAIL_ON);
   const paths = args.length > 0 ? args : [ctx.config.dir];
   const targets = await collectTargets(paths, ctx.io.cwd);
+  ctx.io.tune?.('wasm');
   const report = await lintTargets(targets);
   ctx.io.stdout.write(formatReport(report, format, { version: BERTH_VERSION }));
   const failing = report.findings.filter((f) => failsAt(f, failOn)).length;
@@ -41,6 +42,7 @@ export const lint: CommandRun = async (ctx, opts, args) => {
 export async function lintPending(ctx: CommandContext, mode: Exclude<LintMode, 'off'>, planned: readonly PlannedMigration[]): Promise<void> {
   const sources = planned.flatMap((p) => (p.sql === undefined ? [] : [{ file: displayPath(ctx.io.cwd, p.path, p.file), text: p.sql }]));
   if (sources.length === 0) return;
+  ctx.io.tune?.('wasm');
   const report = await lintSources(sources);
   for (const f of report.findings) {
     const level = f.severity === 'error' && mode === 'error' ? 'error' : 'warn';
