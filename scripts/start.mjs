@@ -175,7 +175,7 @@ class StartError extends Error {}
 
 function preflight() {
   const missing = [
-    'packages/berth/dist/cli.js',
+    'packages/berth/dist/cli.cjs',
     'services/users/dist/main.js',
     'services/orders/dist/main.js',
   ].filter((file) => !existsSync(path.join(REPO_ROOT, file)));

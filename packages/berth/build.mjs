@@ -1,6 +1,5 @@
-// Bundles the library and the CLI into dist/ with esbuild: one file to parse at start-up, and
-// everything a command does not need (the pg client, PGlite, rarely used commands) split into
-// chunks imported on demand. Type declarations come from tsc.
+// Bundles the library (ES modules, split into chunks loaded on demand) and the CLI (one script
+// with a trained V8 code cache) into dist/ with esbuild. Type declarations come from tsc.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
@@ -24,8 +23,19 @@ const skipCloudflareProbe = {
   },
 };
 
+// PGlite ships WASM and data files next to its code, so it stays an installed dependency.
+// pg-native is pg's optional native binding, which berth does not use.
+// jiti (TypeScript migrations and config files) loads its Babel bundle with
+// createRequire(import.meta.url)('../dist/babel.cjs'), a path esbuild cannot follow.
+// libpg-query (berth lint's PostgreSQL parser) finds its .wasm next to its own code, and is
+// imported only on the lint path.
+const external = ['@electric-sql/pglite', 'pg-native', 'jiti', 'libpg-query'];
+const define = { __BERTH_VERSION__: JSON.stringify(pkg.version) };
+
+// The library: ES modules, with what a call does not need (the pg client, PGlite, lint) split
+// into chunks imported on demand.
 await build({
-  entryPoints: { index: 'src/index.ts', cli: 'src/cli/bin-entry.ts' },
+  entryPoints: { index: 'src/index.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,
@@ -34,18 +44,35 @@ await build({
   target: 'node20',
   sourcemap: 'linked',
   chunkNames: 'chunks/[name]-[hash]',
-  // PGlite ships WASM and data files next to its code, so it stays an installed dependency.
-  // pg-native is pg's optional native binding, which berth does not use.
-  // jiti (TypeScript migrations and config files) loads its Babel bundle with
-  // createRequire(import.meta.url)('../dist/babel.cjs'), a path esbuild cannot follow.
-  // libpg-query (berth lint's PostgreSQL parser) finds its .wasm next to its own code, and is
-  // imported only on the lint path.
-  external: ['@electric-sql/pglite', 'pg-native', 'jiti', 'libpg-query'],
-  define: { __BERTH_VERSION__: JSON.stringify(pkg.version) },
+  external,
+  define,
   // pg is CommonJS: give its require() calls of Node built-ins a real require in the ESM bundle.
   banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);" },
   logLevel: 'warning',
   plugins: [skipCloudflareProbe],
 });
 
+// The CLI: one classic script, so that bin/load-cli.js can start it from a V8 code cache (Node 20
+// has no code cache for ES modules). Its dynamic imports become require() of the installed
+// packages (each ships CommonJS); the user's own modules go through the loader's import().
+await build({
+  entryPoints: { cli: 'src/cli/bin-entry.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: 'linked',
+  external,
+  define: { ...define, 'import.meta.url': '__berthImportMetaUrl' },
+  banner: { js: "var __berthImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  supported: { 'dynamic-import': false },
+  logLevel: 'warning',
+  plugins: [skipCloudflareProbe],
+});
+
 execFileSync(process.execPath, [new URL('../../node_modules/typescript/bin/tsc', import.meta.url).pathname, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+
+// Train the CLI's code cache last, on the finished bundle (see scripts/train-code-cache.mjs).
+execFileSync(process.execPath, [new URL('./scripts/train-code-cache.mjs', import.meta.url).pathname], { stdio: 'inherit' });

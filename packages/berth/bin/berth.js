@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { runCli } from '../dist/cli.js';
+import { loadCli } from './load-cli.js';
 
-process.exitCode = await runCli(process.argv.slice(2));
+process.exitCode = await loadCli().runCli(process.argv.slice(2));

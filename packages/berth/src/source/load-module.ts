@@ -26,6 +26,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { ValidationError } from '../core/errors.js';
+import { nativeImport } from './native-import.js';
 
 /** Extensions loaded through jiti; everything else goes to Node's `import()`. */
 const TYPESCRIPT = new Set(['.ts', '.mts', '.cts']);
@@ -66,7 +67,7 @@ export async function loadModule(file: string): Promise<Record<string, unknown>>
   try {
     loaded = typescript
       ? await (await getJiti()).import(absolute)
-      : await import(pathToFileURL(absolute).href);
+      : await nativeImport(pathToFileURL(absolute).href);
   } catch (err) {
     throw await loadError(file, absolute, err, typescript);
   }
