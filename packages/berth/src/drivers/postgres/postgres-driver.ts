@@ -271,6 +271,7 @@ export class PostgresDriver implements Driver {
     // COMMIT completed before the session went away: the migration is in, and the next
     // statement on this session will report the loss.
     if (failed === undefined) return { ok: true };
+    // Classified like any other call: a lost session marks this driver lost and is thrown.
     const driverError = await this.#run(() => Promise.reject(error)).catch((e: unknown) => e);
     if (!(driverError instanceof DriverQueryError)) throw driverError;
     switch (failed.role) {
