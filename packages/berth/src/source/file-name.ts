@@ -35,6 +35,13 @@ const BUILD_ARTIFACT = /\.(d\.[cm]?ts|map)$/;
 const SQL_ATTEMPT = /\.(up|down)\.sql$/i;
 
 export function parseMigrationFileName(fileName: string): ParsedFileName {
+  // The common case first: one regular expression per file of a large directory.
+  const sql = SQL_FILE.exec(fileName);
+  if (sql !== null) {
+    const [, digits = '', name = '', direction] = sql;
+    return migration(digits, name, direction === 'down' ? 'down' : 'up', 'sql', 'sql');
+  }
+
   if (BUILD_ARTIFACT.test(fileName)) return { kind: 'ignored', reason: 'build artifact (.d.ts or .map)' };
 
   const attempt = ATTEMPT.exec(fileName);
@@ -45,12 +52,6 @@ export function parseMigrationFileName(fileName: string): ParsedFileName {
       return invalid('it does not start with <version>_');
     }
     return { kind: 'ignored', reason: 'the name does not start with <version>_' };
-  }
-
-  const sql = SQL_FILE.exec(fileName);
-  if (sql !== null) {
-    const [, digits = '', name = '', direction] = sql;
-    return migration(digits, name, direction === 'down' ? 'down' : 'up', 'sql', 'sql');
   }
 
   const code = CODE_FILE.exec(fileName);

@@ -86,9 +86,6 @@ interface Body {
 
 type ParsedBody = { body: Pick<Migration, 'sql' | 'statements' | 'directives'> } | { problems: SourceProblem[] };
 
-/** How each migration's body is parsed, for `checkBodies`. */
-const bodyOf = new WeakMap<Migration, () => ParsedBody>();
-
 export async function readMigrations(dir: string, options: ReadMigrationsOptions = {}): Promise<Migration[]> {
   const fs = options.fs ?? nodeFs;
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
@@ -103,7 +100,8 @@ export async function readMigrations(dir: string, options: ReadMigrationsOptions
     } else if (parsed.kind === 'invalid') {
       problems.push({ files: [fileName], message: parsed.message });
     } else {
-      const entry: Entry = { ...parsed, ref: { fileName, path: path.join(root, fileName) } };
+      // `root` is resolved and a directory entry has no separator: no path.join per file.
+      const entry: Entry = { ...parsed, ref: { fileName, path: `${root}${path.sep}${fileName}` } };
       const entries = byVersion.get(parsed.version);
       if (entries === undefined) byVersion.set(parsed.version, [entry]);
       else entries.push(entry);
@@ -144,31 +142,58 @@ export async function readMigrations(dir: string, options: ReadMigrationsOptions
     const body = read.get(up.ref.fileName);
     // Every readable up file is in `read`, and any unreadable one is a problem thrown above.
     if (body === undefined) throw new InternalError('ERR_INTERNAL', `${up.ref.fileName} was listed but not read`);
-    const parsed = (): Pick<Migration, 'sql' | 'statements' | 'directives'> => {
-      const result = body.parse();
-      if ('problems' in result) throw sourceInvalid(dir, result.problems);
-      return result.body;
-    };
-    const migration: Migration = Object.freeze({
-      version: up.version,
-      name: up.name,
-      kind: up.type,
-      up: up.ref,
-      ...(down === undefined ? {} : { down: down.ref }),
-      checksum: body.checksum,
-      get sql() {
-        return parsed().sql;
-      },
-      get statements() {
-        return parsed().statements;
-      },
-      get directives() {
-        return parsed().directives;
-      },
-    });
-    bodyOf.set(migration, body.parse);
-    return migration;
+    return Object.freeze(new SourceMigration(up, down, body, dir));
   });
+}
+
+/**
+ * A migration whose body is parsed the first time `sql`, `statements` or `directives` is read
+ * (a class, so that a thousand of them cost no more than plain objects).
+ */
+class SourceMigration implements Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly kind: Migration['kind'];
+  readonly up: MigrationFileRef;
+  readonly down?: MigrationFileRef;
+  readonly checksum: string;
+  readonly #body: Body;
+  readonly #dir: string;
+
+  constructor(up: Entry, down: Entry | undefined, body: Body, dir: string) {
+    this.version = up.version;
+    this.name = up.name;
+    this.kind = up.type;
+    this.up = up.ref;
+    if (down !== undefined) this.down = down.ref;
+    this.checksum = body.checksum;
+    this.#body = body;
+    this.#dir = dir;
+  }
+
+  get sql(): string | undefined {
+    return this.#parsed().sql;
+  }
+
+  get statements(): readonly Statement[] {
+    return this.#parsed().statements;
+  }
+
+  get directives(): Directives {
+    return this.#parsed().directives;
+  }
+
+  /** Problems of the body, for `checkBodies`. */
+  problems(): readonly SourceProblem[] {
+    const result = this.#body.parse();
+    return 'problems' in result ? result.problems : [];
+  }
+
+  #parsed(): Pick<Migration, 'sql' | 'statements' | 'directives'> {
+    const result = this.#body.parse();
+    if ('problems' in result) throw sourceInvalid(this.#dir, result.problems);
+    return result.body;
+  }
 }
 
 /**
@@ -176,11 +201,7 @@ export async function readMigrations(dir: string, options: ReadMigrationsOptions
  * `ERR_SOURCE_INVALID` listing every problem among them, as `readMigrations` does for the rest.
  */
 export function checkBodies(dir: string, migrations: readonly Migration[]): void {
-  const problems: SourceProblem[] = [];
-  for (const migration of migrations) {
-    const parsed = bodyOf.get(migration)?.();
-    if (parsed !== undefined && 'problems' in parsed) problems.push(...parsed.problems);
-  }
+  const problems = migrations.flatMap((m) => (m instanceof SourceMigration ? m.problems() : []));
   if (problems.length > 0) throw sourceInvalid(dir, problems);
 }
 
