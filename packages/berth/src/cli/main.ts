@@ -222,7 +222,7 @@ const tuned = new Set<string>();
 
 /**
  * A CLI run is short and often runs under a container memory limit, so it trades peak speed for
- * footprint (bench/: peak RSS applying 1,000 migrations with lint, 120 -> 75 MiB). Flags are set
+ * footprint (bench/: peak RSS applying 1,000 migrations with lint, 120 -> ~80 MiB). Flags are set
  * late: once V8 flags change, Node compiles each built-in module it loads afterwards without its
  * embedded code cache, which at start-up would cost every run ~8 ms. Once connected, the
  * built-ins a run needs are loaded.
@@ -237,4 +237,3 @@ function tuneProcess(profile: 'wasm' | 'bulk'): void {
   // it from inflating the heap.
   else setFlagsFromString('--semi-space-growth-factor=1');
 }
-

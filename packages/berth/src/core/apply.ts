@@ -105,10 +105,7 @@ async function runAsOneMessage(ctx: ApplyContext, step: Step, statements: readon
   const m = step.migration;
   const outcome = await ctx.driver.runTransactionalScript!({
     table: ctx.table,
-    session: {
-      ...(step.directives.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: step.directives.lockTimeoutMs }),
-      ...(step.directives.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: step.directives.statementTimeoutMs }),
-    },
+    session: fileTimeouts(step),
     expectedPid: ctx.pid,
     lockKey: ctx.lockKey,
     lockVerified,
@@ -239,11 +236,18 @@ function fromTemplate(strings: TemplateStringsArray, values: unknown[]): [string
 async function begin(ctx: ApplyContext, step: Step, transaction: 'begin' | 'continue' | 'none'): Promise<void> {
   const { pid, lockHeld } = await ctx.driver.beginMigration({
     transaction: transaction === 'begin',
-    ...(step.directives.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: step.directives.lockTimeoutMs }),
-    ...(step.directives.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: step.directives.statementTimeoutMs }),
+    ...fileTimeouts(step),
   }, ctx.lockKey);
   if (pid !== ctx.pid) throw sessionChanged(ctx, step, pid);
   if (!lockHeld) throw lockLost(step);
+}
+
+/** The file's own `-- berth:lock-timeout` / `statement-timeout`, for the session it runs in. */
+function fileTimeouts(step: Step): { lockTimeoutMs?: number; statementTimeoutMs?: number } {
+  return {
+    ...(step.directives.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: step.directives.lockTimeoutMs }),
+    ...(step.directives.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: step.directives.statementTimeoutMs }),
+  };
 }
 
 function sessionChanged(ctx: ApplyContext, step: Step, pid?: number): TargetRejectedError {

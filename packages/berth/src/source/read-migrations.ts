@@ -338,7 +338,15 @@ async function readUpFile(
     }
   }
   let parsed: ParsedBody | undefined;
-  return { body: { checksum, parse: () => (parsed ??= checkSql(up.ref.fileName, bytes)) } };
+  let unparsed: Uint8Array | undefined = bytes;
+  const parse = (): ParsedBody => {
+    if (parsed === undefined) {
+      parsed = checkSql(up.ref.fileName, unparsed!);
+      unparsed = undefined; // the text is kept instead; a large data file is not held twice
+    }
+    return parsed;
+  };
+  return { body: { checksum, parse } };
 }
 
 /** Valid UTF-8 without NUL bytes, checked natively without building a string. */
