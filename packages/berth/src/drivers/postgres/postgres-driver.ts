@@ -360,7 +360,10 @@ function insertHistorySql(table: HistoryTable, row: Omit<NewHistoryRow, 'duratio
     SELECT ${values.join(', ')}${where === undefined ? '' : ` WHERE ${where}`}`;
 }
 
-/** Length in code points, the unit of the server's error positions. */
+/**
+ * Length in code points, the unit of the server's error positions. (source/line-column.ts counts
+ * the same way for files; drivers do not depend on source/, see test/unit/imports.test.ts.)
+ */
 function codePoints(text: string): number {
   let surrogatePairs = 0;
   for (let i = 0; i < text.length; i++) {
