@@ -5,7 +5,7 @@
  * that made it; V8 rejects any other, and the bundle then compiles as usual, only slower.
  */
 import { readFileSync } from 'node:fs';
-import Module, { createRequire } from 'node:module';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
@@ -24,7 +24,8 @@ export function loadCli() {
   } catch {
     // No cache (a build that skipped training): compile as usual.
   }
-  const script = new Script(Module.wrap(readFileSync(BUNDLE, 'utf8')), { filename: BUNDLE, ...(cachedData ? { cachedData } : {}) });
+  // The bundle is CommonJS's wrapper function, ASCII only (build.mjs): V8 keeps this one string.
+  const script = new Script(readFileSync(BUNDLE, 'latin1'), { filename: BUNDLE, ...(cachedData ? { cachedData } : {}) });
   // A classic script has no module loader behind import(): lend ours for the user's modules
   // (src/source/native-import.ts).
   globalThis[Symbol.for('berth.nativeImport')] = (url) => import(url);

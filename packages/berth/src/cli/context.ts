@@ -12,10 +12,10 @@ export interface CliIo {
   readonly stderrIsTTY: boolean;
   /**
    * Tunes the process for what comes next; only the real process does (`processIo`), never a
-   * caller that runs berth in its own process. `wasm`: the lint parser or PGlite is about to
-   * load. `bulk`: connected; from here on a run may allocate a lot.
+   * caller that runs berth in its own process. `run`: a command starts. `wasm`: the lint parser
+   * or PGlite is about to load.
    */
-  readonly tune?: (profile: 'wasm' | 'bulk') => void;
+  readonly tune?: (profile: 'wasm' | 'run') => void;
 }
 
 export interface CommandContext {

@@ -1,8 +1,8 @@
-import { copyFileSync, cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { makeTempDir, runNode } from '../helpers/cli.js';
+import { jsonLines, makeTempDir, runBerth, runNode, writeMigrations } from '../helpers/cli.js';
 
 const PACKAGE = fileURLToPath(new URL('../../', import.meta.url));
 const BUNDLE = path.join(PACKAGE, 'dist/cli.cjs');
@@ -39,5 +39,21 @@ describe('the CLI code cache', () => {
     const rejected = await runNode([path.join(root, 'bin/berth.js'), '--version']);
     expect(rejected.code, rejected.stderr).toBe(0);
     expect(rejected.stdout).toBe(absent.stdout);
+  });
+});
+
+describe('the CLI process', () => {
+  it('is an ASCII-only script: V8 keeps it at one byte per character', () => {
+    const bundle = readFileSync(BUNDLE);
+    const offset = bundle.findIndex((byte) => byte > 0x7f);
+    expect(offset, `non-ASCII byte at ${offset}: ${bundle.subarray(Math.max(0, offset - 40), offset + 10).toString()}`).toBe(-1);
+  });
+
+  it('sets only V8 flags this Node.js knows (a command that loads WebAssembly sets them all)', async () => {
+    const dir = writeMigrations({ '0001_t.up.sql': 'CREATE TABLE t (id int);\n' });
+    const run = await runBerth(['migrate', '-d', 'pglite://memory', '--dir', dir, '--log-format', 'json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).not.toMatch(/unrecognized flag/i);
+    expect(jsonLines(run.stderr).at(-1)).toMatchObject({ event: 'run.summary', ok: true, applied: 1 });
   });
 });
