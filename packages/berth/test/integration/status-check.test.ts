@@ -50,6 +50,9 @@ describe('status, check and dry runs', () => {
     for (const entry of after.applied) {
       expect(entry).toMatchObject({ version: expect.any(Number), name: expect.any(String), appliedAt: expect.any(String), durationMs: expect.any(Number), checksum: expect.stringMatching(/^[0-9a-f]{64}$/) });
     }
+    // appliedAt is the server's applied_at, to the millisecond.
+    const stamps = await db().admin.query("SELECT version::int, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS at FROM berth_migrations ORDER BY version");
+    expect(after.applied.map((e: { version: number; appliedAt: string }) => ({ version: e.version, at: e.appliedAt }))).toEqual(stamps.rows);
     const row = await db().admin.query('SELECT name, status, statements_applied, statements_total, applied_by, host, berth_version FROM berth_migrations WHERE version = 3');
     expect(row.rows[0]).toMatchObject({ name: 'index', status: 'applied', statements_applied: 1, statements_total: 1, applied_by: 'postgres', berth_version: expect.any(String) });
 
