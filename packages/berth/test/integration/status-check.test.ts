@@ -85,6 +85,19 @@ describe('status, check and dry runs', () => {
     expect(count.rows[0]).toEqual({ n: 2 });
   });
 
+  it('PGOPTIONS reaches the session, as with libpq, and berth\'s own session settings still apply', async () => {
+    await db().admin.query('CREATE SCHEMA app');
+    const dir = writeMigrations({
+      '0001_t.up.sql': 'CREATE TABLE t (id int);',
+      // Fails the run unless both the caller's option and berth's session limits are in force.
+      '0002_settings.up.sql': "SELECT 1 / (current_setting('work_mem') = '7MB' AND current_setting('idle_in_transaction_session_timeout') = '1min')::int;",
+    });
+    const run = await runBerth(['migrate', '--dir', dir], { env: { ...env(), PGOPTIONS: '-c search_path=app -c work_mem=7MB' } });
+    expect(run.code, run.stderr).toBe(0);
+    const tables = await db().admin.query("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'app' ORDER BY 1");
+    expect(tables.rows.map((r) => r.t)).toEqual(['berth_migrations', 't']);
+  });
+
   it('a second runner waits for the lock, names the holder, and gives up with exit 4 at --lock-timeout', async () => {
     await db().admin.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
     const dir = writeMigrations({ '1_slow.up.sql': 'SELECT pg_sleep(20);' });

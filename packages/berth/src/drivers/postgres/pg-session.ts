@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import ConnectionParameters from 'pg/lib/connection-parameters.js';
 import type { ConnectionOptions } from 'node:tls';
 import { TargetRejectedError, UnreachableError } from '../../core/errors.js';
 import type { PostgresTarget } from '../../config/database-url.js';
@@ -14,7 +15,7 @@ export interface PgSessionOptions {
 /** Opens one node-postgres session and classifies a failure to do so (SPEC §4.6). */
 export async function openPgSession(options: PgSessionOptions, settings: Readonly<Record<string, string>> = {}): Promise<SqlSession> {
   const base = clientConfig(options);
-  let config: pg.ClientConfig = { ...base, ...startupOptions(settings) };
+  let config: pg.ClientConfig = { ...base, ...startupOptions(base, settings) };
   let startupApplied = Object.keys(settings).length > 0;
   let client: pg.Client;
   try {
@@ -99,9 +100,15 @@ async function connectClient(config: pg.ClientConfig): Promise<pg.Client> {
   }
 }
 
-/** `-c name=value` pairs of the start-up packet (values here never contain spaces). */
-function startupOptions(settings: Readonly<Record<string, string>>): { options?: string } {
+/**
+ * `-c name=value` pairs of the start-up packet (values here never contain spaces), after the
+ * options pg itself would send (`PGOPTIONS`, as with libpq): pg sends those only when it is given
+ * none. berth's own settings come last and win where both set one.
+ */
+function startupOptions(base: pg.ClientConfig, settings: Readonly<Record<string, string>>): { options?: string } {
   const pairs = Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`);
+  const inherited = new ConnectionParameters(base).options?.trim();
+  if (pairs.length && inherited) pairs.unshift(inherited);
   return pairs.length ? { options: pairs.join(' ') } : {};
 }
 
