@@ -1,4 +1,7 @@
 #!/usr/bin/env node
-import { loadCli } from './load-cli.js';
+'use strict';
+const { loadCli } = require('./load-cli.js');
 
-process.exitCode = await loadCli().runCli(process.argv.slice(2));
+loadCli().runCli(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});
