@@ -4,7 +4,7 @@ import { formatDuration, parseDuration } from '../config/duration.js';
 import type { SslMode } from '../config/database-url.js';
 import { checkBodies, readDownSql, readMigrations } from '../source/read-migrations.js';
 import type { Migration } from '../source/types.js';
-import type { HistoryRow, HistoryTable } from '../drivers/driver.js';
+import type { Driver, HistoryRow, HistoryTable } from '../drivers/driver.js';
 import type { SqlSession } from '../drivers/postgres/sql-session.js';
 import { BERTH_VERSION } from '../version.js';
 import { commit, runInTransaction, runWithoutTransaction, upStep, type ApplyContext, type MigrationContext, type Step } from './apply.js';
@@ -279,7 +279,11 @@ export function createMigrator(options: MigratorOptions): Migrator {
 
   async function status(): Promise<StatusReport> {
     const migrations = await load();
-    return withConnection(async ({ driver }, table) => toStatus(plan({ migrations, history: (await driver.readHistory(table)) ?? [] })));
+    return withConnection(async ({ driver }, table) => statusOf(migrations, driver, table));
+  }
+
+  async function statusOf(migrations: Migration[], driver: Driver, table: HistoryTable): Promise<StatusReport> {
+    return toStatus(plan({ migrations, history: (await driver.readHistory(table)) ?? [] }));
   }
 
   async function validate(validateOptions: { allowOutOfOrder?: boolean } = {}): Promise<StatusReport> {
@@ -305,8 +309,18 @@ export function createMigrator(options: MigratorOptions): Migrator {
       allowOutOfOrder: upOptions.allowOutOfOrder ?? false,
     });
     return withConnection(async (c, table) => {
-      // Optimistic read without the lock: an up-to-date database (every pod start) needs no lock
-      // and no write. Anything else is decided again under the lock.
+      const upToDate = (p: Pick<Plan, 'current' | 'pending' | 'ahead'>, lockWaitMs: number): UpResult => {
+        warnAhead(p);
+        emit({ event: 'plan.ready', current: p.current, pending: p.pending.length, toApply: 0, dryRun: false, table: `${table.schema}.${table.table}` });
+        return { applied: [], planned: [], current: p.current, pending: p.pending.length, lockWaitMs, dryRun: false };
+      };
+      // Every pod start: the history is exactly the files, all applied, checksums included. No
+      // lock, no write, and no history rows to read.
+      const newest = migrations.at(-1);
+      if (!upOptions.dryRun && newest && (upOptions.to ?? Infinity) >= newest.version && await c.driver.historyMatches(table, migrations)) {
+        return upToDate({ current: newest.version, pending: [], ahead: [] }, 0);
+      }
+      // Optimistic read without the lock: anything else is decided again under the lock.
       const before = await c.driver.readHistory(table);
       const optimistic = planOf(before ?? []);
       checkUnverified(migrations, before ?? []);
@@ -315,11 +329,6 @@ export function createMigrator(options: MigratorOptions): Migrator {
         if (optimistic.toApply.length) await upOptions.beforeApply?.(optimistic.toApply.map(toPlanned));
         return reportDryRun(optimistic, `${table.schema}.${table.table}`);
       }
-      const upToDate = (p: Plan, lockWaitMs: number): UpResult => {
-        warnAhead(p);
-        emit({ event: 'plan.ready', current: p.current, pending: p.pending.length, toApply: 0, dryRun: false, table: `${table.schema}.${table.table}` });
-        return { applied: [], planned: [], current: p.current, pending: p.pending.length, lockWaitMs, dryRun: false };
-      };
       if (before !== null && optimistic.problems.length === 0 && optimistic.toApply.length === 0) return upToDate(optimistic, 0);
       // While another runner holds the lock: once the schema has reached the last version this
       // run would apply, re-plan without the lock; up to date means done, as at the start.
@@ -511,7 +520,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     return { applied: [], planned: p.toApply.map(describe), current: p.current, pending: p.pending.length, lockWaitMs: 0, dryRun: true };
   }
 
-  function warnAhead(p: Plan): void {
+  function warnAhead(p: Pick<Plan, 'ahead'>): void {
     for (const row of p.ahead) {
       emit({ event: 'plan.warning', code: 'W_HISTORY_AHEAD', version: row.version,
         message: `version ${row.version} (${row.name}) is applied but newer than every file here: an older release is running after a newer one` });
@@ -519,7 +528,14 @@ export function createMigrator(options: MigratorOptions): Migrator {
   }
 
   async function check(checkOptions: { expect?: number } = {}): Promise<CheckResult> {
-    const report = await status();
+    const migrations = await load();
+    const newest = migrations.at(-1);
+    // A readiness probe's common answer, as in up(): the history is exactly the files.
+    const report = await withConnection(async ({ driver }, table) =>
+      newest && (checkOptions.expect ?? 0) <= newest.version && await driver.historyMatches(table, migrations)
+        ? undefined
+        : statusOf(migrations, driver, table));
+    if (report === undefined) return { current: newest!.version, upToDate: true, pending: 0 };
     const reasons: string[] = [];
     if (report.failed.length) reasons.push(`migration ${report.failed.map((f) => f.version).join(', ')} failed`);
     if (report.drifted.length) reasons.push(`migration ${report.drifted.map((f) => f.version).join(', ')} changed after it was applied`);

@@ -171,6 +171,12 @@ export interface Driver {
    * when the table does not exist. Needs only SELECT on the history table.
    */
   readCurrentVersion(table: HistoryTable): Promise<{ current: number | null; unsettled: boolean } | null>;
+  /**
+   * Whether the history holds exactly `expected`: these versions and no other, every one applied
+   * with this checksum. The up-to-date check of every pod start, answered in one row instead of
+   * the whole history. False when the table does not exist.
+   */
+  historyMatches(table: HistoryTable, expected: readonly { readonly version: number; readonly checksum: string }[]): Promise<boolean>;
   /** Creates the history table if it is missing. Called only while holding the lock. */
   ensureHistoryTable(table: HistoryTable): Promise<void>;
   updateHistory(table: HistoryTable, version: number, change: HistoryChange): Promise<void>;
