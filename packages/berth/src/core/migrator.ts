@@ -314,12 +314,15 @@ export function createMigrator(options: MigratorOptions): Migrator {
         emit({ event: 'plan.ready', current: p.current, pending: p.pending.length, toApply: 0, dryRun: false, table: `${table.schema}.${table.table}` });
         return { applied: [], planned: [], current: p.current, pending: p.pending.length, lockWaitMs, dryRun: false };
       };
-      // Every pod start: the history is exactly the files, all applied, checksums included. No
-      // lock, no write, and no history rows to read.
+      // The history is exactly the files, all applied, checksums included: nothing to do. Every
+      // pod start ends here, with no lock, no write and no history rows to read.
       const newest = migrations.at(-1);
-      if (!upOptions.dryRun && newest && (upOptions.to ?? Infinity) >= newest.version && await c.driver.historyMatches(table, migrations)) {
-        return upToDate({ current: newest.version, pending: [], ahead: [] }, 0);
-      }
+      const ifAllApplied = async (lockWaitMs: number): Promise<UpResult | undefined> =>
+        newest && (upOptions.to ?? Infinity) >= newest.version && await c.driver.historyMatches(table, migrations)
+          ? upToDate({ current: newest.version, pending: [], ahead: [] }, lockWaitMs)
+          : undefined;
+      const noOp = upOptions.dryRun ? undefined : await ifAllApplied(0);
+      if (noOp) return noOp;
       // Optimistic read without the lock: anything else is decided again under the lock.
       const before = await c.driver.readHistory(table);
       const optimistic = planOf(before ?? []);
@@ -336,6 +339,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
       const doneByAnother = async (): Promise<UpResult | undefined> => {
         const state = await c.driver.readCurrentVersion(table);
         if (state === null || state.unsettled || (state.current ?? 0) < last) return undefined;
+        const done = await ifAllApplied(Date.now() - lockStarted);
+        if (done) return done;
         const p = planOf((await c.driver.readHistory(table)) ?? []);
         return p.problems.length === 0 && p.toApply.length === 0 ? upToDate(p, Date.now() - lockStarted) : undefined;
       };
