@@ -538,9 +538,9 @@ export function createMigrator(options: MigratorOptions): Migrator {
     // A readiness probe's common answer, as in up(): the history is exactly the files.
     const report = await withConnection(async ({ driver }, table) =>
       newest && (checkOptions.expect ?? 0) <= newest.version && await driver.historyMatches(table, migrations)
-        ? undefined
+        ? newest.version
         : statusOf(migrations, driver, table));
-    if (report === undefined) return { current: newest!.version, upToDate: true, pending: 0 };
+    if (typeof report === 'number') return { current: report, upToDate: true, pending: 0 };
     const reasons: string[] = [];
     if (report.failed.length) reasons.push(`migration ${report.failed.map((f) => f.version).join(', ')} failed`);
     if (report.drifted.length) reasons.push(`migration ${report.drifted.map((f) => f.version).join(', ')} changed after it was applied`);
