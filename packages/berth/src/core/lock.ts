@@ -16,18 +16,23 @@ export function lockKey(database: string, table: HistoryTable): bigint {
 }
 
 const FIRST_POLL_MS = 50;
-// A waiter notices the holder is done within this much (plus jitter). A try-lock is one cheap
-// round trip, so even dozens of replicas polling at this rate cost the server nothing noticeable,
-// while a 1 s cap would add up to a second to every replica's start.
+// A waiter notices the holder is done within this much (plus jitter) when nothing wakes it. A
+// try-lock is one cheap round trip, so even dozens of replicas polling at this rate cost the
+// server nothing noticeable, while a 1 s cap would add up to a second to every replica's start.
 const MAX_POLL_MS = 200;
+// Where the driver wakes waiters when the lock is released, polling only covers a holder that
+// died without releasing it (its session's end frees the lock): waiters then poll rarely, and
+// leave the CPU to the holder.
+const MAX_POLL_WOKEN_MS = 1_000;
 const REPORT_EVERY_MS = 5_000;
 
 /**
  * Takes the lock by polling `pg_try_advisory_lock` with jitter. A blocking `pg_advisory_lock`
  * would queue this session behind the holder, and the holder's `CREATE INDEX CONCURRENTLY` waits
  * for every open transaction — including a waiter's — so the two would deadlock (SPEC §4.1).
- * Returns how long it waited, in ms, or undefined when `unneeded` said, between two attempts,
- * that another runner has done the work meanwhile.
+ * Between two attempts it sleeps until the next poll, or until the holder says it has released
+ * the lock. Returns how long it waited, in ms, or undefined when `unneeded` said, between two
+ * attempts, that another runner has done the work meanwhile.
  */
 export async function acquireLock(
   driver: Driver,
@@ -38,29 +43,49 @@ export async function acquireLock(
   const started = Date.now();
   let lastReport = -Infinity;
   let holder: LockHolder | null = null;
-  for (let attempt = 0; ; attempt++) {
-    if (await driver.tryLock(key)) {
-      const lockWaitMs = Date.now() - started;
-      options.onEvent({ event: 'lock.acquired', lockWaitMs, table });
-      return lockWaitMs;
+  // Set when the holder says it released the lock; the sleep it interrupts is then cut short.
+  let released = false;
+  let wake = (): void => undefined;
+  let unwatch: (() => Promise<void>) | undefined;
+  try {
+    for (let attempt = 0; ; attempt++) {
+      released = false;
+      if (await driver.tryLock(key)) {
+        const lockWaitMs = Date.now() - started;
+        options.onEvent({ event: 'lock.acquired', lockWaitMs, table });
+        return lockWaitMs;
+      }
+      // Only a runner that has to wait listens: the uncontended run pays no extra round trip.
+      if (attempt === 0 && driver.watchUnlock) unwatch = await driver.watchUnlock(key, () => {
+        released = true;
+        wake();
+      });
+      const waited = Date.now() - started;
+      if (waited - lastReport >= REPORT_EVERY_MS || waited >= options.timeoutMs) {
+        if (driver.capabilities.multipleConnections) holder = await driver.lockHolder(key);
+        lastReport = waited;
+        options.onEvent({ event: 'lock.wait', lockWaitMs: waited, holder, table });
+      }
+      if (waited >= options.timeoutMs) {
+        throw new LockTimeoutError('ERR_LOCK_TIMEOUT',
+          `the migration lock on ${table} was not acquired within --lock-timeout ${formatDuration(options.timeoutMs)}: ${describeHolder(holder)}. ` +
+          'Another runner is migrating; retry later, or raise --lock-timeout if its migrations are long.',
+          { details: { holder, lockWaitMs: waited } });
+      }
+      if (!released) {
+        const poll = Math.min(unwatch ? MAX_POLL_WOKEN_MS : MAX_POLL_MS, FIRST_POLL_MS * 2 ** attempt) * (0.5 + Math.random() * 0.5);
+        await sleep(Math.min(poll, Math.max(1, options.timeoutMs - waited)), options.signal, (w) => {
+          wake = w;
+        });
+        wake = () => undefined;
+      }
+      // Twenty replicas that start together would otherwise take the lock one after another after
+      // the first one is done, only to find nothing to do.
+      if (await options.unneeded?.()) return undefined;
     }
-    const waited = Date.now() - started;
-    if (waited - lastReport >= REPORT_EVERY_MS || waited >= options.timeoutMs) {
-      if (driver.capabilities.multipleConnections) holder = await driver.lockHolder(key);
-      lastReport = waited;
-      options.onEvent({ event: 'lock.wait', lockWaitMs: waited, holder, table });
-    }
-    if (waited >= options.timeoutMs) {
-      throw new LockTimeoutError('ERR_LOCK_TIMEOUT',
-        `the migration lock on ${table} was not acquired within --lock-timeout ${formatDuration(options.timeoutMs)}: ${describeHolder(holder)}. ` +
-        'Another runner is migrating; retry later, or raise --lock-timeout if its migrations are long.',
-        { details: { holder, lockWaitMs: waited } });
-    }
-    const poll = Math.min(MAX_POLL_MS, FIRST_POLL_MS * 2 ** attempt) * (0.5 + Math.random() * 0.5);
-    await sleep(Math.min(poll, Math.max(1, options.timeoutMs - waited)), options.signal);
-    // Twenty replicas that start together would otherwise take the lock one after another after
-    // the first one is done, only to find nothing to do.
-    if (await options.unneeded?.()) return undefined;
+  } finally {
+    // A failure here means the session is gone; the next call on it says so.
+    await unwatch?.().catch(() => undefined);
   }
 }
 

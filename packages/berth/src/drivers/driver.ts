@@ -162,7 +162,14 @@ export interface Driver {
   tryLock(key: bigint): Promise<boolean>;
   /** Who holds the lock for `key`, if anyone can be seen. */
   lockHolder(key: bigint): Promise<LockHolder | null>;
+  /** Releases the lock for `key`, and tells the sessions that `watchUnlock` it. */
   unlock(key: bigint): Promise<void>;
+  /**
+   * Calls `wake` whenever a session releases the lock for `key` with `unlock`, so a waiter can
+   * try again at once instead of at its next poll. Returns a function that stops watching, or
+   * undefined when this session cannot be told (waiters then only poll, as without the method).
+   */
+  watchUnlock?(key: bigint, wake: () => void): Promise<(() => Promise<void>) | undefined>;
 
   /** The history rows, or null when the table does not exist yet. */
   readHistory(table: HistoryTable): Promise<HistoryRow[] | null>;

@@ -47,6 +47,11 @@ export async function openPgSession(options: PgSessionOptions, settings: Readonl
         void client.query(query);
       });
     },
+    onNotification(handler) {
+      const listener = (message: pg.Notification) => handler(message.channel);
+      client.on('notification', listener);
+      return () => client.off('notification', listener);
+    },
     async cancel() {
       if (pid === null) return;
       // A second session asks the server to cancel the first one's statement; the first session

@@ -137,7 +137,27 @@ export class PostgresDriver implements Driver {
   }
 
   async unlock(key: bigint): Promise<void> {
-    await this.#run(() => this.#s.query('SELECT pg_advisory_unlock($1::bigint)', [key.toString()]));
+    // The notification is delivered when this statement commits, after the lock is free.
+    await this.#run(() => this.#s.query('SELECT pg_advisory_unlock($1::bigint), pg_notify($2, NULL)', [key.toString(), unlockChannel(key)]));
+  }
+
+  async watchUnlock(key: bigint, wake: () => void): Promise<(() => Promise<void>) | undefined> {
+    const session = this.#s;
+    if (!session.onNotification) return undefined;
+    const channel = unlockChannel(key);
+    const stop = session.onNotification((c) => {
+      if (c === channel) wake();
+    });
+    try {
+      await this.#run(() => session.simple(`LISTEN ${quoteIdent(channel)}`));
+    } catch (err) {
+      stop();
+      throw err;
+    }
+    return async () => {
+      stop();
+      await this.#run(() => session.simple(`UNLISTEN ${quoteIdent(channel)}`));
+    };
   }
 
   async readHistory(table: HistoryTable): Promise<HistoryRow[] | null> {
@@ -404,6 +424,11 @@ function poolerError(): TargetRejectedError {
 function lockKeyParts(key: bigint): [string, string] {
   const unsigned = BigInt.asUintN(64, key);
   return [(unsigned >> 32n).toString(), (unsigned & 0xffffffffn).toString()];
+}
+
+/** The LISTEN/NOTIFY channel on which `unlock` announces that the lock for `key` is free. */
+function unlockChannel(key: bigint): string {
+  return `berth_unlock_${BigInt.asUintN(64, key).toString(16)}`;
 }
 
 function lockHeldSql(key: bigint): string {

@@ -19,6 +19,11 @@ export interface SqlSession {
    * one that did not. Absent when the client cannot count completed statements.
    */
   script?(sql: string): Promise<ScriptResult>;
+  /**
+   * Calls `handler` with the channel of every notification (LISTEN/NOTIFY) this session receives;
+   * returns a function that stops it. Absent when the client cannot receive notifications.
+   */
+  onNotification?(handler: (channel: string) => void): () => void;
   /** Cancels the running statement on the server, if the client can. */
   cancel(): Promise<void>;
   end(): Promise<void>;
