@@ -382,6 +382,13 @@ const BERTH_CALLER = NODE0_CALLER
   }
   : null;
 
+// What no Node.js program can beat in (b): read and checksum the files, one query, nothing else
+// (bench/runners/node-floor.cjs). It checks berth's history table, so it runs on berth's database.
+const NODE_FLOOR = {
+  id: 'node floor', label: 'Node floor', dbOf: 'berth',
+  noop: (db, wl) => ({ cmd: NODE, args: [join(ROOT, 'bench/runners/node-floor.cjs'), dbUrl(db), wl.berth], cwd: wl.root }),
+};
+
 function which(cmd) {
   try {
     return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || null;
@@ -510,7 +517,7 @@ async function figureB(tools) {
     live.push(t);
   }
   const berthLive = live.some((t) => t.id === 'berth');
-  const contenders = [NODE0, ...(NODE0_CALLER ? [NODE0_CALLER] : []), ...live, ...(BERTH_CALLER && berthLive ? [BERTH_CALLER] : [])];
+  const contenders = [NODE0, ...(NODE0_CALLER ? [NODE0_CALLER] : []), ...live, ...(berthLive ? [NODE_FLOOR] : []), ...(BERTH_CALLER && berthLive ? [BERTH_CALLER] : [])];
   for (const t of contenders) fig.tools[t.id] = { runs: [] };
   for (let rep = 0; rep < P.repsB; rep++) {
     for (const t of rotate(contenders, rep)) {
@@ -630,6 +637,11 @@ function report(tools) {
       return `${fmtMs(f.medianMs)}${f.failures ? ` (${f.failures} failed)` : ''}${t.id === 'psql' ? `; node -e 0 ${fmtMs(node0)}` : ''}`;
     })), '']);
     rows.push(['(b) ratio to node -e 0', ...tools.map((t) => cell(t, () => `${fmtRatio(B.tools[t.id].ratioToNode)}${mark(t, B.tools[t.id].ratioToNode <= 1.4)}`)), '≤ 1.40']);
+    const floor = B.tools[NODE_FLOOR.id];
+    if (floor?.medianMs) {
+      rows.push([`(b) ratio to the Node floor (${fmtMs(floor.medianMs)}, ${fmtRatio(floor.ratioToNode)} × node -e 0)`,
+        ...tools.map((t) => (t.id !== 'berth' ? '' : fmtRatio(B.tools.berth.medianMs / floor.medianMs))), '']);
+    }
     const callerBerth = BERTH_CALLER && B.tools[BERTH_CALLER.id];
     const callerNode = NODE0_CALLER && B.tools[NODE0_CALLER.id];
     if (callerBerth?.medianMs && callerNode?.medianMs) {
@@ -666,6 +678,10 @@ function report(tools) {
     const n0 = B.tools[NODE0.id];
     spread.push(['(b) node -e 0', `median ${fmtMs(n0.medianMs)}: ${fmtMs(n0.minMs)} – ${fmtMs(n0.maxMs)}`, ...tools.slice(1).map(() => '')]);
     const nc = NODE0_CALLER && B.tools[NODE0_CALLER.id];
+    const floor = B.tools[NODE_FLOOR.id];
+    if (floor?.medianMs) {
+      spread.push(['(b) Node floor', `median ${fmtMs(floor.medianMs)}: ${fmtMs(floor.minMs)} – ${fmtMs(floor.maxMs)}`, ...tools.slice(1).map((t) => (t.id !== 'berth' ? '' : `berth / floor, paired: ${fmtRatio(pairedRatio(B.tools.berth.runs, floor.runs))}`))]);
+    }
     if (nc) spread.push([`(b) node -e 0 with caller's ${Object.keys(CALLER_NODE_ENV).join(', ')}`, `median ${fmtMs(nc.medianMs)}: ${fmtMs(nc.minMs)} – ${fmtMs(nc.maxMs)}`, ...tools.slice(1).map(() => '')]);
   }
   if (C) spread.push([`(c) non-zero per round`, ...tools.map((t) => (!t.concurrent ? '—' : cell(t, () => C.tools[t.id].rounds.map((r) => r.nonZero).join(', '))))]);
@@ -687,6 +703,7 @@ function report(tools) {
     if (results.commands[t.id]?.noop && results.commands[t.id].noop !== results.commands[t.id].apply) out.push(`  ${t.id} (b): ${results.commands[t.id].noop}`);
   }
   out.push(`  node -e 0 (b baseline): node -e 0`);
+  if (B?.tools[NODE_FLOOR.id]) out.push('  Node floor (b): node bench/runners/node-floor.cjs <url> <workdir>/berth');
   // Noise: this machine may be shared (builds, test suites, other benchmarks).
   const cores = os.cpus().length;
   const busy = results.loadavg.filter((l) => l.loadavg[0] > cores);
