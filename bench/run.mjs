@@ -382,6 +382,16 @@ const BERTH_CALLER = NODE0_CALLER
   }
   : null;
 
+// berth's own cost in (a) and peak RSS, apart from the linter that `migrate` runs by default
+// (libpg-query, PostgreSQL's parser as WASM: ~15 MiB and ~0.1 s for 1,000 files).
+const BERTH_LINT_OFF = {
+  id: 'berth (lint off)', label: 'berth (lint off)',
+  apply: (db, wl) => {
+    const command = TOOLS.find((t) => t.id === 'berth').apply(db, wl);
+    return { ...command, args: [...command.args, '--lint', 'off'] };
+  },
+};
+
 // What no Node.js program can beat in (b): read and checksum the files, one query, nothing else
 // (bench/runners/node-floor.cjs). It checks berth's history table, so it runs on berth's database.
 const NODE_FLOOR = {
@@ -470,6 +480,7 @@ async function figureA(tools) {
   log(`(a) apply ${wl.n} migrations from empty, ${P.repsA} reps, workload sha256 ${wl.sha256.slice(0, 12)}`);
   const fig = { n: wl.n, reps: P.repsA, sha256: wl.sha256, tools: {} };
   const live = tools.filter((t) => !t.unavailable);
+  if (live.some((t) => t.id === 'berth')) live.push(BERTH_LINT_OFF);
   for (const t of live) fig.tools[t.id] = { runs: [] };
   for (let rep = 0; rep < P.repsA; rep++) {
     for (const t of rotate(live, rep)) {
@@ -628,6 +639,10 @@ function report(tools) {
       return `${fmtMs(f.medianMs)}${f.failures ? ` (${f.failures}/${f.runs.length} failed)` : ''}`;
     })), '']);
     rows.push(['(a) ratio to psql floor', ...tools.map((t) => cell(t, () => fmtRatio(A.tools[t.id].ratioToPsql) + mark(t, A.tools[t.id].ratioToPsql <= 1.05))), '≤ 1.05']);
+    const off = A.tools[BERTH_LINT_OFF.id];
+    if (off?.medianMs) {
+      rows.push(['(a) same, berth with --lint off', ...tools.map((t) => (t.id !== 'berth' ? '' : `${fmtMs(off.medianMs)}, ratio ${fmtRatio(off.ratioToPsql)} (paired ${fmtRatio(off.pairedRatioToPsql)})`)), '']);
+    }
   }
   if (B) {
     const node0 = B.tools[NODE0.id].medianMs;
@@ -662,6 +677,8 @@ function report(tools) {
   }
   if (A) {
     rows.push([`peak RSS while applying ${A.n}, median`, ...tools.map((t) => cell(t, () => `${fmtMiB(A.tools[t.id].medianRssKiB)}${mark(t, A.tools[t.id].medianRssKiB <= 60 * 1024)}`)), '≤ 60 MiB']);
+    const off = A.tools[BERTH_LINT_OFF.id];
+    if (off?.medianRssKiB) rows.push(['peak RSS, berth with --lint off', ...tools.map((t) => (t.id !== 'berth' ? '' : fmtMiB(off.medianRssKiB))), '']);
   }
   const hasBerth = tools.some((t) => t.id === 'berth');
   out.push(table(hasBerth ? rows : rows.map((r) => r.slice(0, -1))), '');
@@ -704,6 +721,7 @@ function report(tools) {
   }
   out.push(`  node -e 0 (b baseline): node -e 0`);
   if (B?.tools[NODE_FLOOR.id]) out.push('  Node floor (b): node bench/runners/node-floor.cjs <url> <workdir>/berth');
+  if (A?.tools[BERTH_LINT_OFF.id]) out.push(`  ${BERTH_LINT_OFF.id} (a): berth's command with --lint off`);
   // Noise: this machine may be shared (builds, test suites, other benchmarks).
   const cores = os.cpus().length;
   const busy = results.loadavg.filter((l) => l.loadavg[0] > cores);
