@@ -16,13 +16,13 @@ export function lockKey(database: string, table: HistoryTable): bigint {
 }
 
 const FIRST_POLL_MS = 50;
-// A waiter notices the holder is done within this much (plus jitter) when nothing wakes it. A
-// try-lock is one cheap round trip, so even dozens of replicas polling at this rate cost the
-// server nothing noticeable, while a 1 s cap would add up to a second to every replica's start.
+// Where the driver cannot wake waiters, a waiter notices the holder is done within this much
+// (plus jitter). A try-lock is one cheap round trip, so even dozens of replicas polling at this
+// rate cost the server nothing noticeable, while a 1 s cap would add up to a second to every
+// replica's start.
 const MAX_POLL_MS = 200;
-// Where the driver wakes waiters when the lock is released, polling only covers a holder that
-// died without releasing it (its session's end frees the lock): waiters then poll rarely, and
-// leave the CPU to the holder.
+// Where it can, polling only covers a holder that died without unlocking (its session's end frees
+// the lock): waiters then poll rarely, and leave the CPU to the holder.
 const MAX_POLL_WOKEN_MS = 1_000;
 const REPORT_EVERY_MS = 5_000;
 

@@ -1,12 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDatabaseUrl, type PostgresTarget } from '../../src/config/database-url.js';
-import { openPgSession } from '../../src/drivers/postgres/pg-session.js';
-import { PostgresDriver } from '../../src/drivers/postgres/postgres-driver.js';
+import type { PostgresDriver } from '../../src/drivers/postgres/postgres-driver.js';
 import { readMigrations } from '../../src/source/read-migrations.js';
 import { runBerth, writeMigrations } from '../helpers/cli.js';
 import { useTestDatabase } from '../helpers/db.js';
+import { connectDriver } from '../helpers/driver.js';
 
 // The up-to-date check of every pod start: the server compares its history with the text berth
 // renders from the files. If the two renderings ever disagreed, every no-op would quietly take
@@ -18,13 +17,7 @@ describe('the history matches the files', () => {
   let dir: string;
 
   beforeAll(async () => {
-    driver = new PostgresDriver({
-      capabilities: { transactionalDdl: true, advisoryLocks: true, multipleConnections: true, transactionalScripts: true },
-      open: (settings) => openPgSession({ target: parseDatabaseUrl(db().url) as PostgresTarget, applicationName: 'berth-test', connectTimeoutMs: 10_000 }, settings),
-      statementTimeoutMs: 0,
-      sessionLimits: false,
-    });
-    await driver.connect();
+    driver = await connectDriver(db().url);
     dir = writeMigrations({
       '0001_users.up.sql': 'CREATE TABLE users (id bigint PRIMARY KEY);',
       '0002_orders.up.sql': 'CREATE TABLE orders (id bigint PRIMARY KEY);',

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDatabaseUrl, type PostgresTarget } from '../../src/config/database-url.js';
 import type { BerthEvent } from '../../src/core/events.js';
 import { acquireLock, lockKey } from '../../src/core/lock.js';
-import { openPgSession } from '../../src/drivers/postgres/pg-session.js';
-import { PostgresDriver } from '../../src/drivers/postgres/postgres-driver.js';
+import type { PostgresDriver } from '../../src/drivers/postgres/postgres-driver.js';
 import { useTestDatabase } from '../helpers/db.js';
+import { connectDriver } from '../helpers/driver.js';
 
 // Waiters sleep up to a second between polls; what lets them go at once when the holder is done
 // is the holder's notification on unlock. If it were lost, every waiting replica would start late.
@@ -14,14 +13,8 @@ describe('the lock holder wakes waiters when it unlocks', () => {
   const drivers: PostgresDriver[] = [];
 
   async function connect(): Promise<PostgresDriver> {
-    const driver = new PostgresDriver({
-      capabilities: { transactionalDdl: true, advisoryLocks: true, multipleConnections: true, transactionalScripts: true },
-      open: (settings) => openPgSession({ target: parseDatabaseUrl(db().url) as PostgresTarget, applicationName: 'berth-test', connectTimeoutMs: 10_000 }, settings),
-      statementTimeoutMs: 0,
-      sessionLimits: false,
-    });
+    const driver = await connectDriver(db().url);
     drivers.push(driver);
-    await driver.connect();
     return driver;
   }
   const channels = async (driver: PostgresDriver) =>
