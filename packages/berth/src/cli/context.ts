@@ -40,6 +40,7 @@ export function makeMigrator(config: ResolvedConfig, io: CliIo, onEvent: EventLi
     databaseUrl: config.databaseUrl,
     dir: config.dir.startsWith('/') ? config.dir : `${io.cwd}/${config.dir}`,
     table: config.table,
+    allowEmpty: config.allowEmpty,
     ...(config.schema ? { schema: config.schema } : {}),
     wait: config.waitMs,
     lockTimeout: config.lockTimeoutMs,

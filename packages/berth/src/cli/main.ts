@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { loadConfigFile } from '../config/config-file.js';
 import { resolveConfig, type ResolvedConfig } from '../config/resolve.js';
 import { SETTINGS, type SettingKey } from '../config/settings.js';
-import { parseDatabaseUrl } from '../config/database-url.js';
+import { parseDatabaseUrl, redactSecrets } from '../config/database-url.js';
 import { BERTH_VERSION, BerthError, InterruptedError, InternalError, type BerthEvent, type Migrator } from '../index.js';
 import { makeMigrator, type CliIo, type CommandContext } from './context.js';
 import { Reporter } from './output.js';
@@ -83,9 +83,9 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
   } catch (caught) {
     const error = controller.signal.aborted && controller.signal.reason instanceof InterruptedError
       ? controller.signal.reason
-      : toError(caught);
+      : toError(caught, config ? secretsOf(config) : []);
     await metrics?.finish(false, Date.now() - started);
-    reporter.log('error', error.message, { event: 'run.error', code: error.code, exitCode: error.exitCode, ...(error instanceof InternalError ? { stack: error.cause instanceof Error ? error.cause.stack : undefined } : {}) });
+    reporter.log('error', error.message, { event: 'run.error', code: error.code, exitCode: error.exitCode, ...(error instanceof InternalError && error.cause instanceof Error && error.cause.stack ? { stack: redactSecrets(error.cause.stack, config ? secretsOf(config) : []) } : {}) });
     reporter.log('error', `${spec.name} failed (exit ${error.exitCode}, ${error.code})`, {
       event: 'run.summary', command: spec.name, ok: false, exitCode: error.exitCode, code: error.code, durationMs: Date.now() - started,
     });
@@ -150,9 +150,10 @@ function logFormatIn(argv: readonly string[]): string | undefined {
   return argv[at]!.includes('=') ? argv[at]!.split('=')[1] : argv[at + 1];
 }
 
-function toError(err: unknown): BerthError {
+function toError(err: unknown, secrets: readonly (string | undefined)[]): BerthError {
   if (err instanceof BerthError) return err;
-  const message = err instanceof Error ? err.message : String(err);
+  // Not berth's words: whatever threw it may have quoted the connection string.
+  const message = redactSecrets(err instanceof Error ? err.message : String(err), secrets);
   return new InternalError('ERR_INTERNAL', `internal error: ${message} (this is a bug in berth ${BERTH_VERSION}; please report it)`, { cause: err });
 }
 
@@ -173,7 +174,6 @@ function makeReporter(io: CliIo, config: ResolvedConfig): Reporter {
     debug: Boolean(io.env.BERTH_DEBUG),
     color: format === 'pretty' && io.stderrIsTTY && !io.env.NO_COLOR,
     stderr: io.stderr,
-    secrets: ((known) => () => known)(secretsOf(config)),
   });
 }
 
@@ -186,7 +186,6 @@ function fallbackReporter(io: CliIo, opts: Record<string, unknown>): Reporter {
     debug: false,
     color: false,
     stderr: io.stderr,
-    secrets: () => [],
   });
 }
 

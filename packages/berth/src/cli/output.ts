@@ -1,4 +1,4 @@
-import { redactSecrets } from '../config/database-url.js';
+import { maskUrlCredentials } from '../config/database-url.js';
 import { describeLockHolder as describeHolder, type BerthEvent } from '../index.js';
 import { formatDuration } from '../config/duration.js';
 
@@ -16,13 +16,12 @@ export interface ReporterOptions {
   readonly color: boolean;
   /** Log lines go to stderr so that stdout carries only command results (status --json). */
   readonly stderr: Writable;
-  /** Secrets to mask in every line, whatever produced it. */
-  readonly secrets: () => readonly (string | undefined)[];
 }
 
 /**
  * Renders the library's events as log lines: one JSON object per line, or a readable line on a
- * terminal. Every line passes through redaction here, the last point before output.
+ * terminal. Every line passes through credential masking here, the last point before output (text
+ * from outside berth was already redacted where it came in: see core/guard-driver.ts).
  */
 export class Reporter {
   readonly #o: ReporterOptions;
@@ -45,7 +44,7 @@ export class Reporter {
       const time = new Date().toISOString().slice(11, 19);
       line = `${this.#paint('dim', time)} ${this.#paint(level, level.toUpperCase().padEnd(5))} ${msg}`;
     }
-    this.#o.stderr.write(`${redactSecrets(line, this.#o.secrets())}\n`);
+    this.#o.stderr.write(`${maskUrlCredentials(line)}\n`);
   }
 
   #paint(style: Level | 'dim', text: string): string {

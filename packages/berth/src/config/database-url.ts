@@ -125,8 +125,11 @@ function invalid(origin: string, why: string): ConfigError {
 }
 
 /**
- * Removes any password of `target` from free text (a driver's error message may quote the
- * connection string it was given). Used on every message that leaves the library.
+ * Removes any password of `target` from free text that comes from outside berth (a server's or a
+ * client's message, a stack trace, a code migration's error): the literal secret wherever it
+ * appears, and any URL-shaped credential. Never applied to berth's own words, which are built
+ * from redacted targets and would only be garbled by it (a password "postgres" would mask every
+ * scheme, user and database of that name).
  */
 export function redactSecrets(text: string, secrets: readonly (string | undefined)[]): string {
   let out = text;
@@ -136,6 +139,16 @@ export function redactSecrets(text: string, secrets: readonly (string | undefine
     const encoded = encodeURIComponent(secret);
     if (encoded !== secret) out = out.split(encoded).join(MASK);
   }
-  // A URL-shaped credential we were not told about is masked too.
-  return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/\s@]*:)[^@\s/]+@/gi, `$1${MASK}@`);
+  return maskUrlCredentials(out);
+}
+
+/**
+ * Masks the password where it stands in a URL (`scheme://user:password@`) or a key/value
+ * connection string (`password=...`), whatever produced the text: the last pass over every line
+ * berth prints.
+ */
+export function maskUrlCredentials(text: string): string {
+  return text
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/\s@]*:)[^@\s/]+@/gi, `$1${MASK}@`)
+    .replace(/(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'&]+)/gi, `$1${MASK}`);
 }

@@ -20,6 +20,7 @@ export interface ResolvedConfig {
   /** Returns the URL; re-reads its `_FILE` every call so a rotated secret is picked up. */
   readonly databaseUrl: (() => string) | undefined;
   readonly dir: string;
+  readonly allowEmpty: boolean;
   readonly table: string;
   readonly schema: string | undefined;
   readonly waitMs: number;
@@ -63,6 +64,7 @@ const bool = z.pipe(
 const schema = z.object({
   databaseUrl: z.optional(z.string()),
   dir: z.string().check(z.minLength(1, 'must not be empty')),
+  allowEmpty: bool,
   table: identifier,
   schema: z.optional(identifier),
   wait: duration,
@@ -79,6 +81,7 @@ const schema = z.object({
 /** Built-in defaults, the lowest layer (units in the strings). */
 export const DEFAULTS: Readonly<Partial<Record<SettingKey, string | boolean>>> = Object.freeze({
   dir: './migrations',
+  allowEmpty: false,
   table: 'berth_migrations',
   wait: '0',
   lockTimeout: '15m',
@@ -154,6 +157,7 @@ export function resolveConfig(input: ResolveInput): ResolvedConfig {
       ? undefined
       : secretFile ? () => rereadSecret(input, secretFile, urlFileVar) : () => v.databaseUrl as string,
     dir: v.dir,
+    allowEmpty: v.allowEmpty,
     table: v.table,
     schema: v.schema,
     waitMs: v.wait,

@@ -16,13 +16,14 @@ export interface SettingSpec {
 }
 
 export type SettingKey =
-  | 'databaseUrl' | 'dir' | 'table' | 'schema' | 'wait' | 'lockTimeout' | 'statementTimeout'
+  | 'databaseUrl' | 'dir' | 'allowEmpty' | 'table' | 'schema' | 'wait' | 'lockTimeout' | 'statementTimeout'
   | 'logFormat' | 'quiet' | 'sslmode' | 'sslrootcert' | 'metricsFile' | 'metricsPush';
 
 export const SETTINGS: readonly SettingSpec[] = [
   { key: 'databaseUrl', flag: '-d, --database-url <url>', env: ['BERTH_DATABASE_URL', 'DATABASE_URL'], secret: true,
     description: 'postgres://user:password@host:port/db, pglite://memory or pglite://<dir>' },
   { key: 'dir', flag: '--dir <path>', env: ['BERTH_DIR'], defaultText: './migrations', description: 'migrations directory' },
+  { key: 'allowEmpty', flag: '--allow-empty', env: ['BERTH_ALLOW_EMPTY'], defaultText: 'false', description: 'accept a migrations directory with no migrations (otherwise exit 5: a volume mounted at the wrong path looks like success)' },
   { key: 'table', flag: '--table <name>', env: ['BERTH_TABLE'], defaultText: 'berth_migrations', description: 'history table' },
   { key: 'schema', flag: '--schema <name>', env: ['BERTH_SCHEMA'], defaultText: "the connection's current schema", description: 'schema of the history table' },
   { key: 'wait', flag: '--wait <duration>', env: ['BERTH_WAIT'], defaultText: '0 (one attempt)', description: 'keep retrying the connection this long' },

@@ -1,9 +1,11 @@
 import { locateInStatement } from '../source/split-statements.js';
 import type { Directives, Migration, Statement } from '../source/types.js';
 import { formatDuration } from '../config/duration.js';
-import { ConnectionLostError, DriverQueryError, type Driver, type HistoryTable, type ServerErrorInfo } from '../drivers/driver.js';
+import { redactSecrets } from '../config/database-url.js';
+import { ConnectionLostError, DriverQueryError, type Driver, type HistoryTable } from '../drivers/driver.js';
 import { BerthError, InterruptedError, MigrationFailedError, OutcomeUnknownError, TargetRejectedError, toBerthError } from './errors.js';
 import type { EventListener } from './events.js';
+import { ownStatementError } from './guard-driver.js';
 
 /** What a code migration's `up(ctx)` / `down(ctx)` receives. */
 export interface MigrationContext {
@@ -24,6 +26,10 @@ export interface ApplyContext {
   readonly lockKey: bigint | null;
   /** The backend pid seen at connect; any other pid later means the session was swapped. */
   readonly pid: number;
+  /** The role berth connected as. */
+  readonly user: string;
+  /** The target's secrets, masked in what a code migration throws or logs (text from outside berth). */
+  readonly secrets: readonly (string | undefined)[];
   readonly host: string | null;
   readonly berthVersion: string;
   /** Session-wide statement timeout, for messages. */
@@ -124,7 +130,11 @@ async function runAsOneMessage(ctx: ApplyContext, step: Step, statements: readon
     case 'lock-lost':
       throw lockLost(step);
     case 'commit':
-      throw serverError(ctx, step, `COMMIT of ${step.file}`, {}, outcome.error.info, outcome.error);
+      throw serverError(ctx, step, `COMMIT of ${step.file}`, {}, outcome.error);
+    case 'setup':
+      throw ownStatementError(outcome.error, 'session', { user: ctx.user, table: ctx.table });
+    case 'history':
+      throw ownStatementError(outcome.error, 'write', { user: ctx.user, table: ctx.table });
   }
 }
 
@@ -134,6 +144,12 @@ export async function commit(ctx: ApplyContext, migrations: readonly Migration[]
     await ctx.driver.commit();
   } catch (err) {
     const versions = migrations.map((m) => m.version).join(', ');
+    // The server answered: COMMIT was refused (a deferred constraint) and rolled back.
+    if (err instanceof DriverQueryError) {
+      throw new MigrationFailedError('ERR_MIGRATION_FAILED',
+        `COMMIT of migration ${versions} was refused: ${err.info.message}${err.info.sqlState ? ` (SQLSTATE ${err.info.sqlState})` : ''}. It was rolled back.` +
+        (err.info.detail ? `\n  detail: ${err.info.detail}` : ''), { cause: err });
+    }
     throw new OutcomeUnknownError('ERR_CONNECTION_LOST',
       `the connection was lost during COMMIT of migration ${versions}; whether it was applied is unknown. ` +
       'Run berth again: it reads the history table and continues from what was committed.', { cause: err });
@@ -221,7 +237,7 @@ async function runBody(ctx: ApplyContext, step: Step, afterStatement: (done: num
         throw codeStatementError(ctx, step, callSite, err);
       }
     },
-    log: (message: string) => ctx.onEvent({ event: 'migration.log', version: step.migration.version, name: step.migration.name, message }),
+    log: (message: string) => ctx.onEvent({ event: 'migration.log', version: step.migration.version, name: step.migration.name, message: redactSecrets(String(message), ctx.secrets) }),
   };
   await step.body.fn(migrationCtx);
   return count;
@@ -284,7 +300,7 @@ function normalise(ctx: ApplyContext, step: Step, err: unknown): BerthError {
   }
   if (err instanceof BerthError) return err;
   if (step.body.kind === 'code' && !(err instanceof DriverQueryError)) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = redactSecrets(err instanceof Error ? err.message : String(err), ctx.secrets);
     return new MigrationFailedError('ERR_MIGRATION_FAILED',
       `migration ${step.migration.version} failed in ${step.file}${codeLine(step, err instanceof Error ? err.stack ?? '' : '')}: ${message}. It was rolled back.`, { cause: err });
   }
@@ -307,12 +323,12 @@ function statementError(ctx: ApplyContext, step: Step, statement: Statement, err
   if (!(err instanceof DriverQueryError)) return err as Error;
   const info = err.info;
   const where = info.position === undefined ? { line: statement.line, column: statement.column } : locateInStatement(statement, info.position);
-  return serverError(ctx, step, `${step.file}:${where.line}:${where.column}`, where, info, err);
+  return serverError(ctx, step, `${step.file}:${where.line}:${where.column}`, where, err);
 }
 
 function codeStatementError(ctx: ApplyContext, step: Step, callSite: string, err: unknown): Error {
   if (!(err instanceof DriverQueryError)) return err as Error;
-  return serverError(ctx, step, `${step.file}${codeLine(step, callSite)}`, {}, err.info, err);
+  return serverError(ctx, step, `${step.file}${codeLine(step, callSite)}`, {}, err);
 }
 
 /** `:line:column` of the first stack frame inside the migration file, when there is one. */
@@ -327,19 +343,20 @@ function codeLine(step: Step, stack: string): string {
   return '';
 }
 
-function serverError(ctx: ApplyContext, step: Step, at: string, where: object, info: ServerErrorInfo, err: unknown): Error {
+function serverError(ctx: ApplyContext, step: Step, at: string, where: object, err: DriverQueryError): Error {
   const m = step.migration;
+  const { info } = err;
   const extra = [info.detail && `detail: ${info.detail}`, info.hint && `hint: ${info.hint}`, info.where && `context: ${info.where}`]
     .filter(Boolean).map((s) => `\n  ${s}`).join('');
   const details = { version: m.version, file: step.file, ...where, sqlState: info.sqlState, serverMessage: info.message, detail: info.detail, hint: info.hint };
   const what = step.direction === 'up' ? 'migration' : 'rollback of migration';
-  if (info.sqlState === '25001') {
+  if (err.family === 'needs-no-transaction') {
     return new MigrationFailedError('ERR_MIGRATION_NEEDS_NO_TRANSACTION',
       `${what} ${m.version} failed at ${at}: ${info.message}. This statement cannot run inside a transaction: put ` +
       '"-- berth:no-transaction" on the first line of the file (keep such statements in a file of their own). Nothing of it was applied.' + extra,
       { cause: err, details });
   }
-  if (info.sqlState === '57014' && /statement timeout/i.test(info.message)) {
+  if (err.family === 'statement-timeout') {
     const ms = step.directives.statementTimeoutMs ?? ctx.statementTimeoutMs;
     const source = step.directives.statementTimeoutMs === undefined ? '--statement-timeout' : '-- berth:statement-timeout';
     return new MigrationFailedError('ERR_MIGRATION_TIMEOUT',
@@ -347,7 +364,7 @@ function serverError(ctx: ApplyContext, step: Step, at: string, where: object, i
       'It was rolled back. Raise the timeout for this file with "-- berth:statement-timeout <duration>" if the statement is expected to be slow.' + extra,
       { cause: err, details });
   }
-  if (info.sqlState === '55P03' && /lock timeout/i.test(info.message)) {
+  if (err.family === 'lock-timeout') {
     const ms = step.directives.lockTimeoutMs;
     return new MigrationFailedError('ERR_MIGRATION_TIMEOUT',
       `${what} ${m.version} failed at ${at}: the lock timeout fired (lock_timeout${ms === undefined ? '' : ` ${formatDuration(ms)}`} from -- berth:lock-timeout): ` +

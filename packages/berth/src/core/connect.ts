@@ -4,6 +4,7 @@ import { ConnectionLostError, type Driver, type ServerInfo } from '../drivers/dr
 import type { SqlSession } from '../drivers/postgres/sql-session.js';
 import { BerthError, TargetRejectedError, UnreachableError } from './errors.js';
 import type { EventListener } from './events.js';
+import { guardDriver } from './guard-driver.js';
 import { sleep } from './sleep.js';
 
 export interface ConnectOptions {
@@ -24,9 +25,12 @@ export interface ConnectOptions {
 }
 
 export interface Connection {
+  /** Guarded (guard-driver.ts): server text redacted, failures of berth's own statements classified. */
   readonly driver: Driver;
   readonly server: ServerInfo;
   readonly target: DatabaseTarget;
+  /** The target's secrets, to mask in any other text from outside berth (a code migration's error). */
+  readonly secrets: readonly (string | undefined)[];
 }
 
 const FIRST_DELAY_MS = 250;
@@ -61,10 +65,12 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
         throw new TargetRejectedError('ERR_DB_READ_ONLY', `${target.redacted} is a read-only standby (or the session is read-only); migrations must run on the primary`);
       }
       options.onEvent({ event: 'connect.ok', attempt, target: target.redacted, serverVersion: server.serverVersion, durationMs: Date.now() - started });
-      return { driver, server, target };
+      return { driver: guardDriver(driver, { user: server.user, secrets }), server, target, secrets };
     } catch (err) {
       await driver.close();
-      const error = redactError(classify(err, target), secrets);
+      // A client's own message is text from outside berth, and may quote the connection string;
+      // berth's messages are built from the redacted target and are left as they are.
+      const error = classify(err instanceof BerthError ? err : redactError(err, secrets), target);
       const retryable = error instanceof UnreachableError || error.code === 'ERR_DB_READ_ONLY';
       if (!retryable) throw error;
       lastError = error;
@@ -146,7 +152,8 @@ function classify(err: unknown, target: DatabaseTarget): BerthError {
 }
 
 /** Masks the password of this target in an error's message, wherever a client quoted it. */
-export function redactError<E extends Error>(error: E, secrets: readonly (string | undefined)[]): E {
+export function redactError(error: unknown, secrets: readonly (string | undefined)[]): unknown {
+  if (!(error instanceof Error)) return typeof error === 'string' ? redactSecrets(error, secrets) : error;
   const clean = redactSecrets(error.message, secrets);
   if (clean !== error.message) Object.defineProperty(error, 'message', { value: clean });
   if (error.stack) Object.defineProperty(error, 'stack', { value: redactSecrets(error.stack, secrets) });

@@ -48,7 +48,10 @@ export class UnreachableError extends BerthError {
   readonly exitCode = 3;
 }
 
-/** Exit 4: another runner held the migration lock for longer than `--lock-timeout`. */
+/**
+ * Exit 4: another runner held the migration lock for longer than `--lock-timeout`, or berth's own
+ * statements lost a lock conflict; retrying helps.
+ */
 export class LockTimeoutError extends BerthError {
   readonly exitCode = 4;
 }
@@ -94,7 +97,9 @@ export const ERROR_CODES = {
   ERR_DB_UNREACHABLE: UnreachableError,
   ERR_AWAIT_TIMEOUT: UnreachableError,
   ERR_LOCK_TIMEOUT: LockTimeoutError,
+  ERR_DB_CONFLICT: LockTimeoutError,
   ERR_SOURCE_INVALID: ValidationError,
+  ERR_SOURCE_EMPTY: ValidationError,
   ERR_VALIDATION_FAILED: ValidationError,
   ERR_SCHEMA_NOT_CURRENT: ValidationError,
   ERR_DOWN_MISSING: ValidationError,
@@ -104,9 +109,11 @@ export const ERROR_CODES = {
   ERR_DB_TLS: TargetRejectedError,
   ERR_DB_NOT_FOUND: TargetRejectedError,
   ERR_DB_READ_ONLY: TargetRejectedError,
+  ERR_DB_PRIVILEGE: TargetRejectedError,
   ERR_DB_POOLER: TargetRejectedError,
   ERR_DB_UNSUPPORTED: TargetRejectedError,
   ERR_CONNECTION_LOST: OutcomeUnknownError,
+  ERR_DB_SERVER: OutcomeUnknownError,
   ERR_LOCK_LOST: OutcomeUnknownError,
   ERR_INTERRUPTED: InterruptedError,
   ERR_INTERNAL: InternalError,

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { formatDuration, parseDuration } from '../config/duration.js';
 import type { SslMode } from '../config/database-url.js';
-import { checkBodies, readDownSql, readMigrations } from '../source/read-migrations.js';
+import { checkBodies, readMigrations } from '../source/read-migrations.js';
 import type { Migration } from '../source/types.js';
 import type { Driver, HistoryRow, HistoryTable } from '../drivers/driver.js';
 import type { SqlSession } from '../drivers/postgres/sql-session.js';
@@ -26,6 +26,11 @@ export interface MigratorOptions {
   readonly table?: string;
   /** Schema of the history table. Default: the connection's current schema. */
   readonly schema?: string;
+  /**
+   * Accept a directory with no migrations. Default false: an empty directory is refused (exit 5),
+   * since it is far more often a volume mounted at the wrong path than an intended empty set.
+   */
+  readonly allowEmpty?: boolean;
   /** How long to retry connecting. Default `0`: one attempt. */
   readonly wait?: string | number;
   /** How long to wait for another runner's lock. Default `15m`. */
@@ -183,6 +188,7 @@ interface Settings {
   readonly dir: string;
   readonly table: string;
   readonly schema: string | undefined;
+  readonly allowEmpty: boolean;
   readonly waitMs: number;
   readonly lockTimeoutMs: number;
   readonly statementTimeoutMs: number;
@@ -251,7 +257,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
         history = [];
       }
       const ctx: ApplyContext = {
-        driver, table, lockKey: driver.capabilities.advisoryLocks ? key : null, pid: server.pid,
+        driver, table, lockKey: driver.capabilities.advisoryLocks ? key : null, pid: server.pid, user: server.user, secrets: c.secrets,
         host: settings.host, berthVersion: BERTH_VERSION, statementTimeoutMs: settings.statementTimeoutMs, onEvent: emit,
         lock: { verified: true },
         ...(options.signal ? { signal: options.signal } : {}),
@@ -263,18 +269,31 @@ export function createMigrator(options: MigratorOptions): Migrator {
     }
   }
 
+  /** The migrations, their names, bytes and structure checked; bodies wait for `checkUnverified`. */
   async function load(): Promise<Migration[]> {
-    return readMigrations(settings.dir, { bodies: 'lazy' });
+    const ignored: string[] = [];
+    const migrations = await readMigrations(settings.dir, { bodies: 'lazy', onFileIgnored: (file) => ignored.push(file) });
+    if (migrations.length === 0 && !settings.allowEmpty) {
+      const others = ignored.length === 0 ? 'it is empty' : `it holds ${ignored.length} other file(s) (${ignored.slice(0, 3).join(', ')}${ignored.length > 3 ? ', ...' : ''})`;
+      throw new ValidationError('ERR_SOURCE_EMPTY',
+        `migrations directory ${settings.dir} holds no migrations (${others}): is it mounted at the right path? ` +
+        'Point --dir (BERTH_DIR) at the folder of <version>_<name>.up.sql files, or pass --allow-empty if an empty set is what you mean.',
+        { details: { dir: settings.dir } });
+    }
+    return migrations;
   }
 
   /**
-   * Parses every file that is not applied with its current bytes, reporting all their problems
-   * at once, before any write (SPEC §4.4). An applied file with a matching checksum was parsed
-   * when it ran: skipping it keeps the no-op `migrate` of every pod start cheap.
+   * Parses every down file and every up file that is not applied with its current bytes,
+   * reporting all their problems at once, before any write (SPEC §4.4); every command that reads
+   * the history calls it, so all of them refuse the same directory. An up file applied with a
+   * matching checksum was parsed when it ran: skipping it keeps the no-op `migrate` of every pod
+   * start cheap. `history` undefined: every up file is known to be applied as it is.
    */
-  function checkUnverified(migrations: readonly Migration[], history: readonly HistoryRow[]): void {
+  function checkUnverified(migrations: readonly Migration[], history: readonly HistoryRow[] | undefined): void {
+    if (history === undefined) return checkBodies(settings.dir, migrations, () => true);
     const applied = new Map(history.filter((r) => r.status === 'applied').map((r) => [r.version, r.checksum]));
-    checkBodies(settings.dir, migrations.filter((m) => applied.get(m.version) !== m.checksum));
+    checkBodies(settings.dir, migrations, (m) => applied.get(m.version) === m.checksum);
   }
 
   async function status(): Promise<StatusReport> {
@@ -282,8 +301,11 @@ export function createMigrator(options: MigratorOptions): Migrator {
     return withConnection(async ({ driver }, table) => statusOf(migrations, driver, table));
   }
 
+  /** The status, once the files are known to be valid: `status` refuses what `migrate` refuses. */
   async function statusOf(migrations: Migration[], driver: Driver, table: HistoryTable): Promise<StatusReport> {
-    return toStatus(plan({ migrations, history: (await driver.readHistory(table)) ?? [] }));
+    const history = (await driver.readHistory(table)) ?? [];
+    checkUnverified(migrations, history);
+    return toStatus(plan({ migrations, history }));
   }
 
   async function validate(validateOptions: { allowOutOfOrder?: boolean } = {}): Promise<StatusReport> {
@@ -317,10 +339,11 @@ export function createMigrator(options: MigratorOptions): Migrator {
       // The history is exactly the files, all applied, checksums included: nothing to do. Every
       // pod start ends here, with no lock, no write and no history rows to read.
       const newest = migrations.at(-1);
-      const ifAllApplied = async (lockWaitMs: number): Promise<UpResult | undefined> =>
-        newest && (upOptions.to ?? Infinity) >= newest.version && await c.driver.historyMatches(table, migrations)
-          ? upToDate({ current: newest.version, pending: [], ahead: [] }, lockWaitMs)
-          : undefined;
+      const ifAllApplied = async (lockWaitMs: number): Promise<UpResult | undefined> => {
+        if (!newest || (upOptions.to ?? Infinity) < newest.version || !(await c.driver.historyMatches(table, migrations))) return undefined;
+        checkUnverified(migrations, undefined);
+        return upToDate({ current: newest.version, pending: [], ahead: [] }, lockWaitMs);
+      };
       const noOp = upOptions.dryRun ? undefined : await ifAllApplied(0);
       if (noOp) return noOp;
       // Optimistic read without the lock: anything else is decided again under the lock.
@@ -329,6 +352,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       checkUnverified(migrations, before ?? []);
       if (upOptions.dryRun) {
         failOnProblems(optimistic);
+        warnEmpty(optimistic.toApply);
         if (optimistic.toApply.length) await upOptions.beforeApply?.(optimistic.toApply.map(toPlanned));
         return reportDryRun(optimistic, `${table.schema}.${table.table}`);
       }
@@ -338,7 +362,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       const last = optimistic.toApply.at(-1)?.version ?? Infinity;
       const doneByAnother = async (): Promise<UpResult | undefined> => {
         const state = await c.driver.readCurrentVersion(table);
-        if (state === null || state.unsettled || (state.current ?? 0) < last) return undefined;
+        if (state === null || state.unsettled || state.current === null || state.current < last) return undefined;
         const done = await ifAllApplied(Date.now() - lockStarted);
         if (done) return done;
         const p = planOf((await c.driver.readHistory(table)) ?? []);
@@ -358,8 +382,12 @@ export function createMigrator(options: MigratorOptions): Migrator {
         emit({ event: 'plan.ready', current: current.current, pending: current.pending.length, toApply: current.toApply.length, dryRun: false, table: `${ctx.table.schema}.${ctx.table.table}` });
         if (upOptions.singleTransaction) {
           const noTx = current.toApply.find((m) => m.directives.noTransaction);
-          if (noTx) throw new ConfigError('ERR_USAGE', `--single-transaction cannot include ${noTx.up.fileName}: it is marked -- berth:no-transaction. Run without --single-transaction, or --to the version before it.`);
+          if (noTx) {
+            const why = noTx.directives.noTransactionImpliedBy ? `its ${noTx.directives.noTransactionImpliedBy} cannot run in a transaction` : 'it is marked -- berth:no-transaction';
+            throw new ConfigError('ERR_USAGE', `--single-transaction cannot include ${noTx.up.fileName}: ${why}. Run without --single-transaction, or --to the version before it.`);
+          }
         }
+        warnEmpty(current.toApply);
         if (current.toApply.length) await upOptions.beforeApply?.(current.toApply.map(toPlanned));
         // Code is loaded before anything runs, so a broken module fails the run with nothing applied.
         const steps = await Promise.all(current.toApply.map(async (m) => upStep(m, m.kind === 'code' ? (await loadCode(m)).up : undefined)));
@@ -393,7 +421,13 @@ export function createMigrator(options: MigratorOptions): Migrator {
 
   async function down(target: DownTarget): Promise<DownResult> {
     const migrations = await load();
-    return withConnection((c, table) => withLock(c, table, async (ctx, history) => {
+    return withConnection(async (c, table) => {
+      // Before the lock, whose taking creates the history table: an invalid set changes nothing.
+      checkUnverified(migrations, (await c.driver.readHistory(table)) ?? []);
+      return withLock(c, table, async (ctx, history) => revertUnderLock(ctx, history));
+    });
+    async function revertUnderLock(ctx: ApplyContext, history: HistoryRow[]): Promise<DownResult> {
+      checkUnverified(migrations, history);
       const p = plan({ migrations, history, allowOutOfOrder: true });
       failOnProblems(p);
       const entries = planDown(p, target);
@@ -411,10 +445,10 @@ export function createMigrator(options: MigratorOptions): Migrator {
           const mod = await loadCode(m);
           if (!mod.down) { missing.push(`${m.version} (${m.up.fileName}) exports no down()`); continue; }
           steps.push({ migration: m, direction: 'down', file: m.up.fileName, directives: { noTransaction: false }, body: { kind: 'code', fn: mod.down } });
-        } else if (!m.down) {
+        } else if (!m.downSql) {
           missing.push(`${m.version} (${m.up.fileName}) has no ${m.up.fileName.replace(/\.up\.sql$/, '.down.sql')}`);
         } else {
-          const d = await readDownSql(m);
+          const d = m.downSql;
           steps.push({ migration: m, direction: 'down', file: d.fileName, directives: d.directives, body: { kind: 'sql', sql: d.sql, statements: d.statements } });
         }
       }
@@ -426,7 +460,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       const reverted = await runEach(ctx, steps);
       const remaining = p.applied.map((a) => a.row.version).filter((v) => !reverted.some((r) => r.version === v));
       return { reverted, current: remaining.length ? Math.max(...remaining) : null };
-    }));
+    }
   }
 
   /**
@@ -488,7 +522,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     return withConnection((c, table) => withLock(c, table, async (ctx, history) => {
       const known = new Set(history.map((r) => r.version));
       const recorded = migrations.filter((m) => m.version <= version && !known.has(m.version));
-      checkBodies(settings.dir, recorded);
+      checkUnverified(migrations, history);
       const changes: HistoryChangeReport[] = [];
       for (const m of recorded) {
         if (!(await ctx.driver.insertHistory(table, {
@@ -525,6 +559,15 @@ export function createMigrator(options: MigratorOptions): Migrator {
     return { applied: [], planned: p.toApply.map(describe), current: p.current, pending: p.pending.length, lockWaitMs: 0, dryRun: true };
   }
 
+  /** A file with no statement (empty, or only comments) is recorded as applied: say so. */
+  function warnEmpty(migrations: readonly Migration[]): void {
+    for (const m of migrations) {
+      if (m.kind !== 'sql' || m.statements.length > 0) continue;
+      emit({ event: 'plan.warning', code: 'W_EMPTY_MIGRATION', version: m.version,
+        message: `${m.up.fileName} has no statements (it is empty or only comments): it is recorded as applied without running anything` });
+    }
+  }
+
   function warnAhead(p: Pick<Plan, 'ahead'>): void {
     for (const row of p.ahead) {
       emit({ event: 'plan.warning', code: 'W_HISTORY_AHEAD', version: row.version,
@@ -536,17 +579,20 @@ export function createMigrator(options: MigratorOptions): Migrator {
     const migrations = await load();
     const newest = migrations.at(-1);
     // A readiness probe's common answer, as in up(): the history is exactly the files.
-    const report = await withConnection(async ({ driver }, table) =>
-      newest && (checkOptions.expect ?? 0) <= newest.version && await driver.historyMatches(table, migrations)
-        ? newest.version
-        : statusOf(migrations, driver, table));
+    const report = await withConnection(async ({ driver }, table) => {
+      if (newest && (checkOptions.expect ?? 0) <= newest.version && await driver.historyMatches(table, migrations)) {
+        checkUnverified(migrations, undefined);
+        return newest.version;
+      }
+      return statusOf(migrations, driver, table);
+    });
     if (typeof report === 'number') return { current: report, upToDate: true, pending: 0 };
     const reasons: string[] = [];
     if (report.failed.length) reasons.push(`migration ${report.failed.map((f) => f.version).join(', ')} failed`);
     if (report.drifted.length) reasons.push(`migration ${report.drifted.map((f) => f.version).join(', ')} changed after it was applied`);
     if (report.missing.length) reasons.push(`applied migration ${report.missing.map((f) => f.version).join(', ')} is missing from the directory`);
     if (report.pending.length) reasons.push(`${report.pending.length} migration(s) pending, the first ${report.pending[0]?.version}`);
-    if (checkOptions.expect !== undefined && (report.current ?? 0) < checkOptions.expect) {
+    if (checkOptions.expect !== undefined && (report.current === null || report.current < checkOptions.expect)) {
       reasons.push(`schema is at ${report.current ?? 'no version'}, expected at least ${checkOptions.expect}`);
     }
     return {
@@ -689,6 +735,7 @@ function settle(o: MigratorOptions): Settings {
     dir: resolve(o.dir ?? DEFAULT_DIR),
     table,
     schema: o.schema,
+    allowEmpty: o.allowEmpty ?? false,
     waitMs: duration('wait', o.wait, 0),
     lockTimeoutMs: duration('lockTimeout', o.lockTimeout, DEFAULT_LOCK_TIMEOUT_MS),
     statementTimeoutMs: duration('statementTimeout', o.statementTimeout, 0),

@@ -11,8 +11,8 @@
  * 3. Every method after `connect` runs on the same session, one call at a time; the caller never
  *    overlaps two calls, except `cancel`, which may be called while another call is running and
  *    must cancel it on the server (from a second connection where the database needs one).
- * 4. Errors from the server are wrapped in `DriverQueryError` with SQLSTATE and position kept; a
- *    lost connection is `ConnectionLostError`. Never retry a COMMIT.
+ * 4. Errors from the server are wrapped in `DriverQueryError` with SQLSTATE and position kept and
+ *    an `ErrorFamily`; a lost connection is `ConnectionLostError`. Never retry a COMMIT.
  * 5. Drivers never read `process.env`; everything arrives through their options.
  *
  * Caller guarantees: `connect` is called once per instance and before anything else; `close` is
@@ -120,12 +120,18 @@ export interface TransactionalScript {
     | { readonly deleteVersion: number };
 }
 
-/** How a script ended. Anything else (a setup statement failing, a lost session) is thrown. */
+/**
+ * How a script ended. Anything else (a lost session) is thrown. A statement that the server could
+ * not even parse fails the whole message before anything runs: it is still reported as that
+ * statement's failure, never as a failure of the set-up around it.
+ */
 export type ScriptOutcome =
   | { readonly ok: true }
   /** Statement `index` of the migration failed; the error's position is within that statement. */
   | { readonly ok: false; readonly failed: 'statement'; readonly index: number; readonly error: DriverQueryError }
   | { readonly ok: false; readonly failed: 'session-changed' | 'lock-lost' }
+  /** berth's own part failed: resetting the session (`setup`), or writing the history row. */
+  | { readonly ok: false; readonly failed: 'setup' | 'history'; readonly error: DriverQueryError }
   /** COMMIT itself was refused (a deferred constraint): the transaction was rolled back. */
   | { readonly ok: false; readonly failed: 'commit'; readonly error: DriverQueryError };
 
@@ -140,12 +146,40 @@ export interface ServerErrorInfo {
   readonly where?: string;
 }
 
+/**
+ * What kind of failure a server error is. The driver decides it from its database's own codes;
+ * core branches on the family, never on a SQLSTATE (docs/errors.md has the table).
+ */
+export type ErrorFamily =
+  /** The statement text could not be parsed. */
+  | 'syntax'
+  /** The role lacks a privilege on an object. */
+  | 'privilege'
+  /** The server or the transaction accepts no writes (a standby, `default_transaction_read_only`). */
+  | 'read-only'
+  /** Serialization failure or deadlock: the transaction was rolled back; trying again may work. */
+  | 'conflict'
+  /** `lock_timeout` fired, or a NOWAIT lock was not available. */
+  | 'lock-timeout'
+  /** `statement_timeout` fired. */
+  | 'statement-timeout'
+  /** The statement was cancelled (by berth on SIGTERM, or by an operator). */
+  | 'canceled'
+  /** The statement cannot run inside a transaction block. */
+  | 'needs-no-transaction'
+  /** The server ran out of something, or failed for a reason of its own (disk, memory, I/O, a bug). */
+  | 'server'
+  /** Anything else: the statement itself is wrong for this database (missing object, bad data...). */
+  | 'statement';
+
 /** A statement failed on the server; the session is still usable (after a rollback). */
 export class DriverQueryError extends Error {
   readonly info: ServerErrorInfo;
-  constructor(info: ServerErrorInfo, options?: { cause?: unknown }) {
+  readonly family: ErrorFamily;
+  constructor(info: ServerErrorInfo, family: ErrorFamily, options?: { cause?: unknown }) {
     super(info.message, options);
     this.info = info;
+    this.family = family;
   }
 }
 

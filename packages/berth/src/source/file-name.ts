@@ -20,7 +20,7 @@ export type ParsedFileName =
 /** Quoted in every "does not match" message, so the fix is on the same line as the problem. */
 export const EXPECTED_PATTERNS =
   'expected <version>_<name>.up.sql, <version>_<name>.down.sql, or <version>_<name>.ts|.js|.mjs ' +
-  'with a positive integer <version>';
+  'with a non-negative integer <version>';
 
 // The name part is free-form, like golang-migrate's `(.*)`: existing directories contain dots,
 // dashes and even empty names (`1_.up.sql`), and they must keep working unchanged.
@@ -77,8 +77,8 @@ function migration(
   type: 'sql' | 'code',
   ext: MigrationFileExt,
 ): ParsedFileName {
+  // 0 is a version like any other: golang-migrate allows it, and sets start at 0_initial.
   const version = Number(digits);
-  if (version === 0) return invalid('the version must be a positive integer, not 0');
   // Versions are compared numerically and stored as bigint; above 2^53 - 1 two different versions
   // could compare equal in JavaScript.
   if (!Number.isSafeInteger(version)) {

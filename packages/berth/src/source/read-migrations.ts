@@ -5,33 +5,41 @@
  * than one failed deploy per mistake.
  *
  * The file system is injected (kysely's FileMigrationProvider takes `fs` the same way) so the
- * tests run on in-memory trees. Down files are only listed: they are read when `down` runs
- * (golang-migrate reads bodies lazily too), and a broken down file must not block `migrate`.
+ * tests run on in-memory trees. Up and down files are validated together: a broken down file is
+ * found by the `migrate` that deploys it, not by the `down` of an emergency.
  *
- * Every up file is read, checksummed and checked for UTF-8 here. Splitting into statements and
- * parsing directives can wait (`bodies: 'lazy'`): a file whose bytes match an applied history row
- * was parsed when it ran, and the no-op `migrate` every pod start runs should not parse 1,000 of
- * them again. The migrator calls `checkBodies` on the rest before any write.
+ * Every file is read and checked for UTF-8 here, and up files are checksummed. Splitting into
+ * statements and parsing directives can wait (`bodies: 'lazy'`): an up file whose bytes match an
+ * applied history row was parsed when it ran, and the no-op `migrate` every pod start runs should
+ * not parse 1,000 of them again. The migrator calls `checkBodies` on the rest before any write.
  */
 
 import { hash } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 
 import { ConfigError, InternalError, ValidationError } from '../core/errors.js';
 import { decodeMigrationText } from './decode.js';
 import { parseDirectives } from './directives.js';
 import { parseMigrationFileName, type ParsedFileName } from './file-name.js';
+import { LineCounter } from './line-column.js';
 import { scanSql } from './sql-scanner.js';
-import { findTransactionControl } from './transaction-control.js';
-import type { Directives, Migration, MigrationFileRef, SourceProblem, Statement } from './types.js';
+import { releasesSessionLock, transactionShape } from './transaction-control.js';
+import type { Migration, MigrationFileRef, SourceProblem, SqlBody } from './types.js';
 
-/** The subset of `node:fs/promises` berth reads migrations with. */
+/** The subset of the file system berth reads migrations with. */
 export interface SourceFs {
-  /** File names in `path` (not recursive, not full paths), like `fs.promises.readdir(path)`. */
-  readdir(path: string): Promise<string[]>;
+  /** The entries of `path` (not recursive) with their kind, symbolic links followed. */
+  readdir(path: string): Promise<readonly SourceEntry[]>;
+  /** Only ever called for an entry of kind `file`. */
   readFile(path: string): Promise<Uint8Array>;
+}
+
+export interface SourceEntry {
+  readonly name: string;
+  /** Anything but a regular file is never opened: reading a FIFO would block forever. */
+  readonly kind: 'file' | 'directory' | 'fifo' | 'socket' | 'device' | 'broken-link' | 'other';
 }
 
 export interface ReadMigrationsOptions {
@@ -52,21 +60,40 @@ export interface ReadMigrationsOptions {
 /** 10 MiB (bytes): generous for DDL and seed data, small enough that a stray dump is caught. */
 export const DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024;
 
-/** A down file, read on demand by `readDownSql`. */
-export interface DownSql {
-  readonly fileName: string;
-  readonly checksum: string;
-  readonly sql: string;
-  readonly statements: readonly Statement[];
-  readonly directives: Directives;
-}
-
 // Synchronous reads behind the async interface: a migration file is small, and 1,000 of them are
 // read in ~10 ms this way against ~60 ms of promise and file-handle overhead with fs/promises,
 // on the path every pod start takes (the no-op still checks every checksum).
 const nodeFs: SourceFs = {
-  readdir: async (dir) => readdirSync(dir),
+  readdir: async (dir) => readdirSync(dir, { withFileTypes: true }).map((entry) => ({ name: entry.name, kind: kindOf(entry, dir) })),
   readFile: async (file) => readFileSync(file),
+};
+
+function kindOf(entry: Dirent, dir: string): SourceEntry['kind'] {
+  if (entry.isFile()) return 'file';
+  if (entry.isSymbolicLink()) {
+    // stat does not open the target, so a link to a FIFO cannot block here either.
+    try {
+      const target = statSync(`${dir}${path.sep}${entry.name}`);
+      return target.isFile() ? 'file' : target.isDirectory() ? 'directory' : target.isFIFO() ? 'fifo' : target.isSocket() ? 'socket'
+        : target.isCharacterDevice() || target.isBlockDevice() ? 'device' : 'other';
+    } catch {
+      return 'broken-link';
+    }
+  }
+  if (entry.isDirectory()) return 'directory';
+  if (entry.isFIFO()) return 'fifo';
+  if (entry.isSocket()) return 'socket';
+  if (entry.isCharacterDevice() || entry.isBlockDevice()) return 'device';
+  return 'other';
+}
+
+const NOT_A_FILE: Record<Exclude<SourceEntry['kind'], 'file'>, string> = {
+  'directory': 'it is a directory, not a file',
+  'fifo': 'it is a FIFO (named pipe), not a regular file; reading it would wait for a writer forever',
+  'socket': 'it is a socket, not a regular file',
+  'device': 'it is a device, not a regular file',
+  'broken-link': 'it is a symbolic link to something that does not exist',
+  'other': 'it is not a regular file',
 };
 
 // Enough to overlap file reads without risking EMFILE on a directory of thousands of files.
@@ -78,13 +105,13 @@ interface Entry extends ParsedMigrationName {
   readonly ref: MigrationFileRef;
 }
 
-/** What reading an up file adds to its name: the checksum now, the parsed body when asked. */
+/** What reading a file adds to its name: the checksum now (up files), the parsed body when asked. */
 interface Body {
   readonly checksum: string;
   readonly parse: () => ParsedBody;
 }
 
-type ParsedBody = { body: Pick<Migration, 'sql' | 'statements' | 'directives'> } | { problems: SourceProblem[] };
+type ParsedBody = { body: SqlBody } | { problems: SourceProblem[] };
 
 export async function readMigrations(dir: string, options: ReadMigrationsOptions = {}): Promise<Migration[]> {
   const fs = options.fs ?? nodeFs;
@@ -93,29 +120,32 @@ export async function readMigrations(dir: string, options: ReadMigrationsOptions
   const problems: SourceProblem[] = [];
 
   const byVersion = new Map<number, Entry[]>();
-  for (const fileName of [...(await listDirectory(fs, dir, root))].sort()) {
+  for (const entry of [...(await listDirectory(fs, dir, root))].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const fileName = entry.name;
     const parsed = parseMigrationFileName(fileName);
     if (parsed.kind === 'ignored') {
       options.onFileIgnored?.(fileName, parsed.reason);
     } else if (parsed.kind === 'invalid') {
       problems.push({ files: [fileName], message: parsed.message });
+    } else if (entry.kind !== 'file') {
+      problems.push({ files: [fileName], message: `${NOT_A_FILE[entry.kind]}; remove it from the migrations directory, or put the migration file there instead` });
     } else {
       // `root` is resolved and a directory entry has no separator: no path.join per file.
-      const entry: Entry = { ...parsed, ref: { fileName, path: `${root}${path.sep}${fileName}` } };
+      const migrationEntry: Entry = { ...parsed, ref: { fileName, path: `${root}${path.sep}${fileName}` } };
       const entries = byVersion.get(parsed.version);
-      if (entries === undefined) byVersion.set(parsed.version, [entry]);
-      else entries.push(entry);
+      if (entries === undefined) byVersion.set(parsed.version, [migrationEntry]);
+      else entries.push(migrationEntry);
     }
   }
 
   const pairs: { up: Entry; down: Entry | undefined }[] = [];
-  const ups: Entry[] = [];
+  const files: Entry[] = [];
   for (const version of [...byVersion.keys()].sort((a, b) => a - b)) {
     const entries = byVersion.get(version) ?? [];
     const versionUps = entries.filter((entry) => entry.direction === 'up');
     const versionDowns = entries.filter((entry) => entry.direction === 'down');
     // Duplicates are still read below, so that their own problems are in this same report.
-    ups.push(...versionUps);
+    files.push(...entries);
     const structural = checkVersion(version, versionUps, versionDowns);
     problems.push(...structural);
     if (structural.length === 0 && versionUps[0] !== undefined) {
@@ -124,13 +154,14 @@ export async function readMigrations(dir: string, options: ReadMigrationsOptions
   }
 
   const read = new Map<string, Body>();
-  await forEachLimited(ups, READ_CONCURRENCY, async (up) => {
-    const result = await readUpFile(fs, up, maxFileBytes);
+  await forEachLimited(files, READ_CONCURRENCY, async (file) => {
+    const result = await readFile(fs, file, maxFileBytes);
     if ('problems' in result) problems.push(...result.problems);
-    else read.set(up.ref.fileName, result.body);
+    else read.set(file.ref.fileName, result.body);
   });
 
-  if (options.bodies !== 'lazy') {
+  // A directory that is refused anyway gets every problem of it in the same report.
+  if (options.bodies !== 'lazy' || problems.length > 0) {
     for (const body of read.values()) {
       const parsed = body.parse();
       if ('problems' in parsed) problems.push(...parsed.problems);
@@ -140,9 +171,11 @@ export async function readMigrations(dir: string, options: ReadMigrationsOptions
 
   return pairs.map(({ up, down }) => {
     const body = read.get(up.ref.fileName);
-    // Every readable up file is in `read`, and any unreadable one is a problem thrown above.
-    if (body === undefined) throw new InternalError('ERR_INTERNAL', `${up.ref.fileName} was listed but not read`);
-    return Object.freeze(new SourceMigration(up, down, body, dir));
+    // Every readable file is in `read`, and any unreadable one is a problem thrown above.
+    if (body === undefined || (down !== undefined && !read.has(down.ref.fileName))) {
+      throw new InternalError('ERR_INTERNAL', `${up.ref.fileName} was listed but not read`);
+    }
+    return Object.freeze(new SourceMigration(up, down, body, down === undefined ? undefined : read.get(down.ref.fileName), dir));
   });
 }
 
@@ -158,9 +191,10 @@ class SourceMigration implements Migration {
   readonly down?: MigrationFileRef;
   readonly checksum: string;
   readonly #body: Body;
+  readonly #downBody: Body | undefined;
   readonly #dir: string;
 
-  constructor(up: Entry, down: Entry | undefined, body: Body, dir: string) {
+  constructor(up: Entry, down: Entry | undefined, body: Body, downBody: Body | undefined, dir: string) {
     this.version = up.version;
     this.name = up.name;
     this.kind = up.type;
@@ -168,29 +202,36 @@ class SourceMigration implements Migration {
     if (down !== undefined) this.down = down.ref;
     this.checksum = body.checksum;
     this.#body = body;
+    this.#downBody = downBody;
     this.#dir = dir;
   }
 
   get sql(): string | undefined {
-    return this.#parsed().sql;
+    return this.kind === 'sql' ? this.#parsed(this.#body).sql : undefined;
   }
 
-  get statements(): readonly Statement[] {
-    return this.#parsed().statements;
+  get statements(): SqlBody['statements'] {
+    return this.#parsed(this.#body).statements;
   }
 
-  get directives(): Directives {
-    return this.#parsed().directives;
+  get directives(): SqlBody['directives'] {
+    return this.#parsed(this.#body).directives;
   }
 
-  /** Problems of the body, for `checkBodies`. */
-  problems(): readonly SourceProblem[] {
-    const result = this.#body.parse();
-    return 'problems' in result ? result.problems : [];
+  get downSql(): SqlBody | undefined {
+    return this.#downBody === undefined ? undefined : this.#parsed(this.#downBody);
   }
 
-  #parsed(): Pick<Migration, 'sql' | 'statements' | 'directives'> {
-    const result = this.#body.parse();
+  /** Problems of the bodies, for `checkBodies`: the down file's, and the up file's unless skipped. */
+  problems(up: boolean): readonly SourceProblem[] {
+    return [...(up ? [this.#body] : []), ...(this.#downBody ? [this.#downBody] : [])].flatMap((body) => {
+      const result = body.parse();
+      return 'problems' in result ? result.problems : [];
+    });
+  }
+
+  #parsed(body: Body): SqlBody {
+    const result = body.parse();
     if ('problems' in result) throw sourceInvalid(this.#dir, result.problems);
     return result.body;
   }
@@ -198,37 +239,12 @@ class SourceMigration implements Migration {
 
 /**
  * Parses the bodies of `migrations` (read with `bodies: 'lazy'`) and throws one
- * `ERR_SOURCE_INVALID` listing every problem among them, as `readMigrations` does for the rest.
+ * `ERR_SOURCE_INVALID` listing every problem among them, as `readMigrations` does for the rest:
+ * every down file, and every up file but those `verified` says were checked when they ran.
  */
-export function checkBodies(dir: string, migrations: readonly Migration[]): void {
-  const problems = migrations.flatMap((m) => (m instanceof SourceMigration ? m.problems() : []));
+export function checkBodies(dir: string, migrations: readonly Migration[], verified: (m: Migration) => boolean = () => false): void {
+  const problems = migrations.flatMap((m) => (m instanceof SourceMigration ? m.problems(!verified(m)) : []));
   if (problems.length > 0) throw sourceInvalid(dir, problems);
-}
-
-/**
- * Reads, decodes and splits a migration's down file when `down` runs. Throws `ValidationError`
- * (`ERR_SOURCE_INVALID`) if the migration has no down file or the file has a problem.
- */
-export async function readDownSql(
-  migration: Pick<Migration, 'version' | 'up' | 'down'>,
-  fs: SourceFs = nodeFs,
-  options: { readonly maxFileBytes?: number } = {},
-): Promise<DownSql> {
-  const dir = path.dirname(migration.up.path);
-  const down = migration.down;
-  if (down === undefined) {
-    throw sourceInvalid(dir, [
-      {
-        files: [migration.up.fileName],
-        message: `migration ${migration.version} has no down file; write ${expectedDownName(migration.up.fileName)} to make it reversible`,
-      },
-    ]);
-  }
-  const { bytes, problem } = await readBounded(fs, down, options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
-  if (bytes === undefined) throw sourceInvalid(dir, [problem]);
-  const checked = checkSql(down.fileName, bytes);
-  if ('problems' in checked) throw sourceInvalid(dir, checked.problems);
-  return Object.freeze({ fileName: down.fileName, checksum: sha256(bytes), ...checked.body });
 }
 
 /** One line per problem, `  <file>[:<line>]: <message>`, as the operator will read it in CI logs. */
@@ -250,7 +266,7 @@ function sourceInvalid(dir: string, problems: SourceProblem[]): ValidationError 
   });
 }
 
-async function listDirectory(fs: SourceFs, dir: string, root: string): Promise<string[]> {
+async function listDirectory(fs: SourceFs, dir: string, root: string): Promise<readonly SourceEntry[]> {
   try {
     return await fs.readdir(root);
   } catch (err) {
@@ -317,31 +333,28 @@ function checkVersion(version: number, ups: readonly Entry[], downs: readonly En
   return problems;
 }
 
-async function readUpFile(
-  fs: SourceFs,
-  up: Entry,
-  maxFileBytes: number,
-): Promise<{ body: Body } | { problems: SourceProblem[] }> {
-  const { bytes, problem } = await readBounded(fs, up.ref, maxFileBytes);
+async function readFile(fs: SourceFs, file: Entry, maxFileBytes: number): Promise<{ body: Body } | { problems: SourceProblem[] }> {
+  const { bytes, problem } = await readBounded(fs, file.ref, maxFileBytes);
   if (bytes === undefined) return { problems: [problem] };
-  const checksum = sha256(bytes);
-  if (up.type === 'code') {
+  // Only an up file's checksum is recorded (SPEC §3).
+  const checksum = file.direction === 'up' ? sha256(bytes) : '';
+  if (file.type === 'code') {
     // The module loader reads code migrations; the checksum is all the source layer owes them.
-    const body = { body: { statements: Object.freeze([]), directives: Object.freeze({ noTransaction: false }) } };
+    const body = { body: { fileName: file.ref.fileName, sql: '', statements: Object.freeze([]), directives: Object.freeze({ noTransaction: false }) } };
     return { body: { checksum, parse: () => body } };
   }
   // Encoding is part of the whole-set check (SPEC §4.4), so it is not left for later.
   if (!isValidText(bytes)) {
     const decoded = decodeMigrationText(bytes);
     if ('problem' in decoded) {
-      return { problems: [{ files: [up.ref.fileName], line: decoded.problem.line, message: decoded.problem.message }] };
+      return { problems: [{ files: [file.ref.fileName], line: decoded.problem.line, message: decoded.problem.message }] };
     }
   }
   let parsed: ParsedBody | undefined;
   let unparsed: Uint8Array | undefined = bytes;
   const parse = (): ParsedBody => {
     if (parsed === undefined) {
-      parsed = checkSql(up.ref.fileName, unparsed!);
+      parsed = checkSql(file.ref.fileName, unparsed!);
       unparsed = undefined; // the text is kept instead; a large data file is not held twice
     }
     return parsed;
@@ -354,11 +367,8 @@ function isValidText(bytes: Uint8Array): boolean {
   return bytes.indexOf(0) < 0 && isUtf8(bytes);
 }
 
-/** Decode, directives, statements, and the transaction-control check, for an up or down file. */
-function checkSql(
-  fileName: string,
-  bytes: Uint8Array,
-): { body: Pick<Migration, 'sql' | 'statements' | 'directives'> & { sql: string } } | { problems: SourceProblem[] } {
+/** Decode, statements, directives, and how the file relates to berth's transaction. */
+function checkSql(fileName: string, bytes: Uint8Array): ParsedBody {
   const decoded = decodeMigrationText(bytes);
   if ('problem' in decoded) {
     return { problems: [{ files: [fileName], line: decoded.problem.line, message: decoded.problem.message }] };
@@ -366,50 +376,42 @@ function checkSql(
   const sql = decoded.text;
   const problems: SourceProblem[] = [];
   const scan = scanSql(sql);
+  if (scan.unterminated) {
+    const { line, column } = new LineCounter(sql).advanceTo(scan.unterminated.offset);
+    problems.push({
+      files: [fileName], line,
+      message: `unterminated ${scan.unterminated.what} starting at line ${line}, column ${column}: close it (as it stands, the rest of the file is part of it)`,
+    });
+  }
   const { directives, problems: directiveProblems } = parseDirectives(sql, scan);
   for (const { line, message } of directiveProblems) problems.push({ files: [fileName], line, message });
-
-  const { statements } = scan;
+  for (const statement of scan.statements) {
+    const command = releasesSessionLock(statement.sql);
+    if (command !== undefined) {
+      problems.push({
+        files: [fileName], line: statement.line,
+        message: `${command} would release berth's migration lock in the middle of the run; ` +
+          'use the narrower statement for what it should reset (RESET ALL, DEALLOCATE ALL, DISCARD PLANS, DISCARD TEMP, DISCARD SEQUENCES)',
+      });
+    }
+  }
+  let { statements } = scan;
+  let noTransactionImpliedBy: string | undefined;
   if (!directives.noTransaction) {
-    problems.push(...transactionControlProblems(fileName, statements));
+    const shape = transactionShape(statements);
+    for (const { line, message } of shape.problems) problems.push({ files: [fileName], line, message });
+    statements = [...shape.statements];
+    noTransactionImpliedBy = shape.outsideTransaction;
   }
   if (problems.length > 0) return { problems };
-  return { body: { sql, statements: Object.freeze(statements), directives: Object.freeze(directives) } };
-}
-
-const OPT_OUT = 'add "-- berth:no-transaction" at the top of the file to manage transactions yourself';
-
-function transactionControlProblems(fileName: string, statements: readonly Statement[]): SourceProblem[] {
-  const found = findTransactionControl(statements);
-  const [first, second] = found;
-  // golang-migrate runs files as they are, so its users often wrap each file in BEGIN ... COMMIT
-  // themselves. That is the one case with an obvious fix, so it gets its own message.
-  if (
-    found.length === 2 &&
-    first !== undefined &&
-    second !== undefined &&
-    first.offset === statements[0]?.offset &&
-    second.offset === statements[statements.length - 1]?.offset &&
-    (first.command === 'BEGIN' || first.command === 'START TRANSACTION') &&
-    (second.command === 'COMMIT' || second.command === 'END')
-  ) {
-    return [
-      {
-        files: [fileName],
-        line: first.line,
-        message:
-          `the file wraps itself in ${first.command} (line ${first.line}) ... ${second.command} (line ${second.line}); ` +
-          `berth already runs each migration in its own transaction, so delete those two statements, or ${OPT_OUT}`,
-      },
-    ];
-  }
-  return found.map((statement) => ({
-    files: [fileName],
-    line: statement.line,
-    message:
-      `top-level ${statement.command} would interfere with the transaction berth runs each migration in; ` +
-      `remove the ${statement.command}, or ${OPT_OUT}`,
-  }));
+  return {
+    body: {
+      fileName,
+      sql,
+      statements: Object.freeze(statements),
+      directives: Object.freeze(noTransactionImpliedBy === undefined ? directives : { ...directives, noTransaction: true, noTransactionImpliedBy }),
+    },
+  };
 }
 
 async function readBounded(
@@ -443,10 +445,6 @@ async function readBounded(
 
 function expectedUpName(downFileName: string): string {
   return downFileName.replace(/\.down\.sql$/, '.up.sql');
-}
-
-function expectedDownName(upFileName: string): string {
-  return /\.up\.sql$/.test(upFileName) ? upFileName.replace(/\.up\.sql$/, '.down.sql') : `a down() export in ${upFileName}`;
 }
 
 // One call, no Hash object per file (node:crypto's hash, Node 20.12+).

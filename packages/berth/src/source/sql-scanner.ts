@@ -3,8 +3,9 @@
  * where line comments are. It follows psql's own splitter (src/fe_utils/psqlscan.l) rule for rule,
  * because files written for `psql -f` and golang-migrate must split the same way here.
  *
- * It never rejects input: an unterminated string or comment runs to the end of the file and the
- * server reports the syntax error with a position, which berth maps back to a file line.
+ * It never rejects input: an unterminated string, identifier, dollar quote or comment runs to the
+ * end of the file, and is reported in `unterminated` so that the file can be refused before
+ * anything runs (sent on, it would swallow whatever berth sends after the file's statements).
  */
 
 import type { Statement } from './types.js';
@@ -19,6 +20,15 @@ export interface LineComment {
 export interface ScanResult {
   readonly statements: Statement[];
   readonly lineComments: LineComment[];
+  /** The first quote or comment that is never closed, if any. */
+  readonly unterminated?: Unterminated;
+}
+
+export interface Unterminated {
+  /** What was left open, as a message names it: `quoted string`, `/* comment`, ... */
+  readonly what: string;
+  /** Offset of its opening character. */
+  readonly offset: number;
 }
 
 const CHAR_NEWLINE = 0x0a;
@@ -37,6 +47,13 @@ export function scanSql(text: string): ScanResult {
   let beginDepth = 0;
   let wordCount = 0;
   let words: string[] = [];
+  let unterminated: Unterminated | undefined;
+  /** Where a quote opened at `from` closes, noting it when it never does. */
+  const closing = (from: number, close: number, what: string): number => {
+    if (close >= 0) return close;
+    unterminated ??= { what, offset: from };
+    return length;
+  };
 
   const mark = (from: number, to: number): void => {
     if (start < 0) start = from;
@@ -77,6 +94,7 @@ export function scanSql(text: string): ScanResult {
       // An unterminated comment is kept as (part of) a statement so the server complains about
       // it, instead of silently swallowing whatever statements the author meant to follow it.
       if (close < 0) {
+        unterminated ??= { what: '/* comment', offset: i };
         mark(i, length);
         i = length;
       } else {
@@ -86,14 +104,14 @@ export function scanSql(text: string): ScanResult {
     }
 
     if (ch === 0x27 /* ' */) {
-      const close = skipQuoted(text, i, 0x27, false);
+      const close = closing(i, skipQuoted(text, i, 0x27, false), 'quoted string');
       mark(i, close);
       i = close;
       continue;
     }
 
     if (ch === 0x22 /* " */) {
-      const close = skipQuoted(text, i, 0x22, false);
+      const close = closing(i, skipQuoted(text, i, 0x22, false), 'quoted identifier');
       mark(i, close);
       i = close;
       continue;
@@ -104,7 +122,7 @@ export function scanSql(text: string): ScanResult {
       const tag = dollarTagAt(text, i);
       if (tag !== undefined) {
         const closeAt = text.indexOf(tag, i + tag.length);
-        const close = closeAt < 0 ? length : closeAt + tag.length;
+        const close = closing(i, closeAt < 0 ? -1 : closeAt + tag.length, `dollar-quoted string (${tag})`);
         mark(i, close);
         i = close;
         continue;
@@ -117,7 +135,7 @@ export function scanSql(text: string): ScanResult {
       // E'...' is the one string form where a backslash escapes the quote (`E'it\'s'`).
       // Flex takes the longest match, so `somee'x'` is an identifier followed by a plain string.
       if (j === i + 1 && (ch === 0x45 || ch === 0x65) /* E e */ && text.charCodeAt(j) === 0x27) {
-        const close = skipQuoted(text, j, 0x27, true);
+        const close = closing(i, skipQuoted(text, j, 0x27, true), 'quoted string');
         mark(i, close);
         i = close;
         continue;
@@ -142,7 +160,7 @@ export function scanSql(text: string): ScanResult {
     i++;
   }
   finish();
-  return { statements, lineComments };
+  return unterminated ? { statements, lineComments, unterminated } : { statements, lineComments };
 
   /**
    * psql's heuristic for `CREATE [OR REPLACE] {FUNCTION|PROCEDURE} ... BEGIN ATOMIC ... END`,
@@ -208,7 +226,7 @@ function skipBlockComment(text: string, open: number): number {
 }
 
 /**
- * Index just past the closing quote (or the end of the text). A doubled quote is an escaped one;
+ * Index just past the closing quote, or -1 when there is none. A doubled quote is an escaped one;
  * with `backslashEscapes` a backslash escapes the next character. Plain strings ignore
  * backslashes: `standard_conforming_strings` has been on by default since PostgreSQL 9.1.
  */
@@ -225,7 +243,7 @@ function skipQuoted(text: string, open: number, quote: number, backslashEscapes:
       i++;
     }
   }
-  return text.length;
+  return -1;
 }
 
 /**

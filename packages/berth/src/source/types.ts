@@ -5,9 +5,15 @@
 
 export type MigrationKind = 'sql' | 'code';
 
-/** Per-file directives from leading `-- berth:` comment lines (SPEC §2). */
+/** Per-file directives from leading `-- berth:` comment lines (SPEC §2), and what the file implies. */
 export interface Directives {
+  /** The file runs outside a transaction: `-- berth:no-transaction`, or implied by its statement. */
   readonly noTransaction: boolean;
+  /**
+   * Set when no directive asked for it: the file's single statement cannot run in a transaction
+   * block (e.g. `CREATE INDEX CONCURRENTLY`), so it runs outside one, as golang-migrate runs it.
+   */
+  readonly noTransactionImpliedBy?: string;
   /** `-- berth:lock-timeout <duration>`, in milliseconds. */
   readonly lockTimeoutMs?: number;
   /** `-- berth:statement-timeout <duration>`, in milliseconds. */
@@ -32,6 +38,17 @@ export interface MigrationFileRef {
   readonly path: string;
 }
 
+/** An SQL file as berth runs it. */
+export interface SqlBody {
+  /** File name relative to the migrations directory. */
+  readonly fileName: string;
+  /** File text (UTF-8, BOM stripped). */
+  readonly sql: string;
+  /** The statements to run: top-level statements, without a wrapping BEGIN/COMMIT. */
+  readonly statements: readonly Statement[];
+  readonly directives: Directives;
+}
+
 /** A migration as found on disk, fully read and validated. */
 export interface Migration {
   readonly version: number;
@@ -43,9 +60,11 @@ export interface Migration {
   readonly checksum: string;
   /** SQL migrations only: file text (UTF-8, BOM stripped). */
   readonly sql?: string;
-  /** SQL migrations only: the top-level statements of `sql`. */
+  /** SQL migrations only: the statements to run (see `SqlBody`). */
   readonly statements: readonly Statement[];
   readonly directives: Directives;
+  /** The down file of an SQL migration, when there is one. */
+  readonly downSql?: SqlBody;
 }
 
 /** One thing wrong with the migrations directory; all of them are reported at once. */

@@ -98,16 +98,18 @@ describe('a failing migration leaves a clear state', () => {
     expect((await db().admin.query("SELECT to_regclass('child') AS t")).rows[0]).toEqual({ t: null });
   });
 
-  it('CREATE INDEX CONCURRENTLY in a transactional file fails naming the no-transaction directive', async () => {
+  it('a statement the server refuses in a transaction block, unknown to berth, fails naming the no-transaction directive', async () => {
     await db().admin.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
     const dir = writeMigrations({
       '1_t.up.sql': 'CREATE TABLE t (id int);',
-      '2_idx.up.sql': 'CREATE INDEX CONCURRENTLY t_id ON t (id);',
+      // With create_slot (the default), CREATE SUBSCRIPTION refuses a transaction block before it connects.
+      '2_sub.up.sql': "CREATE TABLE u (id int);\nCREATE SUBSCRIPTION berth_sub CONNECTION 'dbname=nowhere' PUBLICATION p;",
     });
     const result = await runBerth(['migrate', '--dir', dir, '--log-format', 'pretty'], { env: env() });
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain('2_idx.up.sql:1:1');
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain('2_sub.up.sql:2:1');
     expect(result.stderr).toContain('-- berth:no-transaction');
+    expect((await db().admin.query("SELECT to_regclass('u') AS u")).rows[0]).toEqual({ u: null });
   });
 
   it('a failing no-transaction migration is recorded failed; the next migrate exits 5 and says how to settle it', async () => {
@@ -135,11 +137,12 @@ describe('a failing migration leaves a clear state', () => {
     await db().admin.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
     const dir = writeMigrations({
       '1_t.up.sql': 'CREATE TABLE t (id int);',
-      '2_commit.up.sql': 'BEGIN;\nCREATE TABLE u (id int);\nCOMMIT;\n',
+      '2_commit.up.sql': 'BEGIN;\nCREATE TABLE u (id int);\nCOMMIT;\nCREATE TABLE v (id int);\n',
     });
     const result = await runBerth(['migrate', '--dir', dir], { env: env() });
     expect(result.code).toBe(5);
     expect(result.stderr).toMatch(/2_commit\.up\.sql:1/);
+    expect(result.stderr).toMatch(/2_commit\.up\.sql:3/);
     const exists = await db().admin.query("SELECT to_regclass('berth_migrations') AS h, to_regclass('t') AS t");
     expect(exists.rows[0]).toEqual({ h: null, t: null });
   });

@@ -183,7 +183,7 @@ describe('runCli: configuration errors exit 2', () => {
 
   it.each([
     [['migrate', '--to', 'abc'], '--to'],
-    [['migrate', '--to', '0'], '--to'],
+    [['migrate', '--to', '-1'], '--to'],
     [['check', '--expect', '-1'], '--expect'],
   ])('%j → exit 2 (ERR_USAGE) naming %s, before any connection', async (argv, flag) => {
     const r = await berth([...argv, '--log-format', 'json']);

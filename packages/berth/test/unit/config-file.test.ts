@@ -130,7 +130,7 @@ describe('unknown keys', () => {
     expect(configFileValues(layer({ colour: 'blue' })).problems).toEqual([
       `colour in berth.config.yaml: unknown key; the keys are ${SETTINGS.map((s) => s.key).join(', ')}`,
     ]);
-    expect(unknownKeyHint('colour')).toMatch(/^the keys are databaseUrl, dir, table, schema, wait, lockTimeout, statementTimeout, logFormat, quiet, sslmode, sslrootcert/);
+    expect(unknownKeyHint('colour')).toMatch(/^the keys are databaseUrl, dir, allowEmpty, table, schema, wait, lockTimeout, statementTimeout, logFormat, quiet, sslmode, sslrootcert/);
   });
 });
 

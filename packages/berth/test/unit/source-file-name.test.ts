@@ -19,6 +19,10 @@ describe('parseMigrationFileName', () => {
     ['12_seed.mjs', 12, 'seed', 'up', 'code', 'mjs'],
     ['0013_backfill.orders.ts', 13, 'backfill.orders', 'up', 'code', 'ts'],
     ['9007199254740991_max.up.sql', Number.MAX_SAFE_INTEGER, 'max', 'up', 'sql', 'sql'],
+    // golang-migrate allows version 0; real sets start at 0_initial.
+    ['0_initial.up.sql', 0, 'initial', 'up', 'sql', 'sql'],
+    ['000_x.down.sql', 0, 'x', 'down', 'sql', 'sql'],
+    ['0_x.ts', 0, 'x', 'up', 'code', 'ts'],
   ])('%s is a migration', (fileName, version, name, direction, type, ext) => {
     expect(parseMigrationFileName(fileName)).toEqual({ kind: 'migration', version, name, direction, type, ext });
   });
@@ -65,9 +69,6 @@ describe('parseMigrationFileName', () => {
     ['1_x.up.sql.orig', 'it looks like a backup or editor file; move it out of the migrations directory'],
     ['1_x.up.txt', 'an SQL migration ends in .up.sql or .down.sql'],
     ['001_README.md', 'the name matches no migration pattern'],
-    ['0_x.up.sql', 'the version must be a positive integer, not 0'],
-    ['000_x.down.sql', 'the version must be a positive integer, not 0'],
-    ['0_x.ts', 'the version must be a positive integer, not 0'],
     ['9007199254740992_x.up.sql', 'the version 9007199254740992 is larger than 9007199254740991'],
     ['99999999999999999999_x.ts', 'the version 99999999999999999999 is larger than 9007199254740991'],
     ['1-init.up.sql', 'it does not start with <version>_'],

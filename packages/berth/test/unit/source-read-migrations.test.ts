@@ -6,13 +6,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { ConfigError, ValidationError } from '../../src/core/errors.js';
-import { checkBodies, readDownSql, readMigrations, type SourceFs } from '../../src/source/read-migrations.js';
+import { checkBodies, readMigrations, type SourceEntry, type SourceFs } from '../../src/source/read-migrations.js';
 import type { Migration, SourceProblem } from '../../src/source/types.js';
 
 const DIR = '/srv/migrations';
 const BOM = [0xef, 0xbb, 0xbf];
 
-type Tree = Record<string, string | number[] | Uint8Array | 'DIR'>;
+type Tree = Record<string, string | number[] | Uint8Array | 'DIR' | 'FIFO'>;
 
 /** An in-memory migrations directory that records which files were read. */
 function memoryFs(tree: Tree, dir = DIR): SourceFs & { reads: string[] } {
@@ -24,13 +24,15 @@ function memoryFs(tree: Tree, dir = DIR): SourceFs & { reads: string[] } {
     reads,
     async readdir(p) {
       if (p !== dir) fail('ENOENT', `no such file or directory, scandir '${p}'`);
-      return Object.keys(tree);
+      return Object.entries(tree).map(([name, content]): SourceEntry => ({
+        name, kind: content === 'DIR' ? 'directory' : content === 'FIFO' ? 'fifo' : 'file',
+      }));
     },
     async readFile(p) {
       reads.push(path.basename(p));
       const content = path.dirname(p) === dir ? tree[path.basename(p)] : undefined;
       if (content === undefined) return fail('ENOENT', `no such file or directory, open '${p}'`);
-      if (content === 'DIR') return fail('EISDIR', 'illegal operation on a directory, read');
+      if (content === 'DIR' || content === 'FIFO') throw new Error(`${p} is not a regular file and must never be opened`);
       if (typeof content === 'string') return new Uint8Array(Buffer.from(content, 'utf8'));
       return Uint8Array.from(content);
     },
@@ -109,8 +111,8 @@ describe('readMigrations', () => {
         { sql: 'CREATE INDEX o ON orders (id)', line: 3, column: 1 },
       ],
     });
-    // Down files are read when `down` runs, not before.
-    expect(fs.reads.sort()).toEqual(['0003_seed.ts', '10_add_orders.up.sql', '2_users.up.sql']);
+    // Down files are read and validated with the up files.
+    expect(fs.reads.sort()).toEqual(['0003_seed.ts', '10_add_orders.down.sql', '10_add_orders.up.sql', '2_users.up.sql']);
     expect(Object.isFrozen(migrations[0])).toBe(true);
   });
 
@@ -167,6 +169,7 @@ describe('readMigrations', () => {
       '10_code.down.sql': 'SELECT 1',
       '11_dir.up.sql': 'DIR',
       '0_zero.up.sql': 'SELECT 1',
+      '12_pipe.up.sql': 'FIFO',
       'README.md': 'not a problem',
     });
     const { error, problems } = await problemsOf(readMigrations(DIR, { fs, maxFileBytes: 100 }));
@@ -174,9 +177,8 @@ describe('readMigrations', () => {
     expect(error.message).toBe(
       [
         'migrations directory /srv/migrations has 13 problems:',
-        '  0_zero.up.sql: not a migration file name: the version must be a positive integer, not 0; expected <version>_<name>.up.sql, <version>_<name>.down.sql, or <version>_<name>.ts|.js|.mjs with a positive integer <version>',
         '  1_init.ts, 1_init.up.sql: version 1 is claimed by 2 migrations (1_init.ts, 1_init.up.sql); give all but one a new, unused version',
-        '  2_x.up.sq: not a migration file name: an SQL migration ends in .up.sql or .down.sql; expected <version>_<name>.up.sql, <version>_<name>.down.sql, or <version>_<name>.ts|.js|.mjs with a positive integer <version>',
+        '  2_x.up.sq: not a migration file name: an SQL migration ends in .up.sql or .down.sql; expected <version>_<name>.up.sql, <version>_<name>.down.sql, or <version>_<name>.ts|.js|.mjs with a non-negative integer <version>',
         '  3_gone.down.sql: down file without an up file; add 3_gone.up.sql or remove the down file',
         '  04_two.down.sql, 4_two.down.sql: version 4 has 2 down files (04_two.down.sql, 4_two.down.sql); keep one',
         '  5_nul.up.sql:2: NUL byte (0x00) at byte offset 17 (line 2, column 8); a migration must be text (a NUL would cut the statement short on the server); save the file as UTF-8 without NUL bytes',
@@ -186,15 +188,16 @@ describe('readMigrations', () => {
         '  9_tx.up.sql:2: top-level COMMIT would interfere with the transaction berth runs each migration in; remove the COMMIT, or add "-- berth:no-transaction" at the top of the file to manage transactions yourself',
         '  9_tx.up.sql:4: top-level ROLLBACK would interfere with the transaction berth runs each migration in; remove the ROLLBACK, or add "-- berth:no-transaction" at the top of the file to manage transactions yourself',
         '  10_code.down.sql, 10_code.js: 10_code.down.sql is a down file for the code migration 10_code.js, which takes its down() from the same file; move the SQL into down() or remove 10_code.down.sql',
-        '  11_dir.up.sql: cannot read the file: it is a directory, not a file; rename or move it out of the migrations directory',
+        '  11_dir.up.sql: it is a directory, not a file; remove it from the migrations directory, or put the migration file there instead',
+        '  12_pipe.up.sql: it is a FIFO (named pipe), not a regular file; reading it would wait for a writer forever; remove it from the migrations directory, or put the migration file there instead',
       ].join('\n'),
     );
     expect(problems).toHaveLength(13);
-    expect(problems[1]).toEqual({
+    expect(problems[0]).toEqual({
       files: ['1_init.ts', '1_init.up.sql'],
       message: 'version 1 is claimed by 2 migrations (1_init.ts, 1_init.up.sql); give all but one a new, unused version',
     });
-    expect(problems[5]).toMatchObject({ files: ['5_nul.up.sql'], line: 2 });
+    expect(problems[4]).toMatchObject({ files: ['5_nul.up.sql'], line: 2 });
     expect(error.details['dir']).toBe(DIR);
   });
 
@@ -225,16 +228,73 @@ describe('readMigrations', () => {
     ]);
   });
 
-  it('explains a file that wraps itself in BEGIN ... COMMIT', async () => {
-    const fs = memoryFs({ '1_wrapped.up.sql': '-- golang-migrate style\nBEGIN;\nCREATE TABLE t (id int);\nCOMMIT;\n' });
-    const { error } = await problemsOf(readMigrations(DIR, { fs }));
-    expect(error.message).toBe(
-      'migrations directory /srv/migrations has 1 problem:\n' +
-        '  1_wrapped.up.sql:2: the file wraps itself in BEGIN (line 2) ... COMMIT (line 4); berth already runs each migration in its own transaction, so delete those two statements, or add "-- berth:no-transaction" at the top of the file to manage transactions yourself',
-    );
+  it('runs a file wrapped in BEGIN ... COMMIT as a transactional migration, without the two statements', async () => {
+    const sql = '-- golang-migrate style\nBEGIN;\nCREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\nCOMMIT;\n';
+    const [migration] = await readMigrations(DIR, { fs: memoryFs({ '1_wrapped.up.sql': sql }) });
+    expect(migration?.checksum).toBe(sha256(sql));
+    expect(migration?.directives).toEqual({ noTransaction: false });
+    expect(migration?.statements.map((st) => [st.sql, st.line])).toEqual([['CREATE TABLE t (id int)', 3], ['INSERT INTO t VALUES (1)', 4]]);
   });
 
-  it('with lazy bodies, still checks names, size and encoding of every file at once', async () => {
+  it('runs a file whose single statement cannot run in a transaction outside one, saying why', async () => {
+    const fs = memoryFs({
+      '1_cic.up.sql': '-- an index on a big table\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_a ON t (a);\n',
+      '1_cic.down.sql': 'DROP INDEX CONCURRENTLY IF EXISTS t_a;',
+      '2_vacuum.up.sql': 'VACUUM (ANALYZE) t;',
+    });
+    const [cic, vacuum] = await readMigrations(DIR, { fs });
+    expect(cic?.directives).toEqual({ noTransaction: true, noTransactionImpliedBy: 'CREATE INDEX CONCURRENTLY' });
+    expect(cic?.downSql?.directives).toEqual({ noTransaction: true, noTransactionImpliedBy: 'DROP INDEX CONCURRENTLY' });
+    expect(vacuum?.directives).toEqual({ noTransaction: true, noTransactionImpliedBy: 'VACUUM' });
+  });
+
+  it('refuses, naming the line and the directive, what cannot be run as one transaction', async () => {
+    const fs = memoryFs({
+      '1_mixed.up.sql': 'CREATE TABLE t (a int);\nCREATE INDEX CONCURRENTLY t_a ON t (a);\n',
+      '2_wrapped_cic.up.sql': 'BEGIN;\nCREATE INDEX CONCURRENTLY t_b ON t (a);\nCOMMIT;\n',
+      '3_mid_commit.up.sql': 'BEGIN;\nSELECT 1;\nCOMMIT;\nSELECT 2;\n',
+      '4_modes.up.sql': 'BEGIN ISOLATION LEVEL SERIALIZABLE;\nSELECT 1;\nCOMMIT;\n',
+      '5_chain.up.sql': 'BEGIN;\nSELECT 1;\nCOMMIT AND CHAIN;\n',
+      '6_rollback.up.sql': 'BEGIN;\nSELECT 1;\nROLLBACK;\n',
+      '7_discard.up.sql': '-- berth:no-transaction\nDISCARD ALL;\n',
+      '8_quote.up.sql': "SELECT 1;\nSELECT 'no end;\n",
+    });
+    const { problems } = await problemsOf(readMigrations(DIR, { fs, bodies: 'lazy' }).then((ms) => checkBodies(DIR, ms)));
+    expect(problems.map((p) => [p.files.join(', '), p.line])).toEqual([
+      ['1_mixed.up.sql', 2],
+      ['2_wrapped_cic.up.sql', 2],
+      ['3_mid_commit.up.sql', 1],
+      ['3_mid_commit.up.sql', 3],
+      ['4_modes.up.sql', 1],
+      ['5_chain.up.sql', 3],
+      ['6_rollback.up.sql', 1],
+      ['6_rollback.up.sql', 3],
+      ['7_discard.up.sql', 2],
+      ['8_quote.up.sql', 2],
+    ]);
+    const text = problems.map((p) => p.message).join('\n');
+    expect(problems[0]!.message).toContain('CREATE INDEX CONCURRENTLY cannot run inside a transaction block');
+    expect(problems[0]!.message).toContain('-- berth:no-transaction');
+    expect(text).toContain("unterminated quoted string starting at line 2, column 8");
+    expect(text).toContain("DISCARD ALL would release berth's migration lock");
+  });
+
+  it('accepts version 0', async () => {
+    const [zero, one] = await readMigrations(DIR, { fs: memoryFs({ '0_initial.up.sql': 'SELECT 0', '1_next.up.sql': 'SELECT 1' }) });
+    expect([zero?.version, one?.version]).toEqual([0, 1]);
+  });
+
+  it('refuses a FIFO or a directory named like a migration without opening it', async () => {
+    const fs = memoryFs({ '1_ok.up.sql': 'SELECT 1', '2_pipe.up.sql': 'FIFO', '3_dir.up.sql': 'DIR' });
+    const { problems } = await problemsOf(readMigrations(DIR, { fs }));
+    expect(problems.map((p) => [p.files.join(', '), p.message.split(';')[0]])).toEqual([
+      ['2_pipe.up.sql', 'it is a FIFO (named pipe), not a regular file'],
+      ['3_dir.up.sql', 'it is a directory, not a file'],
+    ]);
+    expect(fs.reads).toEqual(['1_ok.up.sql']);
+  });
+
+  it('with lazy bodies, a directory refused for its names or bytes has every body problem in the same report', async () => {
     const fs = memoryFs({
       '1_ok.up.sql': 'SELECT 1',
       '2_latin1.up.sql': [...Buffer.from("SELECT 'caf"), 0xe9, ...Buffer.from("'")],
@@ -242,10 +302,10 @@ describe('readMigrations', () => {
       '3_again.up.sql': 'SELECT 1',
     });
     const { problems } = await problemsOf(readMigrations(DIR, { fs, bodies: 'lazy' }));
-    // The directive typo waits for the body check: only structure and bytes are judged here.
     expect(problems.map((p) => [p.files.join(', '), p.line])).toEqual([
       ['2_latin1.up.sql', 1],
       ['3_again.up.sql, 3_typo.up.sql', undefined],
+      ['3_typo.up.sql', 1],
     ]);
   });
 
@@ -279,11 +339,35 @@ describe('readMigrations', () => {
     expect(catchSync(() => tx?.sql)).toBeInstanceOf(ValidationError);
   });
 
-  it('does not read or judge down files', async () => {
-    const fs = memoryFs({ '1_a.up.sql': 'SELECT 1', '1_a.down.sql': [0xff, 0x00] });
-    const [migration] = await readMigrations(DIR, { fs });
-    expect(migration?.down?.fileName).toBe('1_a.down.sql');
-    expect(fs.reads).toEqual(['1_a.up.sql']);
+  it('reads and judges down files with the up files, in one report', async () => {
+    const fs = memoryFs({
+      '1_a.up.sql': 'SELECT 1',
+      '1_a.down.sql': [...Buffer.from('DROP TABLE t;\n--'), 0xc3],
+      '2_b.up.sql': 'SELECT 2',
+      '2_b.down.sql': 'DROP TABLE u;\nCOMMIT;',
+      '3_c.up.sql': [0xff],
+    });
+    const { problems } = await problemsOf(readMigrations(DIR, { fs, bodies: 'lazy' }));
+    expect(problems).toMatchObject([
+      { files: ['1_a.down.sql'], line: 2, message: expect.stringContaining('byte offset 16') },
+      { files: ['2_b.down.sql'], line: 2 },
+      { files: ['3_c.up.sql'], line: 1 },
+    ]);
+  });
+
+  it('with lazy bodies, checks every down file but only the up files not verified', async () => {
+    const fs = memoryFs({ '1_a.up.sql': 'COMMIT', '1_a.down.sql': 'DROP TABLE t;', '2_b.up.sql': 'SELECT 2', '2_b.down.sql': 'COMMIT' });
+    const migrations = await readMigrations(DIR, { fs, bodies: 'lazy' });
+    const { problems } = await problemsOf(Promise.reject(catchSync(() => checkBodies(DIR, migrations, () => true))));
+    expect(problems.map((p) => p.files[0])).toEqual(['2_b.down.sql']);
+    expect(migrations[0]!.downSql?.statements.map((st) => st.sql)).toEqual(['DROP TABLE t']);
+  });
+
+  it('applies the size limit to down files', async () => {
+    const fs = memoryFs({ '1_a.up.sql': 'SELECT 1', '1_a.down.sql': 'x'.repeat(50) });
+    await expect(readMigrations(DIR, { fs, maxFileBytes: 10 })).rejects.toThrow(
+      '1_a.down.sql: the file is 50 bytes, more than the limit of 10 bytes',
+    );
   });
 
   it('refuses a missing directory with a configuration error naming --dir and BERTH_DIR', async () => {
@@ -318,67 +402,12 @@ describe('readMigrations', () => {
         up: { path: path.join(dir, '1_init.up.sql') },
         down: { path: path.join(dir, '1_init.down.sql') },
       });
-      const down = await readDownSql(migrations[0]!);
-      expect(down.statements.map((s) => s.sql)).toEqual(['DROP TABLE t']);
+      expect(migrations[0]!.downSql?.statements.map((st) => st.sql)).toEqual(['DROP TABLE t']);
 
       await expect(readMigrations(path.join(dir, '1_init.up.sql'))).rejects.toThrow(/is not a directory/);
       await expect(readMigrations(path.join(dir, 'missing'))).rejects.toBeInstanceOf(ConfigError);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
-});
-
-describe('readDownSql', () => {
-  it('reads, decodes and splits the down file on demand', async () => {
-    const fs = memoryFs({
-      '1_idx.up.sql': '-- berth:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);',
-      '1_idx.down.sql': [...BOM, ...Buffer.from('-- berth:no-transaction\nDROP INDEX CONCURRENTLY i;\n')],
-    });
-    const [migration] = await readMigrations(DIR, { fs });
-    const down = await readDownSql(migration!, fs);
-    expect(down).toEqual({
-      fileName: '1_idx.down.sql',
-      checksum: sha256(Uint8Array.from([...BOM, ...Buffer.from('-- berth:no-transaction\nDROP INDEX CONCURRENTLY i;\n')])),
-      sql: '-- berth:no-transaction\nDROP INDEX CONCURRENTLY i;\n',
-      statements: [{ sql: 'DROP INDEX CONCURRENTLY i', offset: 24, line: 2, column: 1 }],
-      directives: { noTransaction: true },
-    });
-  });
-
-  it('throws a validation error naming the offset of an undecodable down file', async () => {
-    const fs = memoryFs({ '1_a.up.sql': 'SELECT 1', '1_a.down.sql': [...Buffer.from('DROP TABLE t;\n--'), 0xc3] });
-    const [migration] = await readMigrations(DIR, { fs });
-    const { error, problems } = await problemsOf(readDownSql(migration!, fs));
-    expect(error.message).toBe(
-      'migrations directory /srv/migrations has 1 problem:\n' +
-        '  1_a.down.sql:2: invalid UTF-8 byte 0xc3 at byte offset 16 (line 2, column 3); save the file as UTF-8 (it may be in Latin-1 or Windows-1252)',
-    );
-    expect(problems).toEqual([{ files: ['1_a.down.sql'], line: 2, message: expect.stringContaining('byte offset 16') }]);
-  });
-
-  it('refuses transaction control in a transactional down file', async () => {
-    const fs = memoryFs({ '1_a.up.sql': 'SELECT 1', '1_a.down.sql': 'DROP TABLE t;\nCOMMIT;' });
-    const [migration] = await readMigrations(DIR, { fs });
-    const { problems } = await problemsOf(readDownSql(migration!, fs));
-    expect(problems).toMatchObject([{ files: ['1_a.down.sql'], line: 2 }]);
-  });
-
-  it('throws when there is no down file', async () => {
-    const fs = memoryFs({ '1_a.up.sql': 'SELECT 1' });
-    const [migration] = await readMigrations(DIR, { fs });
-    const { error } = await problemsOf(readDownSql(migration!, fs));
-    expect(error.message).toBe(
-      'migrations directory /srv/migrations has 1 problem:\n' +
-        '  1_a.up.sql: migration 1 has no down file; write 1_a.down.sql to make it reversible',
-    );
-  });
-
-  it('applies the size limit', async () => {
-    const fs = memoryFs({ '1_a.up.sql': 'SELECT 1', '1_a.down.sql': 'x'.repeat(50) });
-    const [migration] = await readMigrations(DIR, { fs });
-    await expect(readDownSql(migration!, fs, { maxFileBytes: 10 })).rejects.toThrow(
-      '1_a.down.sql: the file is 50 bytes, more than the limit of 10 bytes',
-    );
   });
 });

@@ -13,7 +13,7 @@ export const down: CommandRun = async (ctx, opts) => {
     if (!/^\d+$/.test(String(opts.steps)) || steps < 1) throw new ConfigError('ERR_USAGE', `--steps "${String(opts.steps)}" is not a positive whole number`);
     target = { steps };
   } else if (opts.to !== undefined) {
-    target = String(opts.to) === '0' ? { all: true } : { to: parseVersionArg('--to', opts.to)! };
+    target = { to: parseVersionArg('--to', opts.to)! };
   } else {
     target = { all: true };
   }

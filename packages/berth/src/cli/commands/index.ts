@@ -51,7 +51,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: 'roll back applied migrations newest first, each in a transaction with its history row',
     options: [
       { flags: '--steps <n>', description: 'roll back the newest n migrations' },
-      { flags: '--to <version>', description: 'roll back every migration above this version (0: all)' },
+      { flags: '--to <version>', description: 'roll back every migration above this version (--to 0 keeps only a version 0)' },
       { flags: '--all', description: 'roll back every applied migration' },
     ],
     examples: ['berth down --steps 1', 'berth down --to 20260101120000'],

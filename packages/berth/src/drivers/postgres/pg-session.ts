@@ -3,7 +3,7 @@ import pg from 'pg';
 import ConnectionParameters from 'pg/lib/connection-parameters.js';
 import type { ConnectionOptions } from 'node:tls';
 import { TargetRejectedError, UnreachableError } from '../../core/errors.js';
-import type { PostgresTarget } from '../../config/database-url.js';
+import { redactSecrets, type PostgresTarget } from '../../config/database-url.js';
 import type { SqlSession } from './sql-session.js';
 
 export interface PgSessionOptions {
@@ -157,7 +157,9 @@ export function classifyConnectError(err: unknown, target: PostgresTarget): Erro
   const where = `${target.host}:${target.port}/${target.database} as ${target.user}`;
   const e = (err ?? {}) as { code?: unknown; message?: unknown };
   const code = typeof e.code === 'string' ? e.code : '';
-  const message = typeof e.message === 'string' ? e.message : String(err);
+  // The client's words may quote the connection string; berth's own words around them name the
+  // user and database, which are not secrets and stay readable.
+  const message = redactSecrets(typeof e.message === 'string' ? e.message : String(err), [target.password]);
   if (err instanceof TargetRejectedError) return err;
   if (code === '28P01' || code === '28000') {
     return new TargetRejectedError('ERR_DB_AUTH', `authentication to ${where} failed: ${message}. Check the user and password (or the *_FILE secret).`, { cause: err });

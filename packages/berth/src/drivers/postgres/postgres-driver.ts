@@ -15,6 +15,7 @@ import {
   type ServerInfo,
   type TransactionalScript,
 } from '../driver.js';
+import { postgresErrorFamily } from './error-family.js';
 import { serverErrorInfo, type SqlSession } from './sql-session.js';
 
 export interface PostgresDialectOptions {
@@ -219,8 +220,11 @@ export class PostgresDriver implements Driver {
   }
 
   async ensureHistoryTable(table: HistoryTable): Promise<void> {
+    // CREATE SCHEMA IF NOT EXISTS checks the database's CREATE privilege before it looks whether
+    // the schema exists: a role that may only create tables in an existing schema would be refused.
+    const { rows } = await this.#run(() => this.#s.query<{ missing: boolean }>('SELECT to_regnamespace($1) IS NULL AS missing', [quoteIdent(table.schema)]));
     await this.#run(() => this.#s.simple(`
-      CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schema)};
+      ${rows[0]?.missing ? `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schema)};` : ''}
       CREATE TABLE IF NOT EXISTS ${qualified(table)} (
         version bigint PRIMARY KEY,
         name text NOT NULL,
@@ -305,31 +309,45 @@ export class PostgresDriver implements Driver {
     const text = parts.map((part) => part.sql).join(';\n');
     const { completed, error } = await session.script(text);
     if (error === undefined) return { ok: true };
-    const failed = parts[completed];
-    // COMMIT completed before the session went away: the migration is in, and the next
-    // statement on this session will report the loss.
-    if (failed === undefined) return { ok: true };
     // Classified like any other call: a lost session marks this driver lost and is thrown.
     const driverError = await this.#run(() => Promise.reject(error)).catch((e: unknown) => e);
+    // COMMIT completed before the session went away: the migration is in, and the next
+    // statement on this session will report the loss.
+    if (completed >= parts.length) return { ok: true };
     if (!(driverError instanceof DriverQueryError)) throw driverError;
+    // The server counts positions in the whole message. A statement it cannot parse fails the
+    // message before anything runs (nothing completed), so its position, not the count of
+    // completed statements, says which part it was.
+    const { position } = driverError.info;
+    const starts: number[] = [];
+    let offset = 0;
+    for (const part of parts) {
+      starts.push(offset);
+      offset += codePoints(part.sql) + 2; // the ';\n' between parts
+    }
+    let failedAt = completed;
+    if (position !== undefined) {
+      while (failedAt + 1 < parts.length && starts[failedAt + 1]! < position) failedAt++;
+      while (failedAt > 0 && starts[failedAt]! >= position) failedAt--;
+    }
+    const failed = parts[failedAt]!;
     switch (failed.role) {
       case 'session':
         return { ok: false, failed: 'session-changed' };
       case 'lock':
         return { ok: false, failed: 'lock-lost' };
       case 'statement': {
-        const index = parts.slice(0, completed).filter((part) => part.role === 'statement').length;
-        const { position } = driverError.info;
+        const index = parts.slice(0, failedAt).filter((part) => part.role === 'statement').length;
         if (position === undefined) return { ok: false, failed: 'statement', index, error: driverError };
-        // The server counts the position in the whole message; the caller wants it in the statement.
-        const start = parts.slice(0, completed).reduce((sum, part) => sum + codePoints(part.sql) + 2, 0);
-        const info = { ...driverError.info, position: position - start };
-        return { ok: false, failed: 'statement', index, error: new DriverQueryError(info, { cause: error }) };
+        // The caller wants the position within the statement.
+        const info = { ...driverError.info, position: position - starts[failedAt]! };
+        return { ok: false, failed: 'statement', index, error: new DriverQueryError(info, driverError.family, { cause: error }) };
       }
       case 'commit':
         return { ok: false, failed: 'commit', error: driverError };
-      default:
-        throw driverError;
+      case 'setup':
+      case 'history':
+        return { ok: false, failed: failed.role, error: driverError };
     }
   }
 
@@ -374,7 +392,7 @@ export class PostgresDriver implements Driver {
     } catch (err) {
       if (err instanceof ConnectionLostError || err instanceof DriverQueryError) throw err;
       const info = serverErrorInfo(err);
-      if (info && !CONNECTION_GONE.has(info.sqlState ?? '')) throw new DriverQueryError(info, { cause: err });
+      if (info && !CONNECTION_GONE.has(info.sqlState ?? '')) throw new DriverQueryError(info, postgresErrorFamily(info), { cause: err });
       this.#lost = true;
       const message = err instanceof Error ? err.message : String(err);
       throw new ConnectionLostError(message, { cause: err });

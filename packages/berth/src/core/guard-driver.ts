@@ -1,0 +1,122 @@
+import { redactSecrets } from '../config/database-url.js';
+import { ConnectionLostError, DriverQueryError, type Driver, type HistoryTable } from '../drivers/driver.js';
+import { BerthError, InternalError, LockTimeoutError, OutcomeUnknownError, TargetRejectedError } from './errors.js';
+
+/**
+ * What berth itself was doing when one of its own statements failed. A migration's statements are
+ * reported with their file and line instead (apply.ts); these are the history table, the lock and
+ * the session set-up, which the user never wrote and can only fix with privileges or settings.
+ */
+export type OwnOperation = 'lock' | 'read' | 'create' | 'write' | 'session';
+
+/** The driver methods that run berth's own SQL, and what each is for. */
+const OWN_OPERATIONS: Readonly<Partial<Record<keyof Driver, OwnOperation>>> = {
+  tryLock: 'lock', lockHolder: 'lock', unlock: 'lock', watchUnlock: 'lock',
+  readHistory: 'read', readCurrentVersion: 'read', historyMatches: 'read',
+  ensureHistoryTable: 'create',
+  insertHistory: 'write', updateHistory: 'write', deleteHistory: 'write',
+  beginMigration: 'session',
+};
+
+export interface GuardContext {
+  /** The role berth is connected as, for the GRANT a privilege error suggests. */
+  readonly user: string;
+  /** Secrets of this target, masked in any text the server or client sends back. */
+  readonly secrets: readonly (string | undefined)[];
+}
+
+/**
+ * The driver as core uses it: every server text that comes back is redacted (it comes from outside
+ * berth and may quote a connection string), and a failure of berth's own statements becomes the
+ * `BerthError` of its family instead of an internal error. The methods that run a migration's own
+ * statements (`exec`, `query`, scripts) pass their errors through; apply.ts places them in the file.
+ */
+export function guardDriver(driver: Driver, context: GuardContext): Driver {
+  return new Proxy(driver, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      const operation = OWN_OPERATIONS[property as keyof Driver];
+      return async (...args: unknown[]) => {
+        try {
+          return await (value as (...a: unknown[]) => unknown).apply(target, args);
+        } catch (err) {
+          const clean = redactDriverError(err, context.secrets);
+          if (operation === undefined || !(clean instanceof DriverQueryError)) throw clean;
+          throw ownStatementError(clean, operation, { user: context.user, table: isTable(args[0]) ? args[0] : undefined });
+        }
+      };
+    },
+  });
+}
+
+/**
+ * Turns the failure of one of berth's own statements into the error of its family (docs/errors.md,
+ * "SQLSTATE classes"): what berth could not do, the server's words, and what would let it.
+ */
+export function ownStatementError(err: DriverQueryError, operation: OwnOperation, where: { user: string; table?: HistoryTable | undefined }): BerthError {
+  const table = where.table ? `${where.table.schema}.${where.table.table}` : 'the history table';
+  const what = {
+    lock: 'use its migration lock (an advisory lock)',
+    read: `read its history table ${table}`,
+    create: `create its history table ${table}`,
+    write: `write its history table ${table}`,
+    session: 'prepare its session for the next migration',
+  }[operation];
+  const server = `${err.info.message}${err.info.sqlState ? ` (SQLSTATE ${err.info.sqlState})` : ''}`;
+  const options = { cause: err, details: { operation, sqlState: err.info.sqlState, serverMessage: err.info.message } };
+  switch (err.family) {
+    case 'privilege':
+      return new TargetRejectedError('ERR_DB_PRIVILEGE', `berth could not ${what}: ${server}. ${privilegeHint(operation, where.user, where.table)}`, options);
+    case 'read-only':
+      return new TargetRejectedError('ERR_DB_READ_ONLY', `berth could not ${what}: ${server}. The server or this role's transactions are read-only; migrations must run on the primary with a role that may write.`, options);
+    case 'conflict':
+    case 'lock-timeout':
+    case 'statement-timeout':
+      return new LockTimeoutError('ERR_DB_CONFLICT', `berth could not ${what}: ${server}. It was blocked by, or conflicted with, other sessions; nothing of it was committed. Run berth again.`, options);
+    case 'server':
+    case 'canceled':
+      return new OutcomeUnknownError('ERR_DB_SERVER', `berth could not ${what}: ${server}. The server failed or stopped the statement; run berth again once the server is healthy: it continues from what its history table says.`, options);
+    default:
+      return new InternalError('ERR_INTERNAL', `internal error: berth could not ${what}: ${server} (this is a bug in berth; please report it)`, options);
+  }
+}
+
+function privilegeHint(operation: OwnOperation, user: string, table: HistoryTable | undefined): string {
+  const t = table ? `${quoteIdent(table.schema)}.${quoteIdent(table.table)}` : 'the history table';
+  const role = quoteIdent(user);
+  switch (operation) {
+    case 'read':
+      return `berth needs SELECT on it: GRANT SELECT ON ${t} TO ${role}, or run berth as the role that owns it.`;
+    case 'write':
+      return `berth needs INSERT, UPDATE and DELETE on it: GRANT INSERT, UPDATE, DELETE ON ${t} TO ${role}, or run berth as the role that owns it.`;
+    case 'create':
+      return table
+        ? `berth needs CREATE on schema ${table.schema} (GRANT CREATE ON SCHEMA ${quoteIdent(table.schema)} TO ${role}; or on the database if the schema does not exist yet), ` +
+          'or the table created beforehand by a role that may, or another --schema.'
+        : 'berth needs CREATE on the schema of its history table.';
+    default:
+      return `Run berth as a role with the privileges its migrations need (the owner of the schema is the usual choice).`;
+  }
+}
+
+/** Masks the target's secrets in what a server or client said. */
+export function redactDriverError(err: unknown, secrets: readonly (string | undefined)[]): unknown {
+  if (err instanceof DriverQueryError) {
+    const clean = (text: string | undefined) => (text === undefined ? undefined : redactSecrets(text, secrets));
+    const { info } = err;
+    const redacted = { ...info, message: clean(info.message)! };
+    for (const key of ['detail', 'hint', 'where'] as const) if (info[key] !== undefined) redacted[key] = clean(info[key]);
+    return new DriverQueryError(redacted, err.family, { cause: err.cause });
+  }
+  if (err instanceof ConnectionLostError) return new ConnectionLostError(redactSecrets(err.message, secrets), { cause: err.cause });
+  return err;
+}
+
+function isTable(value: unknown): value is HistoryTable {
+  return typeof value === 'object' && value !== null && 'schema' in value && 'table' in value;
+}
+
+function quoteIdent(name: string): string {
+  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
