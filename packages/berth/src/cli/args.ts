@@ -11,6 +11,8 @@ import { COMMANDS, type CommandSpec } from './commands/index.js';
 export type ParsedCommandLine =
   | { readonly kind: 'help'; readonly text: string }
   | { readonly kind: 'version'; readonly text: string }
+  /** `berth` alone: the usage, on stderr, and exit 2 (a container started without a command must not pass). */
+  | { readonly kind: 'no-command'; readonly text: string }
   | { readonly kind: 'usage-error'; readonly message: string; readonly command?: string }
   | { readonly kind: 'run'; readonly spec: CommandSpec; readonly opts: Record<string, unknown>; readonly args: string[] };
 
@@ -28,7 +30,7 @@ const HELP_FLAG: Flag = { long: 'help', short: 'h', flags: '-h, --help', descrip
 
 export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
   const [first, ...rest] = argv;
-  if (first === undefined) return { kind: 'usage-error', message: `a command is needed\n\n${topHelp()}` };
+  if (first === undefined || first === '') return { kind: 'no-command', text: topHelp() };
   if (first === '-h' || first === '--help') return { kind: 'help', text: topHelp() };
   if (first === '-V' || first === '--version') return { kind: 'version', text: `${BERTH_VERSION}\n` };
   if (first === 'help') {

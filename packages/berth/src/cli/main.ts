@@ -22,6 +22,9 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
     case 'version':
       io.stdout.write(parsed.text);
       return 0;
+    case 'no-command':
+      io.stderr.write(`${parsed.text}\nberth needs a command (exit 2): e.g. berth migrate --help\n`);
+      return 2;
     case 'usage-error': {
       // Reported like every other error: a run.error and a run.summary line, JSON off a terminal.
       const reporter = fallbackReporter(io, { logFormat: logFormatIn(argv) });
@@ -174,6 +177,7 @@ function makeReporter(io: CliIo, config: ResolvedConfig): Reporter {
     debug: Boolean(io.env.BERTH_DEBUG),
     color: format === 'pretty' && io.stderrIsTTY && !io.env.NO_COLOR,
     stderr: io.stderr,
+    progress: format === 'pretty' && io.stderrIsTTY && !config.quiet,
   });
 }
 

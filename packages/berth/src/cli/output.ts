@@ -16,6 +16,11 @@ export interface ReporterOptions {
   readonly color: boolean;
   /** Log lines go to stderr so that stdout carries only command results (status --json). */
   readonly stderr: Writable;
+  /**
+   * Keep a line at the bottom that says where a run is (n of N, the current file, elapsed),
+   * rewritten in place: only for a person at a terminal, never in a log a program reads.
+   */
+  readonly progress?: boolean;
 }
 
 /**
@@ -25,14 +30,43 @@ export interface ReporterOptions {
  */
 export class Reporter {
   readonly #o: ReporterOptions;
+  /** The progress line shown at the bottom of the terminal, while a migration runs. */
+  #progress: { readonly label: string; readonly since: number; readonly timer: NodeJS.Timeout } | undefined;
+  #runStarted: number | undefined;
+
   constructor(options: ReporterOptions) {
     this.#o = options;
   }
 
   event = (e: BerthEvent): void => {
     const { level, msg } = describeEvent(e);
+    if (this.#o.progress && (e.event === 'migration.start' || e.event === 'migration.revert.start')) {
+      this.#clearProgress();
+      if (e.index !== undefined && e.total !== undefined) {
+        this.#runStarted ??= Date.now();
+        const label = `${e.event === 'migration.start' ? 'applying' : 'reverting'} ${e.index} of ${e.total}: ${e.file}`;
+        // Redrawn every second, so a long statement shows that it is still running.
+        const timer = setInterval(() => this.#drawProgress(), 1_000).unref();
+        this.#progress = { label, since: Date.now(), timer };
+        this.#drawProgress();
+      }
+    }
     this.log(level, msg, e as unknown as Record<string, unknown>);
   };
+
+  #drawProgress(): void {
+    const p = this.#progress;
+    if (!p) return;
+    const now = Date.now();
+    this.#o.stderr.write(`\r\u001b[K${this.#paint('dim', `${p.label} (${formatDuration(now - p.since)}; run ${formatDuration(now - (this.#runStarted ?? now))})`)}`);
+  }
+
+  #clearProgress(): void {
+    if (!this.#progress) return;
+    clearInterval(this.#progress.timer);
+    this.#progress = undefined;
+    this.#o.stderr.write('\r\u001b[K');
+  }
 
   log(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
     if (level === 'debug' && !this.#o.debug) return;
@@ -44,7 +78,12 @@ export class Reporter {
       const time = new Date().toISOString().slice(11, 19);
       line = `${this.#paint('dim', time)} ${this.#paint(level, level.toUpperCase().padEnd(5))} ${msg}`;
     }
+    // A log line goes above the progress line, which is drawn again below it.
+    const progress = this.#progress;
+    if (progress) this.#o.stderr.write('\r\u001b[K');
     this.#o.stderr.write(`${maskUrlCredentials(line)}\n`);
+    if (progress && fields.event !== 'run.summary' && !isEnd(fields.event)) this.#drawProgress();
+    else if (progress) this.#clearProgress();
   }
 
   #paint(style: Level | 'dim', text: string): string {
@@ -52,6 +91,11 @@ export class Reporter {
     const codes: Record<string, string> = { dim: '2', debug: '2', info: '36', warn: '33', error: '31' };
     return `\u001b[${codes[style]}m${text}\u001b[0m`;
   }
+}
+
+/** Events after which the current migration is no longer running. */
+function isEnd(event: unknown): boolean {
+  return event === 'migration.applied' || event === 'migration.failed' || event === 'migration.reverted' || event === 'run.error';
 }
 
 function v(version: number, name: string): string {

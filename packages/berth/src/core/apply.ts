@@ -51,6 +51,8 @@ export interface Step {
   /** The file that runs (the up file, or the down file), relative to the directory. */
   readonly file: string;
   readonly directives: Directives;
+  /** Where it stands in its run: the `index`-th of `total` (1-based), for progress. */
+  readonly position?: { readonly index: number; readonly total: number };
   readonly body: { readonly kind: 'sql'; readonly sql: string; readonly statements: readonly Statement[] } | { readonly kind: 'code'; readonly fn: CodeMigrationFn };
 }
 
@@ -275,15 +277,15 @@ function sessionChanged(ctx: ApplyContext, step: Step, pid?: number): TargetReje
 function emitStart(ctx: ApplyContext, step: Step, transaction: boolean): void {
   const m = step.migration;
   ctx.onEvent(step.direction === 'up'
-    ? { event: 'migration.start', version: m.version, name: m.name, file: step.file, transaction }
-    : { event: 'migration.revert.start', version: m.version, name: m.name, file: step.file, transaction });
+    ? { event: 'migration.start', version: m.version, name: m.name, file: step.file, transaction, ...step.position }
+    : { event: 'migration.revert.start', version: m.version, name: m.name, file: step.file, transaction, ...step.position });
 }
 
 function emitDone(ctx: ApplyContext, step: Step, durationMs: number): void {
   const m = step.migration;
   ctx.onEvent(step.direction === 'up'
-    ? { event: 'migration.applied', version: m.version, name: m.name, file: step.file, durationMs }
-    : { event: 'migration.reverted', version: m.version, name: m.name, file: step.file, durationMs });
+    ? { event: 'migration.applied', version: m.version, name: m.name, file: step.file, durationMs, ...step.position }
+    : { event: 'migration.reverted', version: m.version, name: m.name, file: step.file, durationMs, ...step.position });
 }
 
 function emitFailed(ctx: ApplyContext, step: Step, started: number, error: BerthError): void {

@@ -3,7 +3,8 @@ import type { LockHolder } from '../drivers/driver.js';
 /**
  * The events the library emits while it works. The CLI renders each as one log line (JSON or
  * pretty); a host application receives them through `onEvent`. Names are `noun.pastTense` or
- * `noun.state`, and a field, once published, keeps its meaning.
+ * `noun.state`, and a field, once published, keeps its meaning. `index` (1-based) and `total` place
+ * a migration among those its run applies or reverts.
  */
 export type BerthEvent =
   | { event: 'connect.attempt'; attempt: number; target: string }
@@ -18,12 +19,12 @@ export type BerthEvent =
   | { event: 'await.waiting'; current: number | null; expected: number; waitedMs: number; reason: string }
   | { event: 'await.reached'; current: number; expected: number; waitedMs: number }
   | { event: 'migration.planned'; version: number; name: string; file: string; transaction: boolean }
-  | { event: 'migration.start'; version: number; name: string; file: string; transaction: boolean }
-  | { event: 'migration.applied'; version: number; name: string; file: string; durationMs: number }
+  | { event: 'migration.start'; version: number; name: string; file: string; transaction: boolean; index?: number; total?: number }
+  | { event: 'migration.applied'; version: number; name: string; file: string; durationMs: number; index?: number; total?: number }
   | { event: 'migration.failed'; version: number; name: string; file: string; direction: 'up' | 'down'; durationMs: number; code: string; message: string }
   | { event: 'migration.log'; version: number; name: string; message: string }
-  | { event: 'migration.revert.start'; version: number; name: string; file: string; transaction: boolean }
-  | { event: 'migration.reverted'; version: number; name: string; file: string; durationMs: number }
+  | { event: 'migration.revert.start'; version: number; name: string; file: string; transaction: boolean; index?: number; total?: number }
+  | { event: 'migration.reverted'; version: number; name: string; file: string; durationMs: number; index?: number; total?: number }
   | { event: 'history.changed'; command: 'repair' | 'resolve' | 'baseline'; version: number; name: string; change: string };
 
 export type EventListener = (event: BerthEvent) => void;

@@ -390,7 +390,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
         warnEmpty(current.toApply);
         if (current.toApply.length) await upOptions.beforeApply?.(current.toApply.map(toPlanned));
         // Code is loaded before anything runs, so a broken module fails the run with nothing applied.
-        const steps = await Promise.all(current.toApply.map(async (m) => upStep(m, m.kind === 'code' ? (await loadCode(m)).up : undefined)));
+        const steps = numbered(await Promise.all(current.toApply.map(async (m) => upStep(m, m.kind === 'code' ? (await loadCode(m)).up : undefined))));
         const applied: AppliedMigration[] = [];
         if (upOptions.singleTransaction && steps.length > 0) {
           await c.driver.exec('BEGIN');
@@ -457,7 +457,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
           `cannot roll back: ${missing.length} migration(s) in the requested range cannot be reverted, nothing was changed:\n${missing.map((x) => `  - ${x}`).join('\n')}`,
           { details: { missing } });
       }
-      const reverted = await runEach(ctx, steps);
+      const reverted = await runEach(ctx, numbered(steps));
       const remaining = p.applied.map((a) => a.row.version).filter((v) => !reverted.some((r) => r.version === v));
       return { reverted, current: remaining.length ? Math.max(...remaining) : null };
     }
@@ -690,6 +690,11 @@ function failOnProblems(p: Plan): void {
   throw new ValidationError('ERR_VALIDATION_FAILED',
     `validation failed, nothing was changed:\n${p.problems.map((x) => `  - ${x.message}`).join('\n')}`,
     { details: { problems: p.problems } });
+}
+
+/** Each step with its place in the run, for progress (n of N). */
+function numbered(steps: readonly Step[]): Step[] {
+  return steps.map((step, i) => ({ ...step, position: { index: i + 1, total: steps.length } }));
 }
 
 function toPlanned(m: Migration): PlannedMigration {

@@ -18,6 +18,8 @@ describe('server errors are classified', () => {
 
   // A role of this file's own: roles are global to the server, so the name is random.
   const role = `berth_t_low_${randomBytes(4).toString('hex')}`;
+  // Used where the server checks passwords (the embedded one the harness starts), ignored by trust.
+  const rolePassword = randomBytes(9).toString('hex');
   afterAll(async () => {
     await db().admin.query(`DROP OWNED BY ${role}`).catch(() => undefined);
     await db().admin.query(`DROP ROLE IF EXISTS ${role}`);
@@ -25,7 +27,7 @@ describe('server errors are classified', () => {
   const lowPrivilegeUrl = () => {
     const url = new URL(db().url);
     url.username = role;
-    url.password = '';
+    url.password = rolePassword;
     return url.toString();
   };
 
@@ -82,7 +84,7 @@ describe('server errors are classified', () => {
 
   it('no CREATE on the schema of the history table: exit 6 naming the privilege and the GRANT', async () => {
     await reset();
-    await db().admin.query(`CREATE ROLE ${role} LOGIN`);
+    await db().admin.query(`CREATE ROLE ${role} LOGIN PASSWORD '${rolePassword}'`);
     await db().admin.query(`REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT USAGE ON SCHEMA public TO ${role}`);
     const dir = writeMigrations({ '1_t.up.sql': 'CREATE TABLE t (id int);' });
     const result = await runBerth(['migrate', '--dir', dir], { env: { DATABASE_URL: lowPrivilegeUrl() } });
@@ -177,5 +179,22 @@ describe('server errors are classified', () => {
     });
     expect(result.code, result.stderr).toBe(6);
     expect(summaryOf(result.stderr)).toMatchObject({ code: 'ERR_DB_NOT_FOUND' });
+  });
+});
+
+describe('redaction is structural', () => {
+  const db = useTestDatabase('redaction');
+
+  it('with the password "postgres", the target and the messages stay readable and the password is masked where it stands', async () => {
+    const url = new URL(db().url);
+    url.password = url.password || 'postgres'; // the embedded server's own, or a trust server's ignored one
+    const password = decodeURIComponent(url.password);
+    const dir = writeMigrations({ '1_t.up.sql': 'CREATE TABLE t (id int);' });
+    const result = await runBerth(['migrate', '--dir', dir, '--log-format', 'pretty'], { env: { DATABASE_URL: url.toString() } });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`connected to postgres://${url.username}:****@${url.hostname}:${url.port || 5432}/${db().name} (PostgreSQL`);
+    expect(result.stderr).toContain('acquired the migration lock on public.berth_migrations');
+    expect(result.stderr).not.toContain(`:${password}@`);
+    expect(result.stderr).not.toMatch(/\*\*\*\*:\/\//);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { parseDatabaseUrl, redactSecrets, type PgliteTarget, type PostgresTarget } from '../../src/config/database-url.js';
+import { maskUrlCredentials, parseDatabaseUrl, redactSecrets, type PgliteTarget, type PostgresTarget } from '../../src/config/database-url.js';
 import { ConfigError } from '../../src/core/errors.js';
 
 const pg = (url: string): PostgresTarget => {
@@ -241,3 +241,21 @@ describe('redactSecrets', () => {
     expect(redactSecrets(text, [])).toBe(text);
   });
 });
+
+describe('maskUrlCredentials: where a password stands, never elsewhere', () => {
+  it.each([
+    ['connected to postgres://postgres:postgres@db:5432/postgres', 'connected to postgres://postgres:****@db:5432/postgres'],
+    ["host=db user=app password=s3cret dbname=app", 'host=db user=app password=**** dbname=app'],
+    ["host=db password='two words' dbname=app", 'host=db password=**** dbname=app'],
+    ['?sslmode=require&password=s3cret&x=1', '?sslmode=require&password=****&x=1'],
+  ])('%j → %j', (text, masked) => {
+    expect(maskUrlCredentials(text)).toBe(masked);
+  });
+
+  it("does not touch berth's own words, even when they equal the password", () => {
+    // The password is "postgres": the scheme, the user, the database and the product name stay.
+    const text = 'connected to postgres://postgres@127.0.0.1:5432/postgres (PostgreSQL 15.20)';
+    expect(maskUrlCredentials(text)).toBe(text);
+  });
+});
+

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { splitStatements } from '../../src/source/split-statements.js';
-import { findTransactionControl } from '../../src/source/transaction-control.js';
+import { findTransactionControl, needsNoTransaction, releasesSessionLock, transactionShape } from '../../src/source/transaction-control.js';
 
 const commands = (text: string): string[] => findTransactionControl(splitStatements(text)).map((s) => s.command);
 
@@ -80,5 +80,92 @@ EXCEPTION WHEN duplicate_table THEN
 END
 $$;`;
     expect(commands(text)).toEqual([]);
+  });
+});
+
+describe('needsNoTransaction', () => {
+  it.each([
+    ['CREATE INDEX CONCURRENTLY i ON t (a)', 'CREATE INDEX CONCURRENTLY'],
+    ['create unique index concurrently if not exists i on t (a)', 'CREATE UNIQUE INDEX CONCURRENTLY'],
+    ['CREATE /* big table */ INDEX\n  CONCURRENTLY "I" ON "T" USING btree (a)', 'CREATE INDEX CONCURRENTLY'],
+    ['DROP INDEX CONCURRENTLY IF EXISTS i', 'DROP INDEX CONCURRENTLY'],
+    ['REINDEX INDEX CONCURRENTLY i', 'REINDEX CONCURRENTLY'],
+    ['REINDEX (VERBOSE) TABLE CONCURRENTLY t', 'REINDEX CONCURRENTLY'],
+    ['REINDEX DATABASE app', 'REINDEX DATABASE'],
+    ['REINDEX SCHEMA public', 'REINDEX SCHEMA'],
+    ['VACUUM', 'VACUUM'],
+    ['VACUUM (ANALYZE, VERBOSE) t', 'VACUUM'],
+    ['CREATE DATABASE other', 'CREATE DATABASE'],
+    ['DROP DATABASE IF EXISTS other', 'DROP DATABASE'],
+    ["CREATE TABLESPACE fast LOCATION '/ssd'", 'CREATE TABLESPACE'],
+    ["ALTER SYSTEM SET work_mem = '64MB'", 'ALTER SYSTEM'],
+    ['ALTER DATABASE app SET TABLESPACE fast', 'ALTER DATABASE ... SET TABLESPACE'],
+    ['ALTER TABLE measurements DETACH PARTITION m2020 CONCURRENTLY', 'ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY'],
+    ['CLUSTER', 'CLUSTER'],
+    ['CLUSTER VERBOSE', 'CLUSTER'],
+  ])('%j cannot run in a transaction block (%s)', (sql, command) => {
+    expect(needsNoTransaction(sql)).toBe(command);
+  });
+
+  it.each([
+    ['CREATE INDEX i ON t (a)'],
+    ['CREATE INDEX concurrently_named ON t (a)'],
+    ['REINDEX INDEX i'],
+    ['REINDEX TABLE t'],
+    ['CLUSTER t USING t_pkey'],
+    ['ALTER DATABASE app SET work_mem = 1'],
+    ['ALTER TABLE measurements DETACH PARTITION m2020'],
+    ["ALTER TYPE mood ADD VALUE 'meh'"],
+    ['REFRESH MATERIALIZED VIEW CONCURRENTLY v'],
+    ["SELECT 'VACUUM'"],
+    ['CREATE TABLE vacuum_log (id int)'],
+  ])('%j runs in a transaction block', (sql) => {
+    expect(needsNoTransaction(sql)).toBeUndefined();
+  });
+});
+
+describe('transactionShape', () => {
+  const shape = (text: string) => {
+    const result = transactionShape(splitStatements(text));
+    return { statements: result.statements.map((s) => s.sql), outside: result.outsideTransaction, problems: result.problems.map((p) => p.line) };
+  };
+
+  it.each([
+    ['BEGIN;\nCREATE TABLE t (a int);\nCOMMIT;', ['CREATE TABLE t (a int)']],
+    ['begin transaction;\nSELECT 1;\nSELECT 2;\ncommit work;', ['SELECT 1', 'SELECT 2']],
+    ['START TRANSACTION;\nSELECT 1;\nEND;', ['SELECT 1']],
+    ['BEGIN;\nSELECT 1;\nCOMMIT AND NO CHAIN;', ['SELECT 1']],
+    ['BEGIN;\nCOMMIT;', []],
+    ['BEGIN;\nSAVEPOINT a;\nSELECT 1;\nROLLBACK TO a;\nCOMMIT;', ['SAVEPOINT a', 'SELECT 1', 'ROLLBACK TO a']],
+  ])('%j is one wrapped transaction', (text, statements) => {
+    expect(shape(text)).toEqual({ statements, outside: undefined, problems: [] });
+  });
+
+  it('a single statement that cannot run in a transaction block runs outside one', () => {
+    expect(shape('-- the index\nCREATE INDEX CONCURRENTLY i ON t (a);')).toEqual({
+      statements: ['CREATE INDEX CONCURRENTLY i ON t (a)'], outside: 'CREATE INDEX CONCURRENTLY', problems: [],
+    });
+  });
+
+  it.each([
+    ['CREATE TABLE t (a int);\nCREATE INDEX CONCURRENTLY i ON t (a);', [2]],
+    ['BEGIN;\nCREATE INDEX CONCURRENTLY i ON t (a);\nCOMMIT;', [2]],
+    ['VACUUM t;\nVACUUM u;', [1, 2]],
+    ['SELECT 1;\nCOMMIT;', [2]],
+    ['BEGIN;\nSELECT 1;', [1]],
+    ['BEGIN;\nSELECT 1;\nCOMMIT;\nBEGIN;\nSELECT 2;\nCOMMIT;', [1, 3, 4, 6]],
+    ['BEGIN ISOLATION LEVEL SERIALIZABLE;\nSELECT 1;\nCOMMIT;', [1]],
+    ['BEGIN;\nSELECT 1;\nCOMMIT AND CHAIN;', [3]],
+    ['BEGIN;\nSELECT 1;\nROLLBACK;', [1, 3]],
+  ])('%j is refused on lines %j', (text, lines) => {
+    expect(shape(text).problems).toEqual(lines);
+  });
+});
+
+describe('releasesSessionLock', () => {
+  it('names DISCARD ALL, and not the narrower DISCARD commands', () => {
+    expect(releasesSessionLock('discard ALL')).toBe('DISCARD ALL');
+    expect(releasesSessionLock('DISCARD PLANS')).toBeUndefined();
+    expect(releasesSessionLock('DISCARD TEMP')).toBeUndefined();
   });
 });
