@@ -8,6 +8,7 @@ export type {
 } from './core/migrator.js';
 export type { BerthEvent, EventListener } from './core/events.js';
 export type { DownTarget } from './core/plan.js';
+export type { BaselineFrom, ForeignTool } from './core/adopt.js';
 export type { MigrationContext } from './core/apply.js';
 export type { LockHolder, HistoryStatus } from './drivers/driver.js';
 export type { SslMode } from './config/database-url.js';

@@ -52,12 +52,12 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
   }
   if (parsed.values.help === true) return { kind: 'help', text: commandHelp(spec) };
 
-  const { required, variadic } = positionalsOf(spec);
+  const { required, optional, variadic } = positionalsOf(spec);
   if (parsed.positionals.length < required.length) {
     return { kind: 'usage-error', command: spec.name, message: `${spec.name} needs ${required.map((p) => `<${p}>`).join(' ')} (usage: berth ${spec.usage}; run berth ${spec.name} --help)` };
   }
-  if (!variadic && parsed.positionals.length > required.length) {
-    return { kind: 'usage-error', command: spec.name, message: `too many arguments for ${spec.name}: '${parsed.positionals[required.length]}' (usage: berth ${spec.usage}; run berth ${spec.name} --help)` };
+  if (!variadic && parsed.positionals.length > required.length + optional) {
+    return { kind: 'usage-error', command: spec.name, message: `too many arguments for ${spec.name}: '${parsed.positionals[required.length + optional]}' (usage: berth ${spec.usage}; run berth ${spec.name} --help)` };
   }
   const opts: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(parsed.values)) if (name !== 'help') opts[camelCase(name)] = value;
@@ -134,10 +134,12 @@ function flag(flags: string, description: string, hidden: boolean): Flag {
   return { long: match[2]!, ...(match[1] ? { short: match[1] } : {}), ...(match[3] ? { value: match[3] } : {}), flags, description, hidden };
 }
 
-function positionalsOf(spec: CommandSpec): { required: string[]; variadic: boolean } {
+function positionalsOf(spec: CommandSpec): { required: string[]; optional: number; variadic: boolean } {
   const words = spec.usage.split(' ').slice(1);
   return {
     required: words.filter((w) => w.startsWith('<')).map((w) => w.replace(/[<>.]/g, '')),
+    // `[<version>]`: one positional that may be left out.
+    optional: words.filter((w) => /^\[<[^>.]+>\]$/.test(w)).length,
     variadic: words.some((w) => w.endsWith('...>') || w.endsWith('...]')),
   };
 }

@@ -4,7 +4,7 @@ import { formatDuration, parseDuration } from '../config/duration.js';
 import type { SslMode } from '../config/database-url.js';
 import { checkBodies, readMigrations } from '../source/read-migrations.js';
 import type { Migration } from '../source/types.js';
-import type { Driver, HistoryRow, HistoryTable } from '../drivers/driver.js';
+import type { HistoryRow, HistoryTable } from '../drivers/driver.js';
 import type { SqlSession } from '../drivers/postgres/sql-session.js';
 import { BERTH_VERSION } from '../version.js';
 import { commit, runInTransaction, runWithoutTransaction, upStep, type ApplyContext, type MigrationContext, type Step } from './apply.js';
@@ -14,6 +14,10 @@ import { ConfigError, OutcomeUnknownError, UnreachableError, ValidationError } f
 import { sleep } from './sleep.js';
 import type { EventListener } from './events.js';
 import { acquireLock, lockKey } from './lock.js';
+import {
+  adoptedMigrations, adoptionRequiredError, candidateSchemas, checkBaselineFrom, describeState, explainHistoryError,
+  findAdoptable, findForeignHistories, notRecorded, recordsNothing, type BaselineFrom,
+} from './adopt.js';
 import { plan, planDown, type DownTarget, type Plan } from './plan.js';
 
 /** Options of `createMigrator`. Durations are a string (`30s`, `500ms`, `5m`) or milliseconds. */
@@ -164,8 +168,12 @@ export interface Migrator {
   repair(): Promise<HistoryChangeReport[]>;
   /** Settles a failed/started migration after the operator inspected the database. */
   resolve(version: number, outcome: 'applied' | 'rolled-back'): Promise<HistoryChangeReport>;
-  /** Records every migration up to `version` as applied without running it. */
-  baseline(version: number): Promise<HistoryChangeReport[]>;
+  /**
+   * Records every migration up to `version` as applied without running it; or, with `{ from }`,
+   * the migrations another tool's history records (golang-migrate: every file up to its version;
+   * dbmate, node-pg-migrate: exactly the versions they recorded). The other table is only read.
+   */
+  baseline(target: number | BaselineFrom): Promise<HistoryChangeReport[]>;
   check(options?: { expect?: number }): Promise<CheckResult>;
   /**
    * Waits until the schema reaches `version` (default: the newest migration in `dir`), polling
@@ -223,7 +231,9 @@ export function createMigrator(options: MigratorOptions): Migrator {
       if (!schema) {
         throw new ConfigError('ERR_CONFIG_INVALID', 'the connection has no current schema (empty search_path): set --schema (BERTH_SCHEMA) for the history table');
       }
-      return await fn(connection, { schema, table: settings.table });
+      const table = { schema, table: settings.table };
+      // A --table that names someone else's table fails its first read: say so, not "column … does not exist".
+      return await fn(connection, table).catch(async (err: unknown) => { throw await explainHistoryError(connection.driver, table, DEFAULT_TABLE, err); });
     } finally {
       options.signal?.removeEventListener('abort', cancel);
       open.delete(connection);
@@ -237,7 +247,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
    * left to do; its result is then returned without taking the lock.
    */
   async function withLock<T>(c: Connection, table: HistoryTable, fn: (ctx: ApplyContext, history: HistoryRow[]) => Promise<T>,
-    unneeded?: () => Promise<T | undefined>): Promise<T> {
+    unneeded?: () => Promise<T | undefined>, foreign: 'refuse' | 'adopt' = 'refuse'): Promise<T> {
     const { driver, server } = c;
     const key = lockKey(server.database, table);
     const tableName = `${table.schema}.${table.table}`;
@@ -252,6 +262,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
       // Read again under the lock: another runner may have changed everything while we waited.
       let history = await driver.readHistory(table);
       if (history === null) {
+        // Creating the table would make berth the owner of a database another tool migrated.
+        if (foreign === 'refuse') await refuseForeignHistory(c, table, []);
         await driver.ensureHistoryTable(table);
         emit({ event: 'history.created', table: tableName });
         history = [];
@@ -296,22 +308,41 @@ export function createMigrator(options: MigratorOptions): Migrator {
     checkBodies(settings.dir, migrations, (m) => applied.get(m.version) === m.checksum);
   }
 
+  /**
+   * The history rows, or null when there is no berth history table yet. Then another tool's
+   * history means the database is not new: that stops the command (exit 5) saying how to adopt it.
+   */
+  async function readHistoryOrRefuse(c: Connection, table: HistoryTable, migrations: readonly Migration[]): Promise<HistoryRow[] | null> {
+    const history = await c.driver.readHistory(table);
+    if (history === null) await refuseForeignHistory(c, table, migrations);
+    return history;
+  }
+
+  async function refuseForeignHistory(c: Connection, table: HistoryTable, migrations: readonly Migration[]): Promise<void> {
+    const found = await findForeignHistories(c.driver, candidateSchemas(table.schema, c.server.currentSchema));
+    const recorded = found.filter((h) => !recordsNothing(h));
+    if (recorded.length) throw adoptionRequiredError(recorded, `${table.schema}.${table.table}`, migrations);
+    for (const h of found) {
+      emit({ event: 'plan.warning', code: 'W_FOREIGN_HISTORY_EMPTY', message: `${h.table} is ${h.tool}'s history table and records no migration: berth starts from the first one` });
+    }
+  }
+
   async function status(): Promise<StatusReport> {
     const migrations = await load();
-    return withConnection(async ({ driver }, table) => statusOf(migrations, driver, table));
+    return withConnection(async (c, table) => statusOf(migrations, c, table));
   }
 
   /** The status, once the files are known to be valid: `status` refuses what `migrate` refuses. */
-  async function statusOf(migrations: Migration[], driver: Driver, table: HistoryTable): Promise<StatusReport> {
-    const history = (await driver.readHistory(table)) ?? [];
+  async function statusOf(migrations: Migration[], c: Connection, table: HistoryTable): Promise<StatusReport> {
+    const history = (await readHistoryOrRefuse(c, table, migrations)) ?? [];
     checkUnverified(migrations, history);
     return toStatus(plan({ migrations, history }));
   }
 
   async function validate(validateOptions: { allowOutOfOrder?: boolean } = {}): Promise<StatusReport> {
     const migrations = await load();
-    return withConnection(async ({ driver }, table) => {
-      const history = (await driver.readHistory(table)) ?? [];
+    return withConnection(async (c, table) => {
+      const history = (await readHistoryOrRefuse(c, table, migrations)) ?? [];
       checkUnverified(migrations, history);
       const p = plan({ migrations, history, allowOutOfOrder: validateOptions.allowOutOfOrder ?? false });
       failOnProblems(p);
@@ -347,7 +378,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       const noOp = upOptions.dryRun ? undefined : await ifAllApplied(0);
       if (noOp) return noOp;
       // Optimistic read without the lock: anything else is decided again under the lock.
-      const before = await c.driver.readHistory(table);
+      const before = await readHistoryOrRefuse(c, table, migrations);
       const optimistic = planOf(before ?? []);
       checkUnverified(migrations, before ?? []);
       if (upOptions.dryRun) {
@@ -514,27 +545,63 @@ export function createMigrator(options: MigratorOptions): Migrator {
     }));
   }
 
-  async function baseline(version: number): Promise<HistoryChangeReport[]> {
+  async function baseline(target: number | BaselineFrom): Promise<HistoryChangeReport[]> {
+    if (typeof target !== 'number') return adopt(target);
+    const version = target;
     const migrations = await load();
     if (!migrations.some((m) => m.version === version)) {
       throw new ConfigError('ERR_USAGE', `baseline ${version}: no migration has that version in ${settings.dir}`);
     }
-    return withConnection((c, table) => withLock(c, table, async (ctx, history) => {
-      const known = new Set(history.map((r) => r.version));
-      const recorded = migrations.filter((m) => m.version <= version && !known.has(m.version));
-      checkUnverified(migrations, history);
-      const changes: HistoryChangeReport[] = [];
-      for (const m of recorded) {
-        if (!(await ctx.driver.insertHistory(table, {
-          version: m.version, name: m.name, checksum: m.checksum, status: 'applied', statementsApplied: 0,
-          statementsTotal: m.statements.length, durationMs: 0, host: settings.host, berthVersion: BERTH_VERSION,
-        }, ctx.lockKey))) {
-          throw new OutcomeUnknownError('ERR_LOCK_LOST', 'the migration lock was lost during baseline; run it again');
-        }
-        changes.push(report('baseline', m.version, m.name, `recorded as applied without running ${m.up.fileName}`));
+    return withConnection((c, table) => withLock(c, table, (ctx, history) =>
+      recordApplied(ctx, history, migrations, migrations.filter((m) => m.version <= version), (m) => `recorded as applied without running ${m.up.fileName}`),
+    undefined, 'adopt'));
+  }
+
+  /** `baseline --from`: records what another tool's history covers. Its table is only read, so going back stays possible. */
+  async function adopt(request: BaselineFrom): Promise<HistoryChangeReport[]> {
+    checkBaselineFrom(request);
+    const migrations = await load();
+    return withConnection(async (c, table) => {
+      // Everything is decided before the lock creates berth's table, which must stay absent when
+      // adoption is refused (it is what makes migrate look for another tool's history). Berth's
+      // own table is read first, so a --table that is not berth's is the error reported.
+      await c.driver.readHistory(table);
+      const foreign = await findAdoptable(c.driver, candidateSchemas(table.schema, c.server.currentSchema), request);
+      const covered = adoptedMigrations(foreign, migrations, settings.dir);
+      const gaps = notRecorded(foreign, migrations);
+      if (gaps.length) {
+        emit({ event: 'plan.warning', code: 'W_ADOPT_NOT_RECORDED',
+          message: `${gaps.length} migration(s) older than the newest one ${foreign.tool} recorded were not recorded by it and stay pending: ` +
+            `${gaps.slice(0, 10).map((m) => m.up.fileName).join(', ')}${gaps.length > 10 ? ', …' : ''}. berth migrate refuses them as out of order ` +
+            'until you decide: --allow-out-of-order applies them, berth baseline <version> records them if they are in place already' });
       }
-      return changes;
-    }));
+      const labels = new Map(foreign.versions.map((v) => [v.version, v.label]));
+      const source = (m: Migration) => foreign.tool === 'golang-migrate'
+        ? `golang-migrate ${describeState(foreign)}`
+        : `${foreign.tool} recorded ${labels.get(m.version)}`;
+      return withLock(c, table, (ctx, history) =>
+        recordApplied(ctx, history, migrations, covered, (m) => `recorded as applied without running ${m.up.fileName} (${source(m)} in ${foreign.table})`),
+      undefined, 'adopt');
+    });
+  }
+
+  /** Inserts an applied row for each of `candidates` not in the history yet, with the file's current checksum. */
+  async function recordApplied(ctx: ApplyContext, history: readonly HistoryRow[], migrations: readonly Migration[],
+    candidates: readonly Migration[], change: (m: Migration) => string): Promise<HistoryChangeReport[]> {
+    const known = new Set(history.map((r) => r.version));
+    const recorded = candidates.filter((m) => !known.has(m.version));
+    checkUnverified(migrations, history);
+    const changes: HistoryChangeReport[] = [];
+    for (const m of recorded) {
+      if (!(await ctx.driver.insertHistory(ctx.table, {
+        version: m.version, name: m.name, checksum: m.checksum, status: 'applied', statementsApplied: 0,
+        statementsTotal: m.statements.length, durationMs: 0, host: settings.host, berthVersion: BERTH_VERSION,
+      }, ctx.lockKey))) {
+        throw new OutcomeUnknownError('ERR_LOCK_LOST', 'the migration lock was lost during baseline; run it again');
+      }
+      changes.push(report('baseline', m.version, m.name, change(m)));
+    }
+    return changes;
   }
 
   function report(command: 'repair' | 'resolve' | 'baseline', version: number, name: string, change: string): HistoryChangeReport {
@@ -579,12 +646,12 @@ export function createMigrator(options: MigratorOptions): Migrator {
     const migrations = await load();
     const newest = migrations.at(-1);
     // A readiness probe's common answer, as in up(): the history is exactly the files.
-    const report = await withConnection(async ({ driver }, table) => {
-      if (newest && (checkOptions.expect ?? 0) <= newest.version && await driver.historyMatches(table, migrations)) {
+    const report = await withConnection(async (c, table) => {
+      if (newest && (checkOptions.expect ?? 0) <= newest.version && await c.driver.historyMatches(table, migrations)) {
         checkUnverified(migrations, undefined);
         return newest.version;
       }
-      return statusOf(migrations, driver, table);
+      return statusOf(migrations, c, table);
     });
     if (typeof report === 'number') return { current: report, upToDate: true, pending: 0 };
     const reasons: string[] = [];

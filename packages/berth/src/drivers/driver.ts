@@ -83,6 +83,16 @@ export interface HistoryChange {
   readonly checksum?: string;
 }
 
+/** A table as `inspectTables` found it. */
+export interface InspectedTable {
+  readonly schema: string;
+  readonly table: string;
+  /** In column order, each type as the server spells it: `bigint`, `character varying(255)`. */
+  readonly columns: readonly { readonly name: string; readonly type: string }[];
+  /** With `rows: true`: every row, column name to value as text (NULL stays null). */
+  readonly rows?: readonly Readonly<Record<string, string | null>>[];
+}
+
 export interface LockHolder {
   readonly pid: number;
   readonly user: string | null;
@@ -218,6 +228,14 @@ export interface Driver {
    * the whole history. False when the table does not exist.
    */
   historyMatches(table: HistoryTable, expected: readonly { readonly version: number; readonly checksum: string }[]): Promise<boolean>;
+  /**
+   * Looks at tables that may not be berth's, and writes nothing: the history another migration
+   * tool left (golang-migrate, dbmate, node-pg-migrate), or whatever a `--table` that is not a
+   * berth history table holds. Returns those of `tables` that exist as tables or views, in the
+   * order asked, each with its columns and, with `rows: true`, all its rows. Needs only SELECT on
+   * those tables.
+   */
+  inspectTables(tables: readonly HistoryTable[], options: { readonly rows: boolean }): Promise<InspectedTable[]>;
   /** Creates the history table if it is missing. Called only while holding the lock. */
   ensureHistoryTable(table: HistoryTable): Promise<void>;
   updateHistory(table: HistoryTable, version: number, change: HistoryChange): Promise<void>;

@@ -86,10 +86,17 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'baseline',
-    usage: 'baseline <version>',
-    description: 'record every migration up to <version> as applied without running it (adopting an existing database)',
-    options: [],
-    examples: ['berth baseline 20260101120000'],
+    usage: 'baseline [<version>]',
+    description: 'record every migration up to <version> as applied without running it, or adopt the history another tool recorded (--from)',
+    options: [
+      { flags: '--from <tool>', description: 'instead of a version: take over the state golang-migrate, dbmate or node-pg-migrate recorded, leaving its table as it is' },
+      { flags: '--from-table <table>', description: 'that tool\'s history table, [<schema>.]<table>, when it is not the default (schema_migrations; pgmigrations for node-pg-migrate)' },
+    ],
+    examples: [
+      'berth baseline 20260101120000',
+      'berth baseline --from golang-migrate        # a database golang-migrate migrated: its version becomes berth\'s history',
+      'berth baseline --from node-pg-migrate --from-table app.migrations',
+    ],
     load: async () => (await import('./history-change.js')).baseline,
   },
   {

@@ -8,6 +8,7 @@ import {
   type HistoryStatus,
   type HistoryChange,
   type HistoryTable,
+  type InspectedTable,
   type LockHolder,
   type MigrationSessionOptions,
   type NewHistoryRow,
@@ -217,6 +218,38 @@ export class PostgresDriver implements Driver {
       if (isNoHistory(err)) return null;
       throw err;
     }
+  }
+
+  async inspectTables(tables: readonly HistoryTable[], options: { readonly rows: boolean }): Promise<InspectedTable[]> {
+    if (tables.length === 0) return [];
+    // The catalog rather than information_schema: it lists a table whatever the privileges on it,
+    // and a table we may not read should be reported as such, not as missing.
+    const { rows } = await this.#run(() => this.#s.query<{ ord: string; col: string; type: string }>(
+      `SELECT w.ord, a.attname AS col, format_type(a.atttypid, a.atttypmod) AS type
+         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(schema_name, table_name, ord)
+         JOIN pg_namespace n ON n.nspname = w.schema_name
+         JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.table_name AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        ORDER BY w.ord, a.attnum`,
+      [tables.map((t) => t.schema), tables.map((t) => t.table)]));
+    const found = new Map<number, { name: string; type: string }[]>();
+    for (const r of rows) {
+      const ord = Number(r.ord);
+      if (!found.has(ord)) found.set(ord, []);
+      found.get(ord)!.push({ name: r.col, type: r.type });
+    }
+    const result: InspectedTable[] = [];
+    for (const [ord, columns] of [...found].sort(([a], [b]) => a - b)) {
+      const table = tables[ord - 1]!;
+      if (!options.rows) {
+        result.push({ schema: table.schema, table: table.table, columns });
+        continue;
+      }
+      const select = columns.map((c) => `${quoteIdent(c.name)}::text AS ${quoteIdent(c.name)}`).join(', ');
+      const read = await this.#run(() => this.#s.query<Record<string, string | null>>(`SELECT ${select} FROM ${qualified(table)}`));
+      result.push({ schema: table.schema, table: table.table, columns, rows: read.rows });
+    }
+    return result;
   }
 
   async ensureHistoryTable(table: HistoryTable): Promise<void> {
