@@ -60,7 +60,14 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
       if (server.readOnly) {
         throw new TargetRejectedError('ERR_DB_READ_ONLY', `${target.redacted} is a read-only standby (or the session is read-only); migrations must run on the primary`);
       }
-      options.onEvent({ event: 'connect.ok', attempt, target: target.redacted, serverVersion: server.serverVersion, durationMs: Date.now() - started });
+      options.onEvent({ event: 'connect.ok', attempt, target: target.redacted, serverVersion: server.serverVersion, durationMs: Date.now() - started,
+        ...(server.pooled ? { pooled: true } : {}) });
+      if (server.unsetSettings.length) {
+        options.onEvent({ event: 'connect.warning', code: 'W_SESSION_SETTINGS', settings: server.unsetSettings,
+          message: `the server refused some of berth's session settings on ${target.redacted}: ` +
+            server.unsetSettings.map((s) => `${s.name} = ${s.wanted} (it stays ${s.actual ?? 'unset'}: ${s.reason})`).join('; ') +
+            '. berth goes on without them: a killed, frozen or partitioned runner may keep the migration lock longer, and timeouts are the server\'s.' });
+      }
       return { driver, server, target };
     } catch (err) {
       await driver.close();

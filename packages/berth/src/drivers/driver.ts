@@ -40,6 +40,19 @@ export interface ServerInfo {
   readonly readOnly: boolean;
   /** The schema unqualified names resolve to, or null when the search_path is empty. */
   readonly currentSchema: string | null;
+  /** A pooler sits between berth and the server (one that was checked to keep the session). */
+  readonly pooled: boolean;
+  /** Session settings berth asked for that are not in force, and why (empty when all are). */
+  readonly unsetSettings: readonly UnsetSetting[];
+}
+
+export interface UnsetSetting {
+  readonly name: string;
+  /** The value berth wanted, in the setting's base unit (ms, s), as `pg_settings.setting` shows it. */
+  readonly wanted: string;
+  /** The value in force instead. */
+  readonly actual: string | null;
+  readonly reason: string;
 }
 
 /** A validated, quotable location of the history table. */
