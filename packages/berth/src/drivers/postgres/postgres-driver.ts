@@ -343,20 +343,20 @@ export class PostgresDriver implements Driver {
   }
 
   async updateHistory(table: HistoryTable, version: number, change: HistoryChange): Promise<void> {
-    await this.#run(() => this.#s.query(
-      `UPDATE ${qualified(table)} SET status = coalesce($2, status),
-         statements_applied = coalesce($3, statements_applied), duration_ms = coalesce($4, duration_ms),
-         checksum = coalesce($5, checksum)
-       WHERE version = $1`,
-      [version, change.status ?? null, change.statementsApplied ?? null,
-        change.durationMs === undefined ? null : Math.round(change.durationMs), change.checksum ?? null],
-    ));
+    const set = [
+      change.status === undefined ? undefined : `status = ${quoteLiteral(change.status)}`,
+      change.statementsApplied === undefined ? undefined : `statements_applied = ${Math.trunc(change.statementsApplied)}`,
+      change.durationMs === undefined ? undefined : `duration_ms = ${Math.round(change.durationMs)}`,
+      change.checksum === undefined ? undefined : `checksum = ${quoteLiteral(change.checksum)}`,
+    ].filter((x) => x !== undefined);
+    if (set.length === 0) return;
+    await this.#run(() => this.#s.simple(asBerth(`UPDATE ${qualified(table)} SET ${set.join(', ')} WHERE version = ${Math.trunc(version)}`)));
   }
 
   async deleteHistory(table: HistoryTable, version: number, lockKey: bigint | null): Promise<boolean> {
-    const { rowCount } = await this.#run(() => this.#s.query(
-      `DELETE FROM ${qualified(table)} WHERE version = $1 AND ${lockKey === null ? 'true' : lockHeldSql(lockKey)}`, [version]));
-    return rowCount === 1;
+    const rows = await this.#run(() => this.#s.simple(asBerth(
+      `DELETE FROM ${qualified(table)} WHERE version = ${Math.trunc(version)} AND ${lockKey === null ? 'true' : lockHeldSql(lockKey)} RETURNING version`)));
+    return rows.length === 1;
   }
 
   async query(sql: string, params?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number }> {
@@ -373,13 +373,17 @@ export class PostgresDriver implements Driver {
   }
 
   /**
-   * The statements that start every migration: RESET ALL (never DISCARD ALL, which would drop the
-   * advisory lock) undoes any SET of the previous file, the session settings are applied again,
-   * then the transaction and the file's timeouts.
+   * The statements that start every migration: berth's own session user and role again (a
+   * previous file may have run SET ROLE or SET SESSION AUTHORIZATION, which RESET ALL leaves
+   * alone), RESET ALL (never DISCARD ALL, which would drop the advisory lock) undoes any other SET
+   * of the previous file, the session settings are applied again, then the transaction and the
+   * file's timeouts.
    */
   #prologue(options: MigrationSessionOptions): string[] {
     const scope = options.transaction ? 'SET LOCAL' : 'SET';
     return [
+      'SET SESSION AUTHORIZATION DEFAULT',
+      'RESET ROLE',
       'RESET ALL',
       ...this.#sessionSetup,
       ...(options.transaction ? ['BEGIN'] : []),
@@ -403,6 +407,8 @@ export class PostgresDriver implements Driver {
       { role: 'session', sql: `SELECT 1 / (pg_backend_pid() = ${Math.trunc(script.expectedPid)})::int AS same_session` },
       ...(script.lockVerified ? [] : held).map((sql) => ({ role: 'lock' as const, sql })),
       ...script.statements.map((sql) => ({ role: 'statement' as const, sql })),
+      // berth's own statements run as berth, whatever role the file switched to.
+      ...AS_BERTH.map((sql) => ({ role: 'setup' as const, sql })),
       // Again just before COMMIT: a statement of the file may have released the lock.
       ...held.map((sql) => ({ role: 'lock' as const, sql })),
       { role: 'history', sql: history },
@@ -445,7 +451,7 @@ export class PostgresDriver implements Driver {
 
   async insertHistory(table: HistoryTable, row: NewHistoryRow, lockKey: bigint | null): Promise<boolean> {
     const sql = insertHistorySql(table, row, String(Math.round(row.durationMs)), lockKey === null ? undefined : lockHeldSql(lockKey));
-    const rows = await this.#run(() => this.#s.simple(`${sql} RETURNING version`));
+    const rows = await this.#run(() => this.#s.simple(asBerth(`${sql} RETURNING version`)));
     return rows.length === 1;
   }
 
@@ -491,6 +497,18 @@ export class PostgresDriver implements Driver {
       this.#lastActivity = Date.now();
     }
   }
+}
+
+/**
+ * Makes berth's own statements run as berth's session user and start-up role, whatever a migration
+ * switched to (SET ROLE app_owner, the owner-role pattern), without undoing that switch for the
+ * rest of the file: SET LOCAL ends with the transaction, either the migration's, or, outside one,
+ * the implicit transaction of a message of several statements.
+ */
+const AS_BERTH = ['SET LOCAL SESSION AUTHORIZATION DEFAULT', 'SET LOCAL role TO DEFAULT'];
+
+function asBerth(sql: string): string {
+  return [...AS_BERTH, sql].join('; ');
 }
 
 /**
