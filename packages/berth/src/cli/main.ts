@@ -81,7 +81,8 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
     });
     return outcome.exitCode;
   } catch (caught) {
-    const error = controller.signal.aborted && controller.signal.reason instanceof InterruptedError
+    // The signal's own error, unless the run says more precisely what the interrupt left behind.
+    const error = controller.signal.aborted && controller.signal.reason instanceof InterruptedError && !(caught instanceof InterruptedError)
       ? controller.signal.reason
       : toError(caught);
     await metrics?.finish(false, Date.now() - started);

@@ -252,7 +252,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
       }
       const ctx: ApplyContext = {
         driver, table, lockKey: driver.capabilities.advisoryLocks ? key : null, pid: server.pid,
-        host: settings.host, berthVersion: BERTH_VERSION, statementTimeoutMs: settings.statementTimeoutMs, onEvent: emit,
+        host: settings.host, berthVersion: BERTH_VERSION, onEvent: emit, pooled: server.pooled,
+        statementTimeoutMs: server.unsetSettings.some((s) => s.name === 'statement_timeout') ? undefined : settings.statementTimeoutMs,
         lock: { verified: true },
         ...(options.signal ? { signal: options.signal } : {}),
       };
