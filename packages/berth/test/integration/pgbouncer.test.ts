@@ -93,6 +93,18 @@ describe.skipIf(missing)('behind PgBouncer', () => {
       expect(jsonLines(result.stderr).some((e) => e.event === 'connect.retry')).toBe(false);
     });
 
+    it('a lock lost behind the pooler: exit 7, and the message points at the pooler rather than asking about pg_advisory_unlock_all()', async () => {
+      await reset();
+      const dir = writeMigrations({ '1_unlock.up.sql': 'CREATE TABLE unlocked (id int);\nSELECT pg_advisory_unlock_all();' });
+      const result = await runBerth(['migrate', '--dir', dir, '--log-format', 'json'], { env: { DATABASE_URL: bouncer().url(db().name) } });
+      expect(result.code, result.stderr).toBe(7);
+      expect(summary(result)).toMatchObject({ code: 'ERR_LOCK_LOST' });
+      const message = String(jsonLines(result.stderr).find((e) => e.event === 'run.error')?.msg);
+      expect(message).toContain('goes through a pooler');
+      expect(message).not.toContain('pg_advisory_unlock_all');
+      expect((await db().admin.query("SELECT to_regclass('unlocked') AS t")).rows[0]).toEqual({ t: null });
+    });
+
     it('8 runners at once through the pool apply each migration once and all exit 0', async () => {
       await reset();
       const dir = writeMigrations(MIGRATIONS);

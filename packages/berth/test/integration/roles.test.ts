@@ -21,6 +21,17 @@ describe('a migration that switches role', () => {
     return u.toString();
   };
 
+  // The tests run in order on one database, each adding files to the same directory's history.
+  const threeFiles = () => ({
+      '1_first.up.sql': 'CREATE TABLE first_t (id int);',
+      '2_owner.up.sql': `SET ROLE ${owner};\nCREATE TABLE owned_t (id int);`,
+      '3_third.up.sql': 'CREATE TABLE third_t (id int);',
+  });
+  const noTransactionFiles = () => ({
+      '4_concurrently.up.sql': `-- berth:no-transaction\nSET ROLE ${owner};\nCREATE INDEX CONCURRENTLY owned_t_id ON owned_t (id);\nCREATE TABLE fourth_t (id int);\n`,
+      '5_fifth.up.sql': 'CREATE TABLE fifth_t (id int);',
+  });
+
   beforeAll(async () => {
     await query(db().adminUrl, `CREATE ROLE ${owner} NOLOGIN; CREATE ROLE ${login} LOGIN; GRANT ${owner} TO ${login}`);
     // The owner role may create objects, and has no privilege at all on berth's history table.
@@ -44,11 +55,7 @@ describe('a migration that switches role', () => {
   }
 
   it('SET ROLE in migration 2 of 3: its objects are the owner\'s, migration 3 and every history row are the connecting user\'s', async () => {
-    const dir = writeMigrations({
-      '1_first.up.sql': 'CREATE TABLE first_t (id int);',
-      '2_owner.up.sql': `SET ROLE ${owner};\nCREATE TABLE owned_t (id int);`,
-      '3_third.up.sql': 'CREATE TABLE third_t (id int);',
-    });
+    const dir = writeMigrations(threeFiles());
     const result = await runBerth(['migrate', '--dir', dir, '--log-format', 'json'], { env: { DATABASE_URL: url() } });
     expect(result.code, result.stderr).toBe(0);
     expect(await owners()).toMatchObject({ first_t: login, owned_t: owner, third_t: login, berth_migrations: login });
@@ -56,13 +63,7 @@ describe('a migration that switches role', () => {
   });
 
   it('the same in a no-transaction file: the file keeps its role to the end, berth records its progress as itself, the next file starts as the connecting user', async () => {
-    const dir = writeMigrations({
-      '1_first.up.sql': 'CREATE TABLE first_t (id int);',
-      '2_owner.up.sql': `SET ROLE ${owner};\nCREATE TABLE owned_t (id int);`,
-      '3_third.up.sql': 'CREATE TABLE third_t (id int);',
-      '4_concurrently.up.sql': `-- berth:no-transaction\nSET ROLE ${owner};\nCREATE INDEX CONCURRENTLY owned_t_id ON owned_t (id);\nCREATE TABLE fourth_t (id int);\n`,
-      '5_fifth.up.sql': 'CREATE TABLE fifth_t (id int);',
-    });
+    const dir = writeMigrations({ ...threeFiles(), ...noTransactionFiles() });
     const result = await runBerth(['migrate', '--dir', dir, '--log-format', 'json'], { env: { DATABASE_URL: url() } });
     expect(result.code, result.stderr).toBe(0);
     expect(jsonLines(result.stderr).find((e) => e.event === 'run.summary')).toMatchObject({ applied: 2, current: 5 });
@@ -74,11 +75,8 @@ describe('a migration that switches role', () => {
 
   it('a code migration that switches role: its history row is written as the connecting user', async () => {
     const dir = writeMigrations({
-      '1_first.up.sql': 'CREATE TABLE first_t (id int);',
-      '2_owner.up.sql': `SET ROLE ${owner};\nCREATE TABLE owned_t (id int);`,
-      '3_third.up.sql': 'CREATE TABLE third_t (id int);',
-      '4_concurrently.up.sql': `-- berth:no-transaction\nSET ROLE ${owner};\nCREATE INDEX CONCURRENTLY owned_t_id ON owned_t (id);\nCREATE TABLE fourth_t (id int);\n`,
-      '5_fifth.up.sql': 'CREATE TABLE fifth_t (id int);',
+      ...threeFiles(),
+      ...noTransactionFiles(),
       '6_code.ts': `export async function up(ctx: { sql(text: string): Promise<unknown[]> }) {\n  await ctx.sql('SET ROLE ${owner}');\n  await ctx.sql('CREATE TABLE code_t (id int)');\n}\n`,
       '7_after_code.up.sql': 'CREATE TABLE after_code_t (id int);',
     });
