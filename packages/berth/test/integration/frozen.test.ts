@@ -33,23 +33,47 @@ const CODE_MIGRATION = [
   '',
 ].join('\n');
 
+/**
+ * The holder of the SIGSTOP test: it works in short steps, each with a statement, so that once
+ * resumed it finds out at once that its session is gone.
+ */
+const STEPPING_MIGRATION = [
+  'export async function up(ctx: { sql(text: string): Promise<unknown[]>; log(m: string): void }) {',
+  "  await ctx.sql('CREATE TABLE started_work (id int)');",
+  '  if (process.env.BERTH_TEST_HOLD) {',
+  "    ctx.log('working');",
+  '    for (let i = 0; i < 600; i++) {',
+  '      await new Promise((resolve) => setTimeout(resolve, 200));',
+  "      await ctx.sql('SELECT 1');",
+  '    }',
+  '  }',
+  "  await ctx.sql('CREATE TABLE finished_work (id int)');",
+  '}',
+  '',
+].join('\n');
+
 describe.concurrent('a frozen lock holder, and busy ones', () => {
   const frozenDb = useTestDatabase('frozen');
   const busyDb = useTestDatabase('busy_client');
   const slowDb = useTestDatabase('busy_server');
 
-  it('SIGSTOP of the holder: a second runner (--lock-timeout 90s) gets the lock within the bound and applies everything; after SIGCONT the first exits 7 having applied nothing', async () => {
-    const dir = writeMigrations({ '1_work.ts': CODE_MIGRATION, '2_after.up.sql': 'CREATE TABLE after_work (id int);' });
+  it('SIGSTOP of the holder: a second runner (--lock-timeout 90s) gets the lock within the bound and applies everything; after SIGCONT the first exits 7 having applied nothing', { timeout: 120_000 }, async () => {
+    const dir = writeMigrations({ '1_work.ts': STEPPING_MIGRATION, '2_after.up.sql': 'CREATE TABLE after_work (id int);' });
     const holder = spawnBerth(['migrate', '--dir', dir, '--log-format', 'json'], {
       env: { DATABASE_URL: frozenDb().url, BERTH_TEST_HOLD: '1', HOSTNAME: 'frozen-holder' },
     });
-    await holder.waitForOutput(/"event":"migration.log"/);
+    const started = Date.now();
+    const at = (what: string) => `${what} ${Date.now() - started} ms after the holder started`;
+    const timeline: string[] = [];
+    await holder.waitForOutput(/"event":"migration.log"/, 30_000);
     expect(holder.kill('SIGSTOP')).toBe(true);
+    timeline.push(at('stopped'));
     try {
       const second = await runBerth(['migrate', '--dir', dir, '--log-format', 'json', '--lock-timeout', '90s'], {
-        env: { DATABASE_URL: frozenDb().url, HOSTNAME: 'second-runner' }, timeoutMs: 120_000,
+        env: { DATABASE_URL: frozenDb().url, HOSTNAME: 'second-runner' }, timeoutMs: 100_000,
       });
-      expect(second.code, second.stderr).toBe(0);
+      timeline.push(at('second runner done'));
+      expect(second.code, `${timeline.join(', ')}\n${second.stderr}`).toBe(0);
       const events = jsonLines(second.stderr);
       expect(events.some((e) => e.event === 'lock.wait')).toBe(true);
       const acquired = events.find((e) => e.event === 'lock.acquired');
@@ -59,14 +83,15 @@ describe.concurrent('a frozen lock holder, and busy ones', () => {
       holder.kill('SIGCONT');
     }
     const first = await holder.exited;
-    expect(first.code, first.stderr).toBe(7);
+    timeline.push(at('holder exited'));
+    expect(first.code, `${timeline.join(', ')}\n${first.stderr}`).toBe(7);
     expect(jsonLines(first.stderr).find((e) => e.event === 'run.summary')).toMatchObject({ code: 'ERR_CONNECTION_LOST' });
     // Everything there was applied once, by the second runner.
     const rows = await frozenDb().admin.query<{ version: string; host: string }>('SELECT version, host FROM berth_migrations ORDER BY version');
     expect(rows.rows).toEqual([{ version: '1', host: 'second-runner' }, { version: '2', host: 'second-runner' }]);
   });
 
-  it(`a code migration doing ${CLIENT_SIDE_WORK_MS / 1000} s of client-side work inside its transaction is not cut`, async () => {
+  it(`a code migration doing ${CLIENT_SIDE_WORK_MS / 1000} s of client-side work inside its transaction is not cut`, { timeout: 100_000 }, async () => {
     const dir = writeMigrations({ '1_work.ts': CODE_MIGRATION, '2_after.up.sql': 'CREATE TABLE after_work (id int);' });
     const result = await runBerth(['migrate', '--dir', dir, '--log-format', 'json'], {
       env: { DATABASE_URL: busyDb().url, BERTH_TEST_HOLD: '1' }, timeoutMs: 120_000,
@@ -76,7 +101,7 @@ describe.concurrent('a frozen lock holder, and busy ones', () => {
     expect((await busyDb().admin.query("SELECT to_regclass('finished_work') AS t")).rows[0]).toEqual({ t: 'finished_work' });
   });
 
-  it(`a statement running for ${CLIENT_SIDE_WORK_MS / 1000} s on the server is not cut`, async () => {
+  it(`a statement running for ${CLIENT_SIDE_WORK_MS / 1000} s on the server is not cut`, { timeout: 100_000 }, async () => {
     const dir = writeMigrations({ '1_slow.up.sql': `SELECT pg_sleep(${CLIENT_SIDE_WORK_MS / 1000});\nCREATE TABLE after_sleep (id int);` });
     const result = await runBerth(['migrate', '--dir', dir, '--log-format', 'json'], { env: { DATABASE_URL: slowDb().url }, timeoutMs: 120_000 });
     expect(result.code, result.stderr).toBe(0);

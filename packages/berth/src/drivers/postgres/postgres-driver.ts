@@ -71,8 +71,12 @@ const HEARTBEAT_CHECK_MS = 1_000;
 const SECOND_SESSION_TIMEOUT_MS = 2_000;
 const NOTIFY_WAIT_MS = 2_000;
 
-/** SQLSTATEs meaning the session is gone rather than that a statement failed. */
-const CONNECTION_GONE = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+/**
+ * SQLSTATEs meaning the session is gone rather than that a statement failed: shutdowns, connection
+ * failures, and the server ending an idle session (25P03 idle in transaction, 57P05 idle). A FATAL
+ * error of any other SQLSTATE ends the session too.
+ */
+const CONNECTION_GONE = new Set(['57P01', '57P02', '57P03', '57P05', '25P03', '08000', '08003', '08006', '08001', '08004']);
 
 /**
  * The PostgreSQL dialect, over any `SqlSession`. Used by the `pg` driver (real servers) and the
@@ -488,7 +492,8 @@ export class PostgresDriver implements Driver {
     } catch (err) {
       if (err instanceof ConnectionLostError || err instanceof DriverQueryError) throw err;
       const info = serverErrorInfo(err);
-      if (info && !CONNECTION_GONE.has(info.sqlState ?? '')) throw new DriverQueryError(info, { cause: err });
+      const fatal = ['FATAL', 'PANIC'].includes(String((err as { severity?: unknown }).severity));
+      if (info && !fatal && !CONNECTION_GONE.has(info.sqlState ?? '')) throw new DriverQueryError(info, { cause: err });
       this.#lost = true;
       const message = err instanceof Error ? err.message : String(err);
       throw new ConnectionLostError(message, { cause: err });
