@@ -61,7 +61,7 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
         throw new TargetRejectedError('ERR_DB_READ_ONLY', `${target.redacted} is a read-only standby (or the session is read-only); migrations must run on the primary`);
       }
       options.onEvent({ event: 'connect.ok', attempt, target: target.redacted, serverVersion: server.serverVersion, durationMs: Date.now() - started,
-        ...(server.pooled ? { pooled: true } : {}) });
+        ...(server.pooler ? { pooler: server.pooler.keepsSession ? 'session' : 'transaction' } as const : {}) });
       if (server.unsetSettings.length) {
         options.onEvent({ event: 'connect.warning', code: 'W_SESSION_SETTINGS', settings: server.unsetSettings,
           message: `the server refused some of berth's session settings on ${target.redacted}: ` +

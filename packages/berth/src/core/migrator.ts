@@ -10,7 +10,7 @@ import { BERTH_VERSION } from '../version.js';
 import { commit, runInTransaction, runWithoutTransaction, upStep, type ApplyContext, type MigrationContext, type Step } from './apply.js';
 import type { CodeMigration } from '../source/load-module.js';
 import { connect, type Connection } from './connect.js';
-import { ConfigError, OutcomeUnknownError, UnreachableError, ValidationError } from './errors.js';
+import { ConfigError, OutcomeUnknownError, TargetRejectedError, UnreachableError, ValidationError } from './errors.js';
 import { sleep } from './sleep.js';
 import type { EventListener } from './events.js';
 import { acquireLock, lockKey } from './lock.js';
@@ -233,6 +233,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
   async function withLock<T>(c: Connection, table: HistoryTable, fn: (ctx: ApplyContext, history: HistoryRow[]) => Promise<T>,
     unneeded?: () => Promise<T | undefined>): Promise<T> {
     const { driver, server } = c;
+    if (server.pooler && !server.pooler.keepsSession) throw transactionPoolerError(server.pooler.evidence);
     const key = lockKey(server.database, table);
     const tableName = `${table.schema}.${table.table}`;
     let early: T | undefined;
@@ -252,7 +253,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       }
       const ctx: ApplyContext = {
         driver, table, lockKey: driver.capabilities.advisoryLocks ? key : null, pid: server.pid,
-        host: settings.host, berthVersion: BERTH_VERSION, onEvent: emit, pooled: server.pooled,
+        host: settings.host, berthVersion: BERTH_VERSION, onEvent: emit, pooled: server.pooler !== null,
         statementTimeoutMs: server.unsetSettings.some((s) => s.name === 'statement_timeout') ? undefined : settings.statementTimeoutMs,
         lock: { verified: true },
         ...(options.signal ? { signal: options.signal } : {}),
@@ -312,6 +313,11 @@ export function createMigrator(options: MigratorOptions): Migrator {
     return withConnection(async (c, table) => {
       const upToDate = (p: Pick<Plan, 'current' | 'pending' | 'ahead'>, lockWaitMs: number): UpResult => {
         warnAhead(p);
+        // Nothing to write, so nothing to refuse yet; but the next release's migrations will be.
+        if (c.server.pooler && !c.server.pooler.keepsSession) {
+          emit({ event: 'plan.warning', code: 'W_TRANSACTION_POOLER', message: `${transactionPoolerError(c.server.pooler.evidence).message} ` +
+            'Nothing was pending this time; migrate will exit 6 as soon as something is.' });
+        }
         emit({ event: 'plan.ready', current: p.current, pending: p.pending.length, toApply: 0, dryRun: false, table: `${table.schema}.${table.table}` });
         return { applied: [], planned: [], current: p.current, pending: p.pending.length, lockWaitMs, dryRun: false };
       };
@@ -638,6 +644,17 @@ export function createMigrator(options: MigratorOptions): Migrator {
   }
 
   return Object.freeze({ status, up, down, validate, repair, resolve, baseline, check, awaitSchema, wait, close });
+}
+
+/**
+ * A session-level lock cannot work through a pool that does not keep berth's server session
+ * (SPEC §4.1): refused before the lock, so nothing is locked or changed. Reading through it works.
+ */
+function transactionPoolerError(evidence: string): TargetRejectedError {
+  return new TargetRejectedError('ERR_DB_POOLER',
+    `the connection goes through a pooler that does not keep berth's server session between transactions (transaction pooling): ${evidence}. ` +
+    'A session-level migration lock cannot work there, and nothing was locked or changed. Connect the migrator directly to PostgreSQL, ' +
+    'or through a session-mode pool (PgBouncer: pool_mode = session).');
 }
 
 function failOnProblems(p: Plan): void {

@@ -40,8 +40,12 @@ export interface ServerInfo {
   readonly readOnly: boolean;
   /** The schema unqualified names resolve to, or null when the search_path is empty. */
   readonly currentSchema: string | null;
-  /** A pooler sits between berth and the server (one that was checked to keep the session). */
-  readonly pooled: boolean;
+  /**
+   * A pooler sits between berth and the server: whether it keeps berth's server session between
+   * transactions (session pooling), and what showed it. null: a direct connection. Where it does
+   * not keep the session, nothing was SET on it and the caller must not take a session lock.
+   */
+  readonly pooler: { readonly keepsSession: boolean; readonly evidence: string } | null;
   /** Session settings berth asked for that are not in force, and why (empty when all are). */
   readonly unsetSettings: readonly UnsetSetting[];
 }

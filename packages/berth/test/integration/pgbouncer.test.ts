@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { jsonLines, runBerth, writeMigrations, type RunResult } from '../helpers/cli.js';
-import { useTestDatabase } from '../helpers/db.js';
+import { connect, useTestDatabase } from '../helpers/db.js';
 import { pgbouncerMissing, usePgBouncer } from '../helpers/pgbouncer.js';
 
 const missing = pgbouncerMissing();
@@ -61,6 +61,32 @@ describe.skipIf(missing)('behind PgBouncer', () => {
       expect(jsonLines(direct.stderr).some((e) => e.event === 'lock.wait')).toBe(false);
       expect(summary(direct)).toMatchObject({ applied: 3, current: 3 });
     });
+
+    it('reading through it works and leaves nothing of berth\'s in the pooled sessions: status, check, and a migrate with nothing to do (which warns)', async () => {
+      await reset();
+      const dir = writeMigrations(MIGRATIONS);
+      expect((await runBerth(['migrate', '--dir', dir], { env: { DATABASE_URL: db().url } })).code).toBe(0);
+      const env = { DATABASE_URL: bouncer().url(db().name) };
+      const status = await runBerth(['status', '--dir', dir, '--json'], { env });
+      expect(status.code, status.stderr).toBe(0);
+      expect(JSON.parse(status.stdout)).toMatchObject({ current: 3, pending: [] });
+      expect((await runBerth(['check', '--dir', dir], { env })).code).toBe(0);
+      const noOp = await runBerth(['migrate', '--dir', dir, '--log-format', 'json'], { env });
+      expect(noOp.code, noOp.stderr).toBe(0);
+      expect(jsonLines(noOp.stderr).find((e) => e.event === 'connect.ok')).toMatchObject({ pooler: 'transaction' });
+      expect(jsonLines(noOp.stderr).find((e) => e.event === 'plan.warning')).toMatchObject({ code: 'W_TRANSACTION_POOLER' });
+      // berth SET nothing on the pooled server sessions: other clients still get the defaults.
+      const client = await connect(bouncer().url(db().name));
+      try {
+        const { rows } = await client.query("SELECT current_setting('idle_session_timeout') AS idle, current_setting('tcp_keepalives_idle') AS ka");
+        expect(rows[0].idle).toBe('0');
+        expect(rows[0].ka).not.toBe('10');
+        // With a pool of one, that is the very session berth used.
+        if (poolSize === 1) expect((await client.query('SELECT pg_listening_channels() AS c')).rows).toEqual([]);
+      } finally {
+        await client.end();
+      }
+    });
   });
 
   describe('in session mode with stock settings', () => {
@@ -73,7 +99,7 @@ describe.skipIf(missing)('behind PgBouncer', () => {
         const result = await runBerth(['migrate', '--dir', writeMigrations(MIGRATIONS), '--log-format', 'json'], { env: { DATABASE_URL: bouncer().url(db().name) } });
         expect(result.code, result.stderr).toBe(0);
         expect(summary(result)).toMatchObject({ applied: 3, current: 3 });
-        expect(jsonLines(result.stderr).find((e) => e.event === 'connect.ok')).toMatchObject({ pooled: true });
+        expect(jsonLines(result.stderr).find((e) => e.event === 'connect.ok')).toMatchObject({ pooler: 'session' });
         expect(jsonLines(result.stderr).some((e) => e.event === 'connect.warning')).toBe(false);
         // The database's 1 s did not reach 3_slow (it sleeps 1.2 s): berth's statement_timeout (none) did.
         const seen = await db().admin.query('SELECT * FROM seen');

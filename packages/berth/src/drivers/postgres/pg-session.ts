@@ -76,8 +76,11 @@ export async function openPgSession(options: PgSessionOptions, settings: Readonl
           await other.connect().catch((err: unknown) => {
             throw classifyConnectError(err, options.target);
           });
-          const { rows } = await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_notify($1, NULL)', [channel]);
-          return Number(rows[0]?.pid);
+          // UNLISTEN: where the pool handed this connection the first one's server session, that
+          // session would otherwise go on listening for whoever gets it next.
+          const quoted = `"${channel.replace(/"/g, '""')}"`;
+          const results = (await other.query(`SELECT pg_backend_pid() AS pid, pg_notify('${channel.replace(/'/g, "''")}', NULL); UNLISTEN ${quoted}`)) as unknown as pg.QueryResult[];
+          return Number(results[0]?.rows[0]?.pid);
         })()]);
       } finally {
         clearTimeout(timer);

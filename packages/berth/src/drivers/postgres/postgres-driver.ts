@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { TargetRejectedError } from '../../core/errors.js';
 import {
   ConnectionLostError,
   DriverQueryError,
@@ -121,14 +120,15 @@ export class PostgresDriver implements Driver {
     const pid = Number(row.pid);
     const serverVersionNum = Number(row.vnum);
     // A pooler announces a process id of its own making. It may hand each transaction to whichever
-    // server session is free (transaction mode): the lock would then be taken on one and the
-    // migrations run on another, or two runners share one. Checked before anything is SET, so
-    // nothing of berth's leaks into a pooled session.
-    const pooled = session.announcedPid !== null && session.announcedPid !== pid;
-    if (pooled) await this.#checkPoolKeepsSession(pid);
-    const unsetSettings = await this.#applySettings(
-      wanted.filter((w) => serverVersionNum >= w.min && !(w.tcp && row.local)), row.settings ?? {});
-    if (this.#options.sessionLimits) this.#startHeartbeat();
+    // server session is free (transaction mode): a lock would then be taken on one and the
+    // migrations run on another, or two runners share one. Checked before anything is SET: behind
+    // such a pool nothing is, since it would leak into other clients' transactions; reading works.
+    const pooler = session.announcedPid !== null && session.announcedPid !== pid ? await this.#checkPool(pid) : null;
+    const ownSession = pooler === null || pooler.keepsSession;
+    const unsetSettings = ownSession
+      ? await this.#applySettings(wanted.filter((w) => serverVersionNum >= w.min && !(w.tcp && row.local)), row.settings ?? {})
+      : [];
+    if (this.#options.sessionLimits && ownSession) this.#startHeartbeat();
     return {
       pid,
       user: row.usr,
@@ -137,7 +137,7 @@ export class PostgresDriver implements Driver {
       serverVersionNum,
       readOnly: row.recovery || row.ro === 'on',
       currentSchema: row.schema,
-      pooled,
+      pooler,
       unsetSettings,
     };
   }
@@ -164,17 +164,19 @@ export class PostgresDriver implements Driver {
   }
 
   /**
-   * Proves that the pool keeps this server session for berth between transactions, whichever way
-   * the pool hands out sessions and however many clients share it: this session LISTENs, a second
-   * one NOTIFYs, and the notification must reach this session while it is idle. Where the pool
-   * keeps the session (session mode) the server delivers it at once; in transaction mode an idle
-   * client has no server session, so nothing can reach it. Not comparing backend pids: a pool of
-   * one, or one that reuses the last session first, hands every statement the same one.
+   * Whether the pool keeps this server session for berth between transactions, whichever way it
+   * hands out sessions and however many clients share it: this session LISTENs, a second one
+   * NOTIFYs, and the notification must reach this session while it is idle. Where the pool keeps
+   * the session (session mode) the server delivers it at once; in transaction mode an idle client
+   * has no server session, so nothing can reach it. Comparing backend pids alone would not do: a
+   * pool of one, or one that hands out its most recently used session first, gives every
+   * statement of a lone client the same one.
    */
-  async #checkPoolKeepsSession(pid: number): Promise<void> {
+  async #checkPool(pid: number): Promise<{ keepsSession: boolean; evidence: string }> {
     const session = this.#s;
+    const no = (evidence: string) => ({ keepsSession: false, evidence });
     if (!session.onNotification || !session.notifyFromSecondSession) {
-      throw poolerError('it announced a process id that is not its server session\'s, and this client cannot check whether it keeps the session');
+      return no('it announced a process id that is not its server session\'s, and this client cannot check whether it keeps the session');
     }
     const channel = `berth_session_${randomBytes(8).toString('hex')}`;
     let arrived = (): void => undefined;
@@ -185,22 +187,27 @@ export class PostgresDriver implements Driver {
       if (c === channel) arrived();
     });
     let timer: NodeJS.Timeout | undefined;
+    let listening = true;
     try {
       const [again] = await this.#run(() => session.simple<{ pid: number }>(`LISTEN ${quoteIdent(channel)}; SELECT pg_backend_pid() AS pid`));
-      if (Number(again?.pid) !== pid) throw poolerError(`two statements ran on two server sessions (backend ${pid}, then ${again?.pid})`);
+      if (Number(again?.pid) !== pid) return no(`two statements ran on two server sessions (backend ${pid}, then ${again?.pid})`);
       const other = await session.notifyFromSecondSession(channel, SECOND_SESSION_TIMEOUT_MS);
-      if (other === pid) throw poolerError(`a second connection was handed this connection's server session (backend ${pid}) while it was idle`);
+      if (other === pid) return no(`a second connection was handed this connection's server session (backend ${pid}) while it was idle`);
       const reached = await Promise.race([notified, new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), NOTIFY_WAIT_MS);
       })]);
       if (!reached) {
-        throw poolerError(`a notification sent to this connection's server session (backend ${pid}) while it was idle did not reach it within ` +
+        return no(`a notification sent to this connection's server session (backend ${pid}) while it was idle did not reach it within ` +
           `${NOTIFY_WAIT_MS / 1000} s: between transactions the pool does not keep the session for berth`);
       }
       await this.#run(() => session.simple(`UNLISTEN ${quoteIdent(channel)}`));
+      listening = false;
+      return { keepsSession: true, evidence: `a notification sent to its server session (backend ${pid}) by a second connection reached it while idle` };
     } finally {
       clearTimeout(timer);
       stop();
+      // Behind a transaction pool this lands on whichever server session is free: best effort.
+      if (listening && !this.#lost) await this.#run(() => session.simple(`UNLISTEN ${quoteIdent(channel)}`)).catch(() => undefined);
     }
   }
 
@@ -546,13 +553,6 @@ function codePoints(text: string): number {
     }
   }
   return text.length - surrogatePairs;
-}
-
-function poolerError(why: string): TargetRejectedError {
-  return new TargetRejectedError('ERR_DB_POOLER',
-    `the connection goes through a pooler that does not keep berth's server session between transactions (transaction pooling): ${why}. ` +
-    'A session-level migration lock cannot work there, and nothing was locked or changed. Connect the migrator directly to PostgreSQL, ' +
-    'or through a session-mode pool (PgBouncer: pool_mode = session).');
 }
 
 /** pg_locks shows a bigint advisory key as two oids: high and low 32 bits, objsubid 1. */
