@@ -8,7 +8,7 @@ import type { LockHolder, UnsetSetting } from '../drivers/driver.js';
 export type BerthEvent =
   | { event: 'connect.attempt'; attempt: number; target: string }
   | { event: 'connect.retry'; attempt: number; target: string; reason: string; delayMs: number; remainingMs: number }
-  | { event: 'connect.ok'; attempt: number; target: string; serverVersion: string; durationMs: number; pooler?: 'session' | 'transaction' }
+  | { event: 'connect.ok'; attempt: number; target: string; serverVersion: string; durationMs: number; pooled?: boolean }
   | { event: 'connect.warning'; code: string; message: string; settings: readonly UnsetSetting[] }
   | { event: 'lock.wait'; lockWaitMs: number; holder: LockHolder | null; table: string }
   | { event: 'lock.acquired'; lockWaitMs: number; table: string }

@@ -9,7 +9,7 @@ import type { SqlSession } from '../drivers/postgres/sql-session.js';
 import { BERTH_VERSION } from '../version.js';
 import { commit, runInTransaction, runWithoutTransaction, upStep, type ApplyContext, type MigrationContext, type Step } from './apply.js';
 import type { CodeMigration } from '../source/load-module.js';
-import { connect, type Connection } from './connect.js';
+import { connect, settingsWarning, type Connection } from './connect.js';
 import { ConfigError, OutcomeUnknownError, TargetRejectedError, UnreachableError, ValidationError } from './errors.js';
 import { sleep } from './sleep.js';
 import type { EventListener } from './events.js';
@@ -233,7 +233,9 @@ export function createMigrator(options: MigratorOptions): Migrator {
   async function withLock<T>(c: Connection, table: HistoryTable, fn: (ctx: ApplyContext, history: HistoryRow[]) => Promise<T>,
     unneeded?: () => Promise<T | undefined>): Promise<T> {
     const { driver, server } = c;
-    if (server.pooler && !server.pooler.keepsSession) throw transactionPoolerError(server.pooler.evidence);
+    // Behind a pooler: refused here, before the lock, if the session is not berth's own.
+    const unset = await driver.claimSession?.();
+    if (server.pooled && unset?.length) emit(settingsWarning(c.target.redacted, unset));
     const key = lockKey(server.database, table);
     const tableName = `${table.schema}.${table.table}`;
     let early: T | undefined;
@@ -253,8 +255,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
       }
       const ctx: ApplyContext = {
         driver, table, lockKey: driver.capabilities.advisoryLocks ? key : null, pid: server.pid,
-        host: settings.host, berthVersion: BERTH_VERSION, onEvent: emit, pooled: server.pooler !== null,
-        statementTimeoutMs: server.unsetSettings.some((s) => s.name === 'statement_timeout') ? undefined : settings.statementTimeoutMs,
+        host: settings.host, berthVersion: BERTH_VERSION, onEvent: emit, pooled: server.pooled,
+        statementTimeoutMs: [...server.unsetSettings, ...(unset ?? [])].some((s) => s.name === 'statement_timeout') ? undefined : settings.statementTimeoutMs,
         lock: { verified: true },
         ...(options.signal ? { signal: options.signal } : {}),
       };
@@ -262,6 +264,20 @@ export function createMigrator(options: MigratorOptions): Migrator {
     } finally {
       // The lock dies with the session anyway; unlocking first lets waiting runners go at once.
       await driver.unlock(key).then(() => emit({ event: 'lock.released', table: tableName }), () => undefined);
+    }
+  }
+
+  /**
+   * A migrate with nothing to do takes no lock, so a transaction pool would pass unnoticed until
+   * the next release's migrations: behind a pooler it checks anyway, and warns.
+   */
+  async function warnIfTransactionPooler(c: Connection): Promise<void> {
+    if (!c.server.pooled) return;
+    try {
+      await c.driver.claimSession?.();
+    } catch (err) {
+      if (!(err instanceof TargetRejectedError && err.code === 'ERR_DB_POOLER')) throw err;
+      emit({ event: 'plan.warning', code: 'W_TRANSACTION_POOLER', message: `${err.message} Nothing was pending this time; migrate exits 6 as soon as something is.` });
     }
   }
 
@@ -313,11 +329,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     return withConnection(async (c, table) => {
       const upToDate = (p: Pick<Plan, 'current' | 'pending' | 'ahead'>, lockWaitMs: number): UpResult => {
         warnAhead(p);
-        // Nothing to write, so nothing to refuse yet; but the next release's migrations will be.
-        if (c.server.pooler && !c.server.pooler.keepsSession) {
-          emit({ event: 'plan.warning', code: 'W_TRANSACTION_POOLER', message: `${transactionPoolerError(c.server.pooler.evidence).message} ` +
-            'Nothing was pending this time; migrate will exit 6 as soon as something is.' });
-        }
+
         emit({ event: 'plan.ready', current: p.current, pending: p.pending.length, toApply: 0, dryRun: false, table: `${table.schema}.${table.table}` });
         return { applied: [], planned: [], current: p.current, pending: p.pending.length, lockWaitMs, dryRun: false };
       };
@@ -329,7 +341,10 @@ export function createMigrator(options: MigratorOptions): Migrator {
           ? upToDate({ current: newest.version, pending: [], ahead: [] }, lockWaitMs)
           : undefined;
       const noOp = upOptions.dryRun ? undefined : await ifAllApplied(0);
-      if (noOp) return noOp;
+      if (noOp) {
+        await warnIfTransactionPooler(c);
+        return noOp;
+      }
       // Optimistic read without the lock: anything else is decided again under the lock.
       const before = await c.driver.readHistory(table);
       const optimistic = planOf(before ?? []);
@@ -644,17 +659,6 @@ export function createMigrator(options: MigratorOptions): Migrator {
   }
 
   return Object.freeze({ status, up, down, validate, repair, resolve, baseline, check, awaitSchema, wait, close });
-}
-
-/**
- * A session-level lock cannot work through a pool that does not keep berth's server session
- * (SPEC §4.1): refused before the lock, so nothing is locked or changed. Reading through it works.
- */
-function transactionPoolerError(evidence: string): TargetRejectedError {
-  return new TargetRejectedError('ERR_DB_POOLER',
-    `the connection goes through a pooler that does not keep berth's server session between transactions (transaction pooling): ${evidence}. ` +
-    'A session-level migration lock cannot work there, and nothing was locked or changed. Connect the migrator directly to PostgreSQL, ' +
-    'or through a session-mode pool (PgBouncer: pool_mode = session).');
 }
 
 function failOnProblems(p: Plan): void {

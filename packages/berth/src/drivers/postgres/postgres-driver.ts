@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { TargetRejectedError } from '../../core/errors.js';
 import {
   ConnectionLostError,
   DriverQueryError,
@@ -85,6 +86,11 @@ export class PostgresDriver implements Driver {
   readonly capabilities: DriverCapabilities;
   readonly #options: PostgresDialectOptions;
   #session: SqlSession | undefined;
+  /** What claimSession needs, from connect; its outcome, once it ran. */
+  #claim: {
+    readonly pid: number; readonly pooled: boolean; readonly settings: readonly { name: string; value: string }[];
+    readonly current: Readonly<Record<string, string>>; result?: Promise<readonly UnsetSetting[]>;
+  } | undefined;
   /** Statements that re-apply the session settings after RESET ALL (none when start-up took them). */
   #sessionSetup: string[] = [];
   #lost = false;
@@ -121,14 +127,13 @@ export class PostgresDriver implements Driver {
     const serverVersionNum = Number(row.vnum);
     // A pooler announces a process id of its own making. It may hand each transaction to whichever
     // server session is free (transaction mode): a lock would then be taken on one and the
-    // migrations run on another, or two runners share one. Checked before anything is SET: behind
-    // such a pool nothing is, since it would leak into other clients' transactions; reading works.
-    const pooler = session.announcedPid !== null && session.announcedPid !== pid ? await this.#checkPool(pid) : null;
-    const ownSession = pooler === null || pooler.keepsSession;
-    const unsetSettings = ownSession
-      ? await this.#applySettings(wanted.filter((w) => serverVersionNum >= w.min && !(w.tcp && row.local)), row.settings ?? {})
-      : [];
-    if (this.#options.sessionLimits && ownSession) this.#startHeartbeat();
+    // migrations run on another, or two runners share one. Behind one, nothing is SET until
+    // claimSession has checked that the session is berth's own: it would leak into other
+    // clients' transactions. Reading needs no session of its own, nor the check's second connection.
+    const pooled = session.announcedPid !== null && session.announcedPid !== pid;
+    const settings = wanted.filter((w) => serverVersionNum >= w.min && !(w.tcp && row.local));
+    this.#claim = { pid, pooled, settings, current: row.settings ?? {} };
+    const unsetSettings = pooled ? [] : await this.claimSession();
     return {
       pid,
       user: row.usr,
@@ -137,9 +142,24 @@ export class PostgresDriver implements Driver {
       serverVersionNum,
       readOnly: row.recovery || row.ro === 'on',
       currentSchema: row.schema,
-      pooler,
+      pooled,
       unsetSettings,
     };
+  }
+
+  async claimSession(): Promise<readonly UnsetSetting[]> {
+    const claim = this.#claim;
+    if (!claim) throw new ConnectionLostError('the database session is closed');
+    claim.result ??= (async () => {
+      if (claim.pooled) {
+        const refused = await this.#poolDoesNotKeepSession(claim.pid);
+        if (refused) throw poolerError(refused);
+      }
+      const unset = await this.#applySettings(claim.settings, claim.current);
+      if (this.#options.sessionLimits) this.#startHeartbeat();
+      return unset;
+    })();
+    return claim.result;
   }
 
   /**
@@ -172,11 +192,10 @@ export class PostgresDriver implements Driver {
    * pool of one, or one that hands out its most recently used session first, gives every
    * statement of a lone client the same one.
    */
-  async #checkPool(pid: number): Promise<{ keepsSession: boolean; evidence: string }> {
+  async #poolDoesNotKeepSession(pid: number): Promise<string | undefined> {
     const session = this.#s;
-    const no = (evidence: string) => ({ keepsSession: false, evidence });
     if (!session.onNotification || !session.notifyFromSecondSession) {
-      return no('it announced a process id that is not its server session\'s, and this client cannot check whether it keeps the session');
+      return 'it announced a process id that is not its server session\'s, and this client cannot check whether it keeps the session';
     }
     const channel = `berth_session_${randomBytes(8).toString('hex')}`;
     let arrived = (): void => undefined;
@@ -190,19 +209,19 @@ export class PostgresDriver implements Driver {
     let listening = true;
     try {
       const [again] = await this.#run(() => session.simple<{ pid: number }>(`LISTEN ${quoteIdent(channel)}; SELECT pg_backend_pid() AS pid`));
-      if (Number(again?.pid) !== pid) return no(`two statements ran on two server sessions (backend ${pid}, then ${again?.pid})`);
+      if (Number(again?.pid) !== pid) return `two statements ran on two server sessions (backend ${pid}, then ${again?.pid})`;
       const other = await session.notifyFromSecondSession(channel, SECOND_SESSION_TIMEOUT_MS);
-      if (other === pid) return no(`a second connection was handed this connection's server session (backend ${pid}) while it was idle`);
+      if (other === pid) return `a second connection was handed this connection's server session (backend ${pid}) while it was idle`;
       const reached = await Promise.race([notified, new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), NOTIFY_WAIT_MS);
       })]);
       if (!reached) {
-        return no(`a notification sent to this connection's server session (backend ${pid}) while it was idle did not reach it within ` +
-          `${NOTIFY_WAIT_MS / 1000} s: between transactions the pool does not keep the session for berth`);
+        return `a notification sent to this connection's server session (backend ${pid}) while it was idle did not reach it within ` +
+          `${NOTIFY_WAIT_MS / 1000} s: between transactions the pool does not keep the session for berth`;
       }
       await this.#run(() => session.simple(`UNLISTEN ${quoteIdent(channel)}`));
       listening = false;
-      return { keepsSession: true, evidence: `a notification sent to its server session (backend ${pid}) by a second connection reached it while idle` };
+      return undefined;
     } finally {
       clearTimeout(timer);
       stop();
@@ -553,6 +572,13 @@ function codePoints(text: string): number {
     }
   }
   return text.length - surrogatePairs;
+}
+
+function poolerError(evidence: string): TargetRejectedError {
+  return new TargetRejectedError('ERR_DB_POOLER',
+    `the connection goes through a pooler that does not keep berth's server session between transactions (transaction pooling): ${evidence}. ` +
+    'A session-level migration lock cannot work there, and nothing was locked, SET or changed. Connect the migrator directly to PostgreSQL, ' +
+    'or through a session-mode pool (PgBouncer: pool_mode = session).');
 }
 
 /** pg_locks shows a bigint advisory key as two oids: high and low 32 bits, objsubid 1. */
