@@ -256,7 +256,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       const ctx: ApplyContext = {
         driver, table, lockKey: driver.capabilities.advisoryLocks ? key : null, pid: server.pid,
         host: settings.host, berthVersion: BERTH_VERSION, onEvent: emit, pooled: server.pooled,
-        statementTimeoutMs: [...server.unsetSettings, ...(unset ?? [])].some((s) => s.name === 'statement_timeout') ? undefined : settings.statementTimeoutMs,
+        statementTimeoutMs: (unset ?? server.unsetSettings).some((s) => s.name === 'statement_timeout') ? undefined : settings.statementTimeoutMs,
         lock: { verified: true },
         ...(options.signal ? { signal: options.signal } : {}),
       };
@@ -329,7 +329,6 @@ export function createMigrator(options: MigratorOptions): Migrator {
     return withConnection(async (c, table) => {
       const upToDate = (p: Pick<Plan, 'current' | 'pending' | 'ahead'>, lockWaitMs: number): UpResult => {
         warnAhead(p);
-
         emit({ event: 'plan.ready', current: p.current, pending: p.pending.length, toApply: 0, dryRun: false, table: `${table.schema}.${table.table}` });
         return { applied: [], planned: [], current: p.current, pending: p.pending.length, lockWaitMs, dryRun: false };
       };
