@@ -84,7 +84,8 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
     });
     return outcome.exitCode;
   } catch (caught) {
-    const error = controller.signal.aborted && controller.signal.reason instanceof InterruptedError
+    // The signal's own error, unless the run says more precisely what the interrupt left behind.
+    const error = controller.signal.aborted && controller.signal.reason instanceof InterruptedError && !(caught instanceof InterruptedError)
       ? controller.signal.reason
       : toError(caught, config ? secretsOf(config) : []);
     await metrics?.finish(false, Date.now() - started);

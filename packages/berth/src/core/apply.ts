@@ -32,8 +32,13 @@ export interface ApplyContext {
   readonly secrets: readonly (string | undefined)[];
   readonly host: string | null;
   readonly berthVersion: string;
-  /** Session-wide statement timeout, for messages. */
-  readonly statementTimeoutMs: number;
+  /**
+   * Session-wide statement timeout, for messages; undefined when the server refused it and its own
+   * statement_timeout is in force.
+   */
+  readonly statementTimeoutMs: number | undefined;
+  /** The connection goes through a pooler (one checked to keep the session), for messages. */
+  readonly pooled: boolean;
   readonly onEvent: EventListener;
   readonly signal?: AbortSignal;
   /**
@@ -92,7 +97,7 @@ export async function runInTransaction(ctx: ApplyContext, step: Step, mode: 'own
         statementsApplied: total, statementsTotal: total, durationMs, host: ctx.host, berthVersion: ctx.berthVersion,
       }, ctx.lockKey)
       : await ctx.driver.deleteHistory(ctx.table, m.version, ctx.lockKey);
-    if (!recorded) throw lockLost(step);
+    if (!recorded) throw lockLost(ctx, step);
     if (mode === 'own') await commit(ctx, [m]);
     emitDone(ctx, step, durationMs);
     return durationMs;
@@ -130,7 +135,7 @@ async function runAsOneMessage(ctx: ApplyContext, step: Step, statements: readon
     case 'session-changed':
       throw sessionChanged(ctx, step);
     case 'lock-lost':
-      throw lockLost(step);
+      throw lockLost(ctx, step);
     case 'commit':
       throw serverError(ctx, step, `COMMIT of ${step.file}`, {}, outcome.error);
     case 'setup':
@@ -178,7 +183,7 @@ export async function runWithoutTransaction(ctx: ApplyContext, step: Step): Prom
         version: m.version, name: m.name, checksum: m.checksum, status: 'started',
         statementsApplied: 0, statementsTotal: total, durationMs: 0, host: ctx.host, berthVersion: ctx.berthVersion,
       }, ctx.lockKey);
-      if (!marked) throw lockLost(step);
+      if (!marked) throw lockLost(ctx, step);
     } else {
       await ctx.driver.updateHistory(ctx.table, m.version, { status: 'started', statementsApplied: 0 });
       marked = true;
@@ -191,7 +196,7 @@ export async function runWithoutTransaction(ctx: ApplyContext, step: Step): Prom
     if (step.direction === 'up') {
       await ctx.driver.updateHistory(ctx.table, m.version, { status: 'applied', durationMs });
     } else if (!(await ctx.driver.deleteHistory(ctx.table, m.version, ctx.lockKey))) {
-      throw lockLost(step);
+      throw lockLost(ctx, step);
     }
     emitDone(ctx, step, durationMs);
     return durationMs;
@@ -200,9 +205,16 @@ export async function runWithoutTransaction(ctx: ApplyContext, step: Step): Prom
     if (marked) {
       const recorded = await ctx.driver.updateHistory(ctx.table, m.version, { status: 'failed', statementsApplied: done, durationMs: Date.now() - started })
         .then(() => true, () => false);
+      const what = step.direction === 'up' ? 'migration' : 'rollback';
       const how = recorded ? `It is recorded as failed after ${done} of ${total} statements` : `It is left marked started after ${done} of ${total} statements`;
-      error = withSuffix(error, ` ${how}, because a no-transaction ${step.direction === 'up' ? 'migration' : 'rollback'} cannot be undone. ` +
-        `Inspect the database, then run "berth resolve ${m.version} --applied" or "berth resolve ${m.version} --rolled-back".`);
+      const next = `because a no-transaction ${what} cannot be undone. ` +
+        `Inspect the database, then run "berth resolve ${m.version} --applied" or "berth resolve ${m.version} --rolled-back".`;
+      // Not the interrupt's default message: nothing of this file was rolled back.
+      error = error instanceof InterruptedError
+        ? new InterruptedError(error.signal, { cause: error,
+          message: `interrupted by ${error.signal} during ${step.file}, a no-transaction ${what}: its running statement was cancelled, ` +
+            `and the statements before it stay applied. ${how}, ${next}` })
+        : withSuffix(error, ` ${how}, ${next}`);
     }
     emitFailed(ctx, step, started, error);
     throw error;
@@ -257,7 +269,7 @@ async function begin(ctx: ApplyContext, step: Step, transaction: 'begin' | 'cont
     ...fileTimeouts(step),
   }, ctx.lockKey);
   if (pid !== ctx.pid) throw sessionChanged(ctx, step, pid);
-  if (!lockHeld) throw lockLost(step);
+  if (!lockHeld) throw lockLost(ctx, step);
 }
 
 /** The file's own `-- berth:lock-timeout` / `statement-timeout`, for the session it runs in. */
@@ -309,10 +321,14 @@ function normalise(ctx: ApplyContext, step: Step, err: unknown): BerthError {
   return toBerthError(err);
 }
 
-function lockLost(step: Step): OutcomeUnknownError {
+function lockLost(ctx: ApplyContext, step: Step): OutcomeUnknownError {
+  // Behind a pooler the likelier cause is the pooler itself, not a migration.
+  const why = ctx.pooled
+    ? '(the connection goes through a pooler, which may have closed or reset berth\'s server session: a RECONNECT or KILL ' +
+      'from its console, server_reset_query_always, a restart)'
+    : '(did a migration call pg_advisory_unlock_all()?)';
   return new OutcomeUnknownError('ERR_LOCK_LOST',
-    `the migration lock was no longer held before ${step.file} could be recorded ` +
-    '(did a migration call pg_advisory_unlock_all()?); it was not committed. Run berth again.');
+    `the migration lock was no longer held before ${step.file} could be recorded ${why}; it was not committed. Run berth again.`);
 }
 
 function withSuffix(error: BerthError, suffix: string): BerthError {
@@ -345,6 +361,15 @@ function codeLine(step: Step, stack: string): string {
   return '';
 }
 
+/** Which statement_timeout was in force for a step, as far as berth can know. */
+function statementTimeoutSource(ctx: ApplyContext, step: Step): string {
+  const file = step.directives.statementTimeoutMs;
+  if (file !== undefined) return `statement_timeout ${formatDuration(file)} from -- berth:statement-timeout`;
+  if (ctx.statementTimeoutMs === undefined) return 'the server\'s own statement_timeout: it refused berth\'s --statement-timeout, see the connect.warning';
+  if (ctx.statementTimeoutMs > 0) return `statement_timeout ${formatDuration(ctx.statementTimeoutMs)} from --statement-timeout`;
+  return 'a statement_timeout the migration set itself: berth sets none (--statement-timeout 0)';
+}
+
 function serverError(ctx: ApplyContext, step: Step, at: string, where: object, err: DriverQueryError): Error {
   const m = step.migration;
   const { info } = err;
@@ -359,10 +384,8 @@ function serverError(ctx: ApplyContext, step: Step, at: string, where: object, e
       { cause: err, details });
   }
   if (err.family === 'statement-timeout') {
-    const ms = step.directives.statementTimeoutMs ?? ctx.statementTimeoutMs;
-    const source = step.directives.statementTimeoutMs === undefined ? '--statement-timeout' : '-- berth:statement-timeout';
     return new MigrationFailedError('ERR_MIGRATION_TIMEOUT',
-      `${what} ${m.version} failed at ${at}: the statement timeout fired (statement_timeout ${formatDuration(ms)} from ${source}). ` +
+      `${what} ${m.version} failed at ${at}: the statement timeout fired (${statementTimeoutSource(ctx, step)}). ` +
       'It was rolled back. Raise the timeout for this file with "-- berth:statement-timeout <duration>" if the statement is expected to be slow.' + extra,
       { cause: err, details });
   }

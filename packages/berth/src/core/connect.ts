@@ -1,9 +1,9 @@
 import { parseDatabaseUrl, redactSecrets, type DatabaseTarget, type SslMode } from '../config/database-url.js';
 import { formatDuration } from '../config/duration.js';
-import { ConnectionLostError, type Driver, type ServerInfo } from '../drivers/driver.js';
+import { ConnectionLostError, type Driver, type ServerInfo, type UnsetSetting } from '../drivers/driver.js';
 import type { SqlSession } from '../drivers/postgres/sql-session.js';
 import { BerthError, TargetRejectedError, UnreachableError } from './errors.js';
-import type { EventListener } from './events.js';
+import type { BerthEvent, EventListener } from './events.js';
 import { guardDriver } from './guard-driver.js';
 import { sleep } from './sleep.js';
 
@@ -64,7 +64,9 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
       if (server.readOnly) {
         throw new TargetRejectedError('ERR_DB_READ_ONLY', `${target.redacted} is a read-only standby (or the session is read-only); migrations must run on the primary`);
       }
-      options.onEvent({ event: 'connect.ok', attempt, target: target.redacted, serverVersion: server.serverVersion, durationMs: Date.now() - started });
+      options.onEvent({ event: 'connect.ok', attempt, target: target.redacted, serverVersion: server.serverVersion, durationMs: Date.now() - started,
+        ...(server.pooled ? { pooled: true } : {}) });
+      if (server.unsetSettings.length) options.onEvent(settingsWarning(target.redacted, server.unsetSettings));
       return { driver: guardDriver(driver, { user: server.user, secrets }), server, target, secrets };
     } catch (err) {
       await driver.close();
@@ -120,6 +122,16 @@ async function createDriver(target: DatabaseTarget, options: { applicationName: 
     statementTimeoutMs: options.statementTimeoutMs,
     sessionLimits: true,
   });
+}
+
+/** The warning for session settings the server refused (SPEC §4.5: berth says which, and why). */
+export function settingsWarning(target: string, unset: readonly UnsetSetting[]): BerthEvent {
+  return {
+    event: 'connect.warning', code: 'W_SESSION_SETTINGS', settings: unset,
+    message: `the server refused some of berth's session settings on ${target}: ` +
+      unset.map((s) => `${s.name} = ${s.wanted} (it stays ${s.actual ?? 'unset'}: ${s.reason})`).join('; ') +
+      '. berth goes on without them: a killed, frozen or partitioned runner may keep the migration lock longer, and timeouts are the server\'s.',
+  };
 }
 
 /** Bounds an attempt as a whole: a slow DNS lookup is not covered by the client's own timeout. */

@@ -71,11 +71,16 @@ export class OutcomeUnknownError extends BerthError {
   readonly exitCode = 7;
 }
 
-/** Exit 130/143: stopped by SIGINT/SIGTERM after rolling back what was running. */
+/**
+ * Exit 130/143: stopped by SIGINT/SIGTERM after rolling back what was running. `message` replaces
+ * the default where that is not what happened (a no-transaction migration cannot be rolled back).
+ */
 export class InterruptedError extends BerthError {
   readonly exitCode: 130 | 143;
-  constructor(signal: 'SIGINT' | 'SIGTERM', options: BerthErrorOptions = {}) {
-    super('ERR_INTERRUPTED', `interrupted by ${signal}; the running migration was rolled back`, options);
+  readonly signal: 'SIGINT' | 'SIGTERM';
+  constructor(signal: 'SIGINT' | 'SIGTERM', options: BerthErrorOptions & { message?: string } = {}) {
+    super('ERR_INTERRUPTED', options.message ?? `interrupted by ${signal}; the running migration was rolled back`, options);
+    this.signal = signal;
     this.exitCode = signal === 'SIGINT' ? 130 : 143;
   }
 }

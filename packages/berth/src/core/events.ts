@@ -1,4 +1,4 @@
-import type { LockHolder } from '../drivers/driver.js';
+import type { LockHolder, UnsetSetting } from '../drivers/driver.js';
 
 /**
  * The events the library emits while it works. The CLI renders each as one log line (JSON or
@@ -9,7 +9,8 @@ import type { LockHolder } from '../drivers/driver.js';
 export type BerthEvent =
   | { event: 'connect.attempt'; attempt: number; target: string }
   | { event: 'connect.retry'; attempt: number; target: string; reason: string; delayMs: number; remainingMs: number }
-  | { event: 'connect.ok'; attempt: number; target: string; serverVersion: string; durationMs: number }
+  | { event: 'connect.ok'; attempt: number; target: string; serverVersion: string; durationMs: number; pooled?: boolean }
+  | { event: 'connect.warning'; code: string; message: string; settings: readonly UnsetSetting[] }
   | { event: 'lock.wait'; lockWaitMs: number; holder: LockHolder | null; table: string }
   | { event: 'lock.acquired'; lockWaitMs: number; table: string }
   | { event: 'lock.released'; table: string }

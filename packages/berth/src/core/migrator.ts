@@ -9,8 +9,8 @@ import type { SqlSession } from '../drivers/postgres/sql-session.js';
 import { BERTH_VERSION } from '../version.js';
 import { commit, runInTransaction, runWithoutTransaction, upStep, type ApplyContext, type MigrationContext, type Step } from './apply.js';
 import type { CodeMigration } from '../source/load-module.js';
-import { connect, type Connection } from './connect.js';
-import { ConfigError, OutcomeUnknownError, UnreachableError, ValidationError } from './errors.js';
+import { connect, settingsWarning, type Connection } from './connect.js';
+import { ConfigError, OutcomeUnknownError, TargetRejectedError, UnreachableError, ValidationError } from './errors.js';
 import { sleep } from './sleep.js';
 import type { EventListener } from './events.js';
 import { acquireLock, lockKey } from './lock.js';
@@ -249,6 +249,9 @@ export function createMigrator(options: MigratorOptions): Migrator {
   async function withLock<T>(c: Connection, table: HistoryTable, fn: (ctx: ApplyContext, history: HistoryRow[]) => Promise<T>,
     unneeded?: () => Promise<T | undefined>, foreign: 'refuse' | 'adopt' = 'refuse'): Promise<T> {
     const { driver, server } = c;
+    // Behind a pooler: refused here, before the lock, if the session is not berth's own.
+    const unset = await driver.claimSession?.();
+    if (server.pooled && unset?.length) emit(settingsWarning(c.target.redacted, unset));
     const key = lockKey(server.database, table);
     const tableName = `${table.schema}.${table.table}`;
     let early: T | undefined;
@@ -270,7 +273,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
       }
       const ctx: ApplyContext = {
         driver, table, lockKey: driver.capabilities.advisoryLocks ? key : null, pid: server.pid, user: server.user, secrets: c.secrets,
-        host: settings.host, berthVersion: BERTH_VERSION, statementTimeoutMs: settings.statementTimeoutMs, onEvent: emit,
+        host: settings.host, berthVersion: BERTH_VERSION, onEvent: emit, pooled: server.pooled,
+        statementTimeoutMs: (unset ?? server.unsetSettings).some((s) => s.name === 'statement_timeout') ? undefined : settings.statementTimeoutMs,
         lock: { verified: true },
         ...(options.signal ? { signal: options.signal } : {}),
       };
@@ -278,6 +282,20 @@ export function createMigrator(options: MigratorOptions): Migrator {
     } finally {
       // The lock dies with the session anyway; unlocking first lets waiting runners go at once.
       await driver.unlock(key).then(() => emit({ event: 'lock.released', table: tableName }), () => undefined);
+    }
+  }
+
+  /**
+   * A migrate with nothing to do takes no lock, so a transaction pool would pass unnoticed until
+   * the next release's migrations: behind a pooler it checks anyway, and warns.
+   */
+  async function warnIfTransactionPooler(c: Connection): Promise<void> {
+    if (!c.server.pooled) return;
+    try {
+      await c.driver.claimSession?.();
+    } catch (err) {
+      if (!(err instanceof TargetRejectedError && err.code === 'ERR_DB_POOLER')) throw err;
+      emit({ event: 'plan.warning', code: 'W_TRANSACTION_POOLER', message: `${err.message} Nothing was pending this time; migrate exits 6 as soon as something is.` });
     }
   }
 
@@ -376,7 +394,10 @@ export function createMigrator(options: MigratorOptions): Migrator {
         return upToDate({ current: newest.version, pending: [], ahead: [] }, lockWaitMs);
       };
       const noOp = upOptions.dryRun ? undefined : await ifAllApplied(0);
-      if (noOp) return noOp;
+      if (noOp) {
+        await warnIfTransactionPooler(c);
+        return noOp;
+      }
       // Optimistic read without the lock: anything else is decided again under the lock.
       const before = await readHistoryOrRefuse(c, table, migrations);
       const optimistic = planOf(before ?? []);

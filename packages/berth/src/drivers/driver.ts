@@ -40,6 +40,25 @@ export interface ServerInfo {
   readonly readOnly: boolean;
   /** The schema unqualified names resolve to, or null when the search_path is empty. */
   readonly currentSchema: string | null;
+  /**
+   * A pooler sits between berth and the server. Whether it keeps berth's server session between
+   * transactions is checked by `claimSession`; until then nothing is SET on the session.
+   */
+  readonly pooled: boolean;
+  /**
+   * Session settings berth asked for that are not in force, and why (empty when all are). Behind a
+   * pooler they are known only once `claimSession` has run, which returns them.
+   */
+  readonly unsetSettings: readonly UnsetSetting[];
+}
+
+export interface UnsetSetting {
+  readonly name: string;
+  /** The value berth wanted, in the setting's base unit (ms, s), as `pg_settings.setting` shows it. */
+  readonly wanted: string;
+  /** The value in force instead. */
+  readonly actual: string | null;
+  readonly reason: string;
 }
 
 /** A validated, quotable location of the history table. */
@@ -202,6 +221,15 @@ export interface Driver {
   /** One attempt to open the session; see the checklist above. */
   connect(): Promise<ServerInfo>;
 
+  /**
+   * Called before the first lock attempt: makes sure the session stays berth's own until it closes.
+   * Behind a pooler that does not keep it between transactions (transaction pooling) it throws
+   * `TargetRejectedError` (ERR_DB_POOLER) having changed nothing; behind one that does, it applies
+   * the session settings there, and returns those the server refused. Where the session is a
+   * connection of its own (`pooled` false) there is nothing to check, and it returns
+   * `unsetSettings` again. Idempotent.
+   */
+  claimSession?(): Promise<readonly UnsetSetting[]>;
   /** One non-blocking attempt at the migration lock for `key`. Never blocks on the server. */
   tryLock(key: bigint): Promise<boolean>;
   /** Who holds the lock for `key`, if anyone can be seen. */

@@ -90,7 +90,7 @@ describe('status, check and dry runs', () => {
     const dir = writeMigrations({
       '0001_t.up.sql': 'CREATE TABLE t (id int);',
       // Fails the run unless both the caller's option and berth's session limits are in force.
-      '0002_settings.up.sql': "SELECT 1 / (current_setting('work_mem') = '7MB' AND current_setting('idle_in_transaction_session_timeout') = '1min')::int;",
+      '0002_settings.up.sql': "SELECT 1 / (current_setting('work_mem') = '7MB' AND current_setting('idle_in_transaction_session_timeout') = '30s')::int;",
     });
     const run = await runBerth(['migrate', '--dir', dir], { env: { ...env(), PGOPTIONS: '-c search_path=app -c work_mem=7MB' } });
     expect(run.code, run.stderr).toBe(0);

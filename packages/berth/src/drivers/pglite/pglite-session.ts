@@ -16,7 +16,8 @@ export async function openPgliteSession(target: PgliteTarget): Promise<SqlSessio
   const db = target.dataDir === null ? new PGlite() : new PGlite(target.dataDir);
   await db.waitReady;
   return {
-    startupApplied: false,
+    startupSent: false,
+    announcedPid: null,
     async query(sql, params) {
       const res = await db.query(sql, params as unknown[] | undefined);
       return { rows: res.rows as never[], rowCount: res.affectedRows ?? res.rows.length };

@@ -16,22 +16,31 @@ export interface PgSessionOptions {
 export async function openPgSession(options: PgSessionOptions, settings: Readonly<Record<string, string>> = {}): Promise<SqlSession> {
   const base = clientConfig(options);
   let config: pg.ClientConfig = { ...base, ...startupOptions(base, settings) };
-  let startupApplied = Object.keys(settings).length > 0;
+  let startupSent = Object.keys(settings).length > 0;
   let client: pg.Client;
   try {
     client = await connectClient(config);
   } catch (err) {
-    // 42704: a server older than 14 does not know a setting; the driver then SETs what it knows.
-    if ((err as { code?: unknown }).code !== '42704' || !startupApplied) throw classifyConnectError(err, options.target);
+    // The start-up packet could not carry the settings: the driver then SETs them after connecting.
+    if (!startupSent || !startupRefused(err)) throw classifyConnectError(err, options.target);
     config = base;
-    startupApplied = false;
+    startupSent = false;
     client = await connectClient(config).catch((again: unknown) => {
+      // pg still sends PGOPTIONS: a pooler that refuses `options` refuses those too. Dropping the
+      // caller's settings silently would be worse than saying so.
+      if (startupRefused(again)) {
+        throw new TargetRejectedError('ERR_DB_UNSUPPORTED',
+          `${options.target.host}:${options.target.port} refuses start-up options (${(again as Error).message}), and PGOPTIONS asks for some. ` +
+          'Unset PGOPTIONS (berth SETs its own settings after connecting), or let the pooler pass them on (PgBouncer: ignore_startup_parameters = options drops them instead).',
+          { cause: again });
+      }
       throw classifyConnectError(again, options.target);
     });
   }
   const pid = (client as unknown as { processID: number | null }).processID;
   return {
-    startupApplied,
+    startupSent,
+    announcedPid: pid,
     async query(sql, params) {
       const res = await client.query(sql, params as unknown[] | undefined);
       return { rows: res.rows, rowCount: res.rowCount ?? 0 };
@@ -51,6 +60,32 @@ export async function openPgSession(options: PgSessionOptions, settings: Readonl
       const listener = (message: pg.Notification) => handler(message.channel);
       client.on('notification', listener);
       return () => client.off('notification', listener);
+    },
+    async notifyFromSecondSession(channel, timeoutMs) {
+      const other = new pg.Client({ ...config, application_name: `${options.applicationName} (session check)`, connectionTimeoutMillis: Math.max(1, Math.round(timeoutMs)) });
+      other.on('error', () => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      // A session-mode pool that is full queues the second session's query until a server is free.
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new UnreachableError('ERR_DB_UNREACHABLE',
+          `the pooler at ${options.target.host}:${options.target.port} gave a second session no server within ${Math.round(timeoutMs)} ms ` +
+          '(berth needs two for a moment, to check that the pool keeps its session; is the pool full?)')), timeoutMs);
+      });
+      try {
+        return await Promise.race([timeout, (async () => {
+          await other.connect().catch((err: unknown) => {
+            throw classifyConnectError(err, options.target);
+          });
+          // UNLISTEN: where the pool handed this connection the first one's server session, that
+          // session would otherwise go on listening for whoever gets it next.
+          const quoted = `"${channel.replace(/"/g, '""')}"`;
+          const results = (await other.query(`SELECT pg_backend_pid() AS pid, pg_notify('${channel.replace(/'/g, "''")}', NULL); UNLISTEN ${quoted}`)) as unknown as pg.QueryResult[];
+          return Number(results[0]?.rows[0]?.pid);
+        })()]);
+      } finally {
+        clearTimeout(timer);
+        await other.end().catch(() => undefined);
+      }
     },
     async cancel() {
       if (pid === null) return;
@@ -89,6 +124,16 @@ class CountingQuery extends pg.Query {
     this.completed++;
     (pg.Query.prototype as unknown as { handleCommandComplete(m: unknown, c: unknown): void }).handleCommandComplete.call(this, message, connection);
   }
+}
+
+/**
+ * The start-up packet's settings were refused: 42704, a server older than 14 does not know one of
+ * them; 08P01 "unsupported startup parameter: options", a pooler (PgBouncer with its stock
+ * settings) that does not pass `options` on.
+ */
+function startupRefused(err: unknown): boolean {
+  const e = (err ?? {}) as { code?: unknown; message?: unknown };
+  return e.code === '42704' || (e.code === '08P01' && typeof e.message === 'string' && /startup parameter.*\boptions\b/i.test(e.message));
 }
 
 async function connectClient(config: pg.ClientConfig): Promise<pg.Client> {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { TargetRejectedError } from '../../core/errors.js';
 import {
   ConnectionLostError,
@@ -15,6 +16,7 @@ import {
   type ScriptOutcome,
   type ServerInfo,
   type TransactionalScript,
+  type UnsetSetting,
 } from '../driver.js';
 import { postgresErrorFamily } from './error-family.js';
 import { serverErrorInfo, type SqlSession } from './sql-session.js';
@@ -36,23 +38,47 @@ export interface PostgresDialectOptions {
 }
 
 /**
- * Session-level limits, by minimum server version: sent at start-up, or, where the server does
- * not know one of them (older than 14), re-applied after every RESET ALL.
+ * Session-level limits (SPEC §4.5), by minimum server version, in each setting's base unit (as
+ * `pg_settings.setting` shows it): sent at start-up where the client can, checked once connected,
+ * and SET (then re-applied after every RESET ALL) where they did not take effect.
  */
-const SESSION_LIMITS: ReadonlyArray<[minVersion: number, name: string, value: string]> = [
+const SESSION_LIMITS: ReadonlyArray<{ readonly min: number; readonly name: string; readonly value: string; readonly tcp?: true }> = [
   // A killed client's half-open socket is noticed while a long statement runs.
-  [140000, 'client_connection_check_interval', '1s'],
-  // A frozen client (SIGSTOP, paused VM) does not keep the lock forever.
-  [140000, 'idle_session_timeout', '5min'],
-  [90600, 'idle_in_transaction_session_timeout', '60s'],
-  // A network partition is detected by the server within ~25 s instead of the OS's 2 hours.
-  [90000, 'tcp_keepalives_idle', '10'],
-  [90000, 'tcp_keepalives_interval', '5'],
-  [90000, 'tcp_keepalives_count', '3'],
+  { min: 140000, name: 'client_connection_check_interval', value: '1000' },
+  // A frozen client (SIGSTOP, paused VM) stops its heartbeat (below), and the server ends its
+  // session, idle or idle in a transaction, this long after the last message: the lock goes with it.
+  { min: 140000, name: 'idle_session_timeout', value: '30000' },
+  { min: 90600, name: 'idle_in_transaction_session_timeout', value: '30000' },
+  // A network partition is detected by the server within ~25 s instead of the OS's 2 hours. They
+  // do not apply to (and read 0 on) a Unix socket.
+  { min: 90000, name: 'tcp_keepalives_idle', value: '10', tcp: true },
+  { min: 90000, name: 'tcp_keepalives_interval', value: '5', tcp: true },
+  { min: 90000, name: 'tcp_keepalives_count', value: '3', tcp: true },
 ];
 
-/** SQLSTATEs meaning the session is gone rather than that a statement failed. */
-const CONNECTION_GONE = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+/**
+ * While berth has nothing to ask the server (a code migration doing client-side work, a lint of
+ * the files), it sends an empty query after this much silence, so only a client that cannot run
+ * at all (frozen, stopped) lets the idle timeouts above end its session. Checked every second:
+ * the server hears from a live client at least every ~6 s, 24 s before it would give up on it.
+ */
+const HEARTBEAT_AFTER_MS = 5_000;
+const HEARTBEAT_CHECK_MS = 1_000;
+
+/**
+ * Behind a pooler, how long the session check waits for a second session to get a server, and
+ * then for its notification to reach this one (it takes milliseconds where the pool keeps the
+ * session).
+ */
+const SECOND_SESSION_TIMEOUT_MS = 2_000;
+const NOTIFY_WAIT_MS = 2_000;
+
+/**
+ * SQLSTATEs meaning the session is gone rather than that a statement failed: shutdowns, connection
+ * failures, and the server ending an idle session (25P03 idle in transaction, 57P05 idle). A FATAL
+ * error of any other SQLSTATE ends the session too.
+ */
+const CONNECTION_GONE = new Set(['57P01', '57P02', '57P03', '57P05', '25P03', '08000', '08003', '08006', '08001', '08004']);
 
 /**
  * The PostgreSQL dialect, over any `SqlSession`. Used by the `pg` driver (real servers) and the
@@ -62,9 +88,18 @@ export class PostgresDriver implements Driver {
   readonly capabilities: DriverCapabilities;
   readonly #options: PostgresDialectOptions;
   #session: SqlSession | undefined;
+  /** What claimSession needs, from connect; its outcome, once it ran. */
+  #claim: {
+    readonly pid: number; readonly pooled: boolean; readonly settings: readonly { name: string; value: string }[];
+    readonly current: Readonly<Record<string, string>>; result?: Promise<readonly UnsetSetting[]>;
+  } | undefined;
   /** Statements that re-apply the session settings after RESET ALL (none when start-up took them). */
   #sessionSetup: string[] = [];
   #lost = false;
+  /** Calls in flight, and when the last one ended: the heartbeat speaks only into silence. */
+  #busy = 0;
+  #lastActivity = 0;
+  #heartbeat: NodeJS.Timeout | undefined;
 
   constructor(options: PostgresDialectOptions) {
     this.capabilities = options.capabilities;
@@ -74,41 +109,142 @@ export class PostgresDriver implements Driver {
   async connect(): Promise<ServerInfo> {
     // Settings sent at start-up become the session's reset values, so the RESET ALL before each
     // migration keeps them and nothing needs re-applying per migration.
-    const startup: Record<string, string> = { statement_timeout: String(Math.round(this.#options.statementTimeoutMs)) };
-    if (this.#options.sessionLimits) for (const [, name, value] of SESSION_LIMITS) startup[name] = value;
-    this.#session = await this.#options.open(startup);
-    const [row] = await this.#run(() => this.#s.query<{
+    const wanted = [
+      ...(this.#options.sessionLimits ? SESSION_LIMITS : []),
+      { min: 0, name: 'statement_timeout', value: String(Math.round(this.#options.statementTimeoutMs)) },
+    ];
+    this.#session = await this.#options.open(Object.fromEntries(wanted.map((w) => [w.name, w.value])));
+    const session = this.#session;
+    const [row] = await this.#run(() => session.query<{
       pid: number; usr: string; db: string; v: string; vnum: string; recovery: boolean; ro: string; schema: string | null;
+      local: boolean; settings: Record<string, string> | null;
     }>(`SELECT pg_backend_pid() AS pid, current_user AS usr, current_database() AS db,
         current_setting('server_version') AS v, current_setting('server_version_num') AS vnum,
         pg_is_in_recovery() AS recovery, current_setting('transaction_read_only') AS ro,
-        current_schema() AS schema`)).then((r) => r.rows);
+        current_schema() AS schema, inet_server_addr() IS NULL AS local,
+        (SELECT json_object_agg(name, setting) FROM pg_settings WHERE name = ANY($1::text[])) AS settings`,
+    [wanted.map((w) => w.name)])).then((r) => r.rows);
     if (!row) throw new ConnectionLostError('the server returned no session information');
+    const pid = Number(row.pid);
     const serverVersionNum = Number(row.vnum);
-    this.#sessionSetup = this.#session.startupApplied ? [] : this.#buildSessionSetup(serverVersionNum);
-    // A transaction-mode pooler hands each statement to whichever backend is free: the lock would
-    // be taken on one backend and the migrations run on another. Two statements on two backends
-    // prove it; the settings round trip doubles as the second statement.
-    const [again] = await this.#run(() => this.#s.simple<{ pid: number }>([...this.#sessionSetup, 'SELECT pg_backend_pid() AS pid'].join('; ')));
-    if (again && Number(again.pid) !== Number(row.pid)) throw poolerError();
+    // A pooler announces a process id of its own making. It may hand each transaction to whichever
+    // server session is free (transaction mode): a lock would then be taken on one and the
+    // migrations run on another, or two runners share one. Behind one, nothing is SET until
+    // claimSession has checked that the session is berth's own: it would leak into other
+    // clients' transactions. Reading needs no session of its own, nor the check's second connection.
+    const pooled = session.announcedPid !== null && session.announcedPid !== pid;
+    const settings = wanted.filter((w) => serverVersionNum >= w.min && !(w.tcp && row.local));
+    this.#claim = { pid, pooled, settings, current: row.settings ?? {} };
+    const unsetSettings = pooled ? [] : await this.claimSession();
     return {
-      pid: Number(row.pid),
+      pid,
       user: row.usr,
       database: row.db,
       serverVersion: row.v,
       serverVersionNum,
       readOnly: row.recovery || row.ro === 'on',
       currentSchema: row.schema,
+      pooled,
+      unsetSettings,
     };
   }
 
-  #buildSessionSetup(versionNum: number): string[] {
-    const statements: string[] = [];
-    if (this.#options.sessionLimits) {
-      for (const [min, name, value] of SESSION_LIMITS) if (versionNum >= min) statements.push(`SET ${name} = '${value}'`);
+  async claimSession(): Promise<readonly UnsetSetting[]> {
+    const claim = this.#claim;
+    if (!claim) throw new ConnectionLostError('the database session is closed');
+    claim.result ??= (async () => {
+      if (claim.pooled) {
+        const refused = await this.#poolDoesNotKeepSession(claim.pid);
+        if (refused) throw poolerError(refused);
+      }
+      const unset = await this.#applySettings(claim.settings, claim.current);
+      if (this.#options.sessionLimits) this.#startHeartbeat();
+      return unset;
+    })();
+    return claim.result;
+  }
+
+  /**
+   * SETs each wanted setting the start-up packet did not put in force (a server older than 14, a
+   * pooler that drops or refuses `options`); those are then re-applied after every RESET ALL.
+   * Returns the ones the server refused, with its reason.
+   */
+  async #applySettings(wanted: readonly { name: string; value: string }[], current: Readonly<Record<string, string>>): Promise<UnsetSetting[]> {
+    const unset: UnsetSetting[] = [];
+    for (const { name, value } of wanted) {
+      if (current[name] === value) continue;
+      const sql = `SET ${name} = ${value}`;
+      try {
+        await this.#run(() => this.#s.simple(sql));
+        this.#sessionSetup.push(sql);
+      } catch (err) {
+        if (!(err instanceof DriverQueryError)) throw err;
+        unset.push({ name, wanted: value, actual: current[name] ?? null, reason: err.message });
+      }
     }
-    statements.push(`SET statement_timeout = ${Math.round(this.#options.statementTimeoutMs)}`);
-    return statements;
+    return unset;
+  }
+
+  /**
+   * Whether the pool keeps this server session for berth between transactions, whichever way it
+   * hands out sessions and however many clients share it: this session LISTENs, a second one
+   * NOTIFYs, and the notification must reach this session while it is idle. Where the pool keeps
+   * the session (session mode) the server delivers it at once; in transaction mode an idle client
+   * has no server session, so nothing can reach it. Comparing backend pids alone would not do: a
+   * pool of one, or one that hands out its most recently used session first, gives every
+   * statement of a lone client the same one.
+   */
+  async #poolDoesNotKeepSession(pid: number): Promise<string | undefined> {
+    const session = this.#s;
+    if (!session.onNotification || !session.notifyFromSecondSession) {
+      return 'it announced a process id that is not its server session\'s, and this client cannot check whether it keeps the session';
+    }
+    const channel = `berth_session_${randomBytes(8).toString('hex')}`;
+    let arrived = (): void => undefined;
+    const notified = new Promise<boolean>((resolve) => {
+      arrived = () => resolve(true);
+    });
+    const stop = session.onNotification((c) => {
+      if (c === channel) arrived();
+    });
+    let timer: NodeJS.Timeout | undefined;
+    let listening = true;
+    try {
+      const [again] = await this.#run(() => session.simple<{ pid: number }>(`LISTEN ${quoteIdent(channel)}; SELECT pg_backend_pid() AS pid`));
+      if (Number(again?.pid) !== pid) return `two statements ran on two server sessions (backend ${pid}, then ${again?.pid})`;
+      const other = await session.notifyFromSecondSession(channel, SECOND_SESSION_TIMEOUT_MS);
+      if (other === pid) return `a second connection was handed this connection's server session (backend ${pid}) while it was idle`;
+      const reached = await Promise.race([notified, new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), NOTIFY_WAIT_MS);
+      })]);
+      if (!reached) {
+        return `a notification sent to this connection's server session (backend ${pid}) while it was idle did not reach it within ` +
+          `${NOTIFY_WAIT_MS / 1000} s: between transactions the pool does not keep the session for berth`;
+      }
+      await this.#run(() => session.simple(`UNLISTEN ${quoteIdent(channel)}`));
+      listening = false;
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+      stop();
+      // Behind a transaction pool this lands on whichever server session is free: best effort.
+      if (listening && !this.#lost) await this.#run(() => session.simple(`UNLISTEN ${quoteIdent(channel)}`)).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Sends an empty query whenever the session has been silent for HEARTBEAT_AFTER_MS. The timer
+   * is unref'd: it never keeps the process alive, and stops with close().
+   */
+  #startHeartbeat(): void {
+    this.#lastActivity = Date.now();
+    this.#heartbeat = setInterval(() => {
+      if (this.#busy > 0 || this.#lost || !this.#session || Date.now() - this.#lastActivity < HEARTBEAT_AFTER_MS) return;
+      // An empty query is answered even inside a failed transaction, and changes nothing. A failure
+      // means the session is gone: #run marks it lost and the next call reports it.
+      this.#run(() => this.#s.simple('')).catch(() => undefined);
+    }, HEARTBEAT_CHECK_MS);
+    this.#heartbeat.unref();
   }
 
   async tryLock(key: bigint): Promise<boolean> {
@@ -274,20 +410,20 @@ export class PostgresDriver implements Driver {
   }
 
   async updateHistory(table: HistoryTable, version: number, change: HistoryChange): Promise<void> {
-    await this.#run(() => this.#s.query(
-      `UPDATE ${qualified(table)} SET status = coalesce($2, status),
-         statements_applied = coalesce($3, statements_applied), duration_ms = coalesce($4, duration_ms),
-         checksum = coalesce($5, checksum)
-       WHERE version = $1`,
-      [version, change.status ?? null, change.statementsApplied ?? null,
-        change.durationMs === undefined ? null : Math.round(change.durationMs), change.checksum ?? null],
-    ));
+    const set = [
+      change.status === undefined ? undefined : `status = ${quoteLiteral(change.status)}`,
+      change.statementsApplied === undefined ? undefined : `statements_applied = ${Math.trunc(change.statementsApplied)}`,
+      change.durationMs === undefined ? undefined : `duration_ms = ${Math.round(change.durationMs)}`,
+      change.checksum === undefined ? undefined : `checksum = ${quoteLiteral(change.checksum)}`,
+    ].filter((x) => x !== undefined);
+    if (set.length === 0) return;
+    await this.#run(() => this.#s.simple(asBerth(`UPDATE ${qualified(table)} SET ${set.join(', ')} WHERE version = ${Math.trunc(version)}`)));
   }
 
   async deleteHistory(table: HistoryTable, version: number, lockKey: bigint | null): Promise<boolean> {
-    const { rowCount } = await this.#run(() => this.#s.query(
-      `DELETE FROM ${qualified(table)} WHERE version = $1 AND ${lockKey === null ? 'true' : lockHeldSql(lockKey)}`, [version]));
-    return rowCount === 1;
+    const rows = await this.#run(() => this.#s.simple(asBerth(
+      `DELETE FROM ${qualified(table)} WHERE version = ${Math.trunc(version)} AND ${lockKey === null ? 'true' : lockHeldSql(lockKey)} RETURNING version`)));
+    return rows.length === 1;
   }
 
   async query(sql: string, params?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number }> {
@@ -304,13 +440,17 @@ export class PostgresDriver implements Driver {
   }
 
   /**
-   * The statements that start every migration: RESET ALL (never DISCARD ALL, which would drop the
-   * advisory lock) undoes any SET of the previous file, the session settings are applied again,
-   * then the transaction and the file's timeouts.
+   * The statements that start every migration: berth's own session user and role again (a
+   * previous file may have run SET ROLE or SET SESSION AUTHORIZATION, which RESET ALL leaves
+   * alone), RESET ALL (never DISCARD ALL, which would drop the advisory lock) undoes any other SET
+   * of the previous file, the session settings are applied again, then the transaction and the
+   * file's timeouts.
    */
   #prologue(options: MigrationSessionOptions): string[] {
     const scope = options.transaction ? 'SET LOCAL' : 'SET';
     return [
+      'SET SESSION AUTHORIZATION DEFAULT',
+      'RESET ROLE',
       'RESET ALL',
       ...this.#sessionSetup,
       ...(options.transaction ? ['BEGIN'] : []),
@@ -334,6 +474,8 @@ export class PostgresDriver implements Driver {
       { role: 'session', sql: `SELECT 1 / (pg_backend_pid() = ${Math.trunc(script.expectedPid)})::int AS same_session` },
       ...(script.lockVerified ? [] : held).map((sql) => ({ role: 'lock' as const, sql })),
       ...script.statements.map((sql) => ({ role: 'statement' as const, sql })),
+      // berth's own statements run as berth, whatever role the file switched to.
+      ...AS_BERTH.map((sql) => ({ role: 'setup' as const, sql })),
       // Again just before COMMIT: a statement of the file may have released the lock.
       ...held.map((sql) => ({ role: 'lock' as const, sql })),
       { role: 'history', sql: history },
@@ -390,7 +532,7 @@ export class PostgresDriver implements Driver {
 
   async insertHistory(table: HistoryTable, row: NewHistoryRow, lockKey: bigint | null): Promise<boolean> {
     const sql = insertHistorySql(table, row, String(Math.round(row.durationMs)), lockKey === null ? undefined : lockHeldSql(lockKey));
-    const rows = await this.#run(() => this.#s.simple(`${sql} RETURNING version`));
+    const rows = await this.#run(() => this.#s.simple(asBerth(`${sql} RETURNING version`)));
     return rows.length === 1;
   }
 
@@ -408,6 +550,7 @@ export class PostgresDriver implements Driver {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
     const session = this.#session;
     this.#session = undefined;
     await session?.end().catch(() => undefined);
@@ -420,17 +563,34 @@ export class PostgresDriver implements Driver {
 
   /** Normalises client errors into DriverQueryError / ConnectionLostError. */
   async #run<T>(fn: () => Promise<T>): Promise<T> {
+    this.#busy++;
     try {
       return await fn();
     } catch (err) {
       if (err instanceof ConnectionLostError || err instanceof DriverQueryError) throw err;
       const info = serverErrorInfo(err);
-      if (info && !CONNECTION_GONE.has(info.sqlState ?? '')) throw new DriverQueryError(info, postgresErrorFamily(info), { cause: err });
+      const fatal = ['FATAL', 'PANIC'].includes(String((err as { severity?: unknown }).severity));
+      if (info && !fatal && !CONNECTION_GONE.has(info.sqlState ?? '')) throw new DriverQueryError(info, postgresErrorFamily(info), { cause: err });
       this.#lost = true;
       const message = err instanceof Error ? err.message : String(err);
       throw new ConnectionLostError(message, { cause: err });
+    } finally {
+      this.#busy--;
+      this.#lastActivity = Date.now();
     }
   }
+}
+
+/**
+ * Makes berth's own statements run as berth's session user and start-up role, whatever a migration
+ * switched to (SET ROLE app_owner, the owner-role pattern), without undoing that switch for the
+ * rest of the file: SET LOCAL ends with the transaction, either the migration's, or, outside one,
+ * the implicit transaction of a message of several statements.
+ */
+const AS_BERTH = ['SET LOCAL SESSION AUTHORIZATION DEFAULT', 'SET LOCAL role TO DEFAULT'];
+
+function asBerth(sql: string): string {
+  return [...AS_BERTH, sql].join('; ');
 }
 
 /**
@@ -465,10 +625,11 @@ function codePoints(text: string): number {
   return text.length - surrogatePairs;
 }
 
-function poolerError(): TargetRejectedError {
+function poolerError(evidence: string): TargetRejectedError {
   return new TargetRejectedError('ERR_DB_POOLER',
-    'the connection goes through a transaction-mode pooler (two statements ran on two different server sessions); ' +
-    'a migration lock cannot work there. Connect the migrator directly to PostgreSQL, or through a session-mode pool.');
+    `the connection goes through a pooler that does not keep berth's server session between transactions (transaction pooling): ${evidence}. ` +
+    'A session-level migration lock cannot work there, and nothing was locked, SET or changed. Connect the migrator directly to PostgreSQL, ' +
+    'or through a session-mode pool (PgBouncer: pool_mode = session).');
 }
 
 /** pg_locks shows a bigint advisory key as two oids: high and low 32 bits, objsubid 1. */

@@ -6,10 +6,15 @@ import type { ServerErrorInfo } from '../driver.js';
  */
 export interface SqlSession {
   /**
-   * True when the session-level settings asked for at open time were applied in the connection's
-   * start-up packet; RESET ALL then restores them by itself.
+   * True when the session-level settings asked for at open time were sent in the connection's
+   * start-up packet. Whether they took effect is for the caller to check: a pooler may drop them.
    */
-  readonly startupApplied: boolean;
+  readonly startupSent: boolean;
+  /**
+   * The process id announced at start-up (BackendKeyData), or null where there is none. A direct
+   * connection announces its backend's pid; a pooler announces one of its own making.
+   */
+  readonly announcedPid: number | null;
   /** One statement with bind parameters (extended protocol). */
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number }>;
   /** Any number of statements in one message (simple protocol); rows of the last one. */
@@ -24,6 +29,12 @@ export interface SqlSession {
    * returns a function that stops it. Absent when the client cannot receive notifications.
    */
   onNotification?(handler: (channel: string) => void): () => void;
+  /**
+   * Opens a second session to the same target, sends `pg_notify(channel)` from it and closes it;
+   * resolves with that session's backend pid. Rejects with a classified error when no second
+   * session gets a server within `timeoutMs`. Absent where there is only one session.
+   */
+  notifyFromSecondSession?(channel: string, timeoutMs: number): Promise<number>;
   /** Cancels the running statement on the server, if the client can. */
   cancel(): Promise<void>;
   end(): Promise<void>;
