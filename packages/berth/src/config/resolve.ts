@@ -55,6 +55,9 @@ const duration = z.pipe(
   })),
   z.transform((value: string) => parseDuration(value) as number),
 );
+// PostgreSQL keeps statement_timeout, and Node its timers, in a signed 32-bit count of ms.
+const MAX_TIMEOUT_MS = 2_147_483_647;
+const timeout = z.pipe(duration, z.number().check(z.maximum(MAX_TIMEOUT_MS, `must be at most ${MAX_TIMEOUT_MS} ms (about 24 days); use 0 for none`)));
 const identifier = z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be an identifier: letters, digits and _, at most 63, not starting with a digit'));
 const bool = z.pipe(
   z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', ''])], { error: 'must be true or false' }),
@@ -68,8 +71,8 @@ const schema = z.object({
   table: identifier,
   schema: z.optional(identifier),
   wait: duration,
-  lockTimeout: duration,
-  statementTimeout: duration,
+  lockTimeout: timeout,
+  statementTimeout: timeout,
   logFormat: z.optional(z.enum(['pretty', 'json'], { error: 'must be pretty or json' })),
   quiet: bool,
   sslmode: z.optional(z.enum(SSL_MODES as [SslMode, ...SslMode[]], { error: `must be one of ${SSL_MODES.join(', ')}` })),

@@ -818,6 +818,11 @@ function settle(o: MigratorOptions): Settings {
       problems.push(`${key}: "${String(value)}" is not a duration (use 500ms, 30s, 5m, 1h or seconds)`);
       return fallback;
     }
+    // PostgreSQL keeps statement_timeout, and Node its timers, in a signed 32-bit count of ms.
+    if (key !== 'wait' && ms > 2_147_483_647) {
+      problems.push(`${key}: "${String(value)}" is more than 2147483647 ms (about 24 days); use 0 for none`);
+      return fallback;
+    }
     return ms;
   };
   const table = o.table ?? DEFAULT_TABLE;

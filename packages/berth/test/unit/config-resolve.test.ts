@@ -226,6 +226,15 @@ describe('resolveConfig: errors name the key and where the value came from', () 
     },
   );
 
+  it('a timeout the server (or a Node timer) cannot hold is refused at start-up, not at connect', () => {
+    const { problems } = configError({ BERTH_STATEMENT_TIMEOUT: '600h' }, { lockTimeout: '700h' });
+    expect(problems).toEqual([
+      expect.stringMatching(/^--lock-timeout \(flag\): must be at most 2147483647 ms/),
+      expect.stringMatching(/^BERTH_STATEMENT_TIMEOUT \(environment\): must be at most 2147483647 ms/),
+    ]);
+    expect(resolve({ BERTH_STATEMENT_TIMEOUT: '500h' }).statementTimeoutMs).toBe(500 * 3_600_000);
+  });
+
   it('both set is an error even though a flag would win', () => {
     const { problems } = configError({ BERTH_WAIT: '1s', BERTH_WAIT_FILE: '/w' }, { wait: '2s' }, { '/w': '3s' });
     expect(problems.join('\n')).toContain('BERTH_WAIT_FILE');
