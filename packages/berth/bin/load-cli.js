@@ -29,7 +29,7 @@ function loadCli() {
   // The bundle is CommonJS's wrapper function, ASCII only (build.mjs): V8 keeps this one string.
   const script = new Script(readFileSync(BUNDLE, 'latin1'), { filename: BUNDLE, ...(cachedData ? { cachedData } : {}) });
   // A classic script has no module loader behind import(): lend this file's for the user's modules
-  // (src/source/native-import.ts).
+  // (src/native-import.ts).
   globalThis[Symbol.for('berth.nativeImport')] = (url) => import(url);
   const bundle = { exports: {} };
   script.runInThisContext()(bundle.exports, require('node:module').createRequire(BUNDLE), bundle, BUNDLE, dirname(BUNDLE));

@@ -15,7 +15,9 @@ export type { SslMode } from './config/database-url.js';
 export {
   BerthError, MigrationFailedError, ConfigError, UnreachableError, LockTimeoutError, ValidationError,
   TargetRejectedError, OutcomeUnknownError, InterruptedError, InternalError, ERROR_CODES,
-} from './core/errors.js';
-export type { ExitCode, ErrorCode } from './core/errors.js';
+} from './errors.js';
+export type { ExitCode, ErrorCode } from './errors.js';
 export { BERTH_VERSION } from './version.js';
+/** The durations berth's flags take (`500ms`, `30s`, `5m`, `1h`, bare seconds), for a host's own settings. */
+export { parseDuration, formatDuration } from './duration.js';
 export { describeHolder as describeLockHolder } from './core/lock.js';

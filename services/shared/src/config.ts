@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as z from 'zod/mini';
-import { parseDuration } from './duration.js';
+import { parseDuration } from 'berth';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 

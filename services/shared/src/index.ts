@@ -7,7 +7,7 @@ export {
   parseEnv, serviceConfig, baseShape, BASE_DEFAULTS, ServiceConfigError, duration, bool, integer, postgresUrl, httpUrl, LOG_LEVELS,
 } from './config.js';
 export type { Env, ConfigSource, ConfigIssue, ServiceConfig } from './config.js';
-export { parseDuration } from './duration.js';
+export { parseDuration } from 'berth';
 export { HttpError, isDatabaseUnavailable } from './errors.js';
 export { createLogger, type Logger } from './logger.js';
 export { createPool } from './pool.js';

@@ -2,6 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CONFIG_OPTION, SETTINGS } from '../config/settings.js';
 import { BERTH_VERSION } from '../index.js';
 import { COMMANDS, type CommandSpec } from './commands/index.js';
+import { closestMatch } from '../text.js';
 
 /**
  * The command line, parsed with Node's own `util.parseArgs`: every flag and its help line come
@@ -149,7 +150,7 @@ function findCommand(name: string): CommandSpec | undefined {
 }
 
 function unknownCommand(name: string): ParsedCommandLine {
-  const near = COMMANDS.map((c) => c.name).find((c) => distance(c, name) <= 2);
+  const near = closestMatch(name, COMMANDS.map((c) => c.name), 2);
   return { kind: 'usage-error', message: `unknown command '${name}'${near ? ` (did you mean ${near}?)` : ''}; run berth --help for the list` };
 }
 
@@ -162,18 +163,4 @@ function describeParseError(err: unknown): string {
 
 function camelCase(name: string): string {
   return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length]!;
 }

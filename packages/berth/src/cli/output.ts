@@ -1,6 +1,6 @@
 import { maskUrlCredentials } from '../config/database-url.js';
 import { describeLockHolder as describeHolder, type BerthEvent } from '../index.js';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../duration.js';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 

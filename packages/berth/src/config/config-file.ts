@@ -27,8 +27,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 
-import { BerthError, ConfigError } from '../core/errors.js';
-import { lineColumnAt } from '../source/line-column.js';
+import { BerthError, ConfigError } from '../errors.js';
+import { editDistance } from '../text.js';
+import { lineColumnAt } from '../text.js';
 import type { SslMode } from './database-url.js';
 import { SETTINGS, type SettingKey } from './settings.js';
 
@@ -279,20 +280,6 @@ function normalise(key: string): string {
   return key.toLowerCase().replace(/[^a-z0-9]/g, '');
 }
 
-/** Levenshtein distance; the keys are short, so the quadratic table is nothing. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
 async function fileKind(fs: ConfigFs, file: string): Promise<'file' | 'missing' | 'other'> {
   try {
     return (await fs.stat(file)).isFile() ? 'file' : 'other';
@@ -322,7 +309,7 @@ async function readModuleConfig(
 ): Promise<Record<string, unknown>> {
   let mod: Record<string, unknown>;
   try {
-    mod = importModule ? await importModule(absolute) : await (await import('../source/load-module.js')).loadModule(absolute);
+    mod = importModule ? await importModule(absolute) : await (await import('../load-module.js')).loadModule(absolute);
   } catch (err) {
     // The loader's message already names the file and line; only the exit code changes (2, not 5).
     throw configError(err instanceof BerthError ? `config file: ${err.message}` : `cannot load the config file ${shown}: ${(err as Error).message}`, err);

@@ -1,4 +1,4 @@
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../errors.js';
 
 /**
  * A database URL parsed into fields. The password lives only in `password`; every string meant

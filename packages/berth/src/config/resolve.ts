@@ -1,10 +1,11 @@
 // zod/mini: the same validation with a tree-shakable API; full zod would add ~800 kB to a bundle
 // that every container start parses.
 import * as z from 'zod/mini';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../errors.js';
 import { configFileValues, type ConfigFileLayer } from './config-file.js';
 import { SSL_MODES, type SslMode } from './database-url.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../duration.js';
+import { DEFAULTS as BERTH_DEFAULTS } from '../defaults.js';
 import { SETTINGS, type SettingKey } from './settings.js';
 
 /** Where a value came from, for error messages ("BERTH_WAIT (environment)", "wait in berth.config.yaml"). */
@@ -81,16 +82,8 @@ const schema = z.object({
   metricsPush: z.optional(z.string().check(z.regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL of a Pushgateway'))),
 });
 
-/** Built-in defaults, the lowest layer (units in the strings). */
-export const DEFAULTS: Readonly<Partial<Record<SettingKey, string | boolean>>> = Object.freeze({
-  dir: './migrations',
-  allowEmpty: false,
-  table: 'berth_migrations',
-  wait: '0',
-  lockTimeout: '15m',
-  statementTimeout: '0',
-  quiet: false,
-});
+/** Built-in defaults, the lowest layer (src/defaults.ts). */
+export const DEFAULTS: Readonly<Partial<Record<SettingKey, string | boolean>>> = BERTH_DEFAULTS;
 
 /**
  * Merges defaults < config file < environment (with `_FILE` twins) < flags, keeping each value's

@@ -1,3 +1,5 @@
+import { DEFAULTS } from '../defaults.js';
+
 /**
  * Every setting the CLI reads, with its flag, environment variables and default, in one table.
  * Help text, the README's configuration table and the resolver all come from here. A config
@@ -22,12 +24,12 @@ export type SettingKey =
 export const SETTINGS: readonly SettingSpec[] = [
   { key: 'databaseUrl', flag: '-d, --database-url <url>', env: ['BERTH_DATABASE_URL', 'DATABASE_URL'], secret: true,
     description: 'postgres://user:password@host:port/db, pglite://memory or pglite://<dir>' },
-  { key: 'dir', flag: '--dir <path>', env: ['BERTH_DIR'], defaultText: './migrations', description: 'migrations directory' },
+  { key: 'dir', flag: '--dir <path>', env: ['BERTH_DIR'], defaultText: DEFAULTS.dir, description: 'migrations directory' },
   { key: 'allowEmpty', flag: '--allow-empty', env: ['BERTH_ALLOW_EMPTY'], defaultText: 'false', description: 'accept a migrations directory with no migrations (otherwise exit 5: a volume mounted at the wrong path looks like success)' },
-  { key: 'table', flag: '--table <name>', env: ['BERTH_TABLE'], defaultText: 'berth_migrations', description: 'history table' },
+  { key: 'table', flag: '--table <name>', env: ['BERTH_TABLE'], defaultText: DEFAULTS.table, description: 'history table' },
   { key: 'schema', flag: '--schema <name>', env: ['BERTH_SCHEMA'], defaultText: "the connection's current schema", description: 'schema of the history table' },
   { key: 'wait', flag: '--wait <duration>', env: ['BERTH_WAIT'], defaultText: '0 (one attempt)', description: 'keep retrying the connection this long' },
-  { key: 'lockTimeout', flag: '--lock-timeout <duration>', env: ['BERTH_LOCK_TIMEOUT'], defaultText: '15m', description: "how long to wait for another runner's lock" },
+  { key: 'lockTimeout', flag: '--lock-timeout <duration>', env: ['BERTH_LOCK_TIMEOUT'], defaultText: DEFAULTS.lockTimeout, description: "how long to wait for another runner's lock" },
   { key: 'statementTimeout', flag: '--statement-timeout <duration>', env: ['BERTH_STATEMENT_TIMEOUT'], defaultText: '0 (none)', description: 'statement_timeout for every migration statement' },
   { key: 'logFormat', flag: '--log-format <format>', env: ['BERTH_LOG_FORMAT'], defaultText: 'pretty on a TTY, json otherwise', description: 'pretty or json' },
   { key: 'quiet', flag: '-q, --quiet', env: ['BERTH_QUIET'], defaultText: 'false', description: 'only warnings, errors and the summary' },

@@ -8,7 +8,7 @@
 import type { Driver, HistoryTable, InspectedTable } from '../drivers/driver.js';
 import { DriverQueryError } from '../drivers/driver.js';
 import type { Migration } from '../source/types.js';
-import { BerthError, ConfigError, InternalError, ValidationError } from './errors.js';
+import { BerthError, ConfigError, InternalError, ValidationError } from '../errors.js';
 
 export const FOREIGN_TOOLS = ['golang-migrate', 'dbmate', 'node-pg-migrate'] as const;
 export type ForeignTool = (typeof FOREIGN_TOOLS)[number];

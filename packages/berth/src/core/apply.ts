@@ -1,9 +1,9 @@
 import { locateInStatement } from '../source/split-statements.js';
 import type { Directives, Migration, Statement } from '../source/types.js';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../duration.js';
 import { redactSecrets } from '../config/database-url.js';
 import { ConnectionLostError, DriverQueryError, type Driver, type HistoryTable } from '../drivers/driver.js';
-import { BerthError, InterruptedError, MigrationFailedError, OutcomeUnknownError, TargetRejectedError, toBerthError } from './errors.js';
+import { BerthError, InterruptedError, MigrationFailedError, OutcomeUnknownError, TargetRejectedError, toBerthError } from '../errors.js';
 import type { EventListener } from './events.js';
 import { ownStatementError } from './guard-driver.js';
 

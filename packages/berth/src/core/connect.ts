@@ -1,8 +1,8 @@
 import { parseDatabaseUrl, redactSecrets, type DatabaseTarget, type SslMode } from '../config/database-url.js';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../duration.js';
 import { ConnectionLostError, type Driver, type ServerInfo, type UnsetSetting } from '../drivers/driver.js';
 import type { SqlSession } from '../drivers/postgres/sql-session.js';
-import { BerthError, TargetRejectedError, UnreachableError } from './errors.js';
+import { BerthError, TargetRejectedError, UnreachableError } from '../errors.js';
 import type { BerthEvent, EventListener } from './events.js';
 import { guardDriver } from './guard-driver.js';
 import { sleep } from './sleep.js';

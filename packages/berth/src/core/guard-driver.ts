@@ -1,6 +1,6 @@
 import { redactSecrets } from '../config/database-url.js';
 import { ConnectionLostError, DriverQueryError, type Driver, type HistoryTable } from '../drivers/driver.js';
-import { BerthError, InternalError, LockTimeoutError, OutcomeUnknownError, TargetRejectedError } from './errors.js';
+import { BerthError, InternalError, LockTimeoutError, OutcomeUnknownError, TargetRejectedError } from '../errors.js';
 
 /**
  * What berth itself was doing when one of its own statements failed. A migration's statements are

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../duration.js';
 import type { Driver, HistoryTable, LockHolder } from '../drivers/driver.js';
-import { LockTimeoutError } from './errors.js';
+import { LockTimeoutError } from '../errors.js';
 import type { EventListener } from './events.js';
 import { sleep } from './sleep.js';
 

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { formatDuration, parseDuration } from '../config/duration.js';
+import { formatDuration, parseDuration } from '../duration.js';
+import { DEFAULTS } from '../defaults.js';
 import type { SslMode } from '../config/database-url.js';
 import { checkBodies, readMigrations } from '../source/read-migrations.js';
 import type { Migration } from '../source/types.js';
@@ -8,9 +9,9 @@ import type { HistoryRow, HistoryTable } from '../drivers/driver.js';
 import type { SqlSession } from '../drivers/postgres/sql-session.js';
 import { BERTH_VERSION } from '../version.js';
 import { commit, runInTransaction, runWithoutTransaction, upStep, type ApplyContext, type MigrationContext, type Step } from './apply.js';
-import type { CodeMigration } from '../source/load-module.js';
+import type { CodeMigration } from '../load-module.js';
 import { connect, settingsWarning, type Connection } from './connect.js';
-import { ConfigError, OutcomeUnknownError, TargetRejectedError, UnreachableError, ValidationError } from './errors.js';
+import { ConfigError, OutcomeUnknownError, TargetRejectedError, UnreachableError, ValidationError } from '../errors.js';
 import { sleep } from './sleep.js';
 import type { EventListener } from './events.js';
 import { acquireLock, lockKey } from './lock.js';
@@ -186,9 +187,9 @@ export interface Migrator {
   close(): Promise<void>;
 }
 
-export const DEFAULT_DIR = './migrations';
-export const DEFAULT_TABLE = 'berth_migrations';
-export const DEFAULT_LOCK_TIMEOUT_MS = 15 * 60_000; // 15 minutes
+export const DEFAULT_DIR = DEFAULTS.dir;
+export const DEFAULT_TABLE = DEFAULTS.table;
+export const DEFAULT_LOCK_TIMEOUT_MS = parseDuration(DEFAULTS.lockTimeout)!;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 interface Settings {
@@ -635,7 +636,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
   function loadCode(m: Migration): Promise<CodeMigration<MigrationContext>> {
     let module = codeModules.get(m.version);
     if (!module) {
-      module = import('../source/load-module.js').then(({ loadCodeMigration }) => loadCodeMigration<MigrationContext>(m.up.path));
+      module = import('../load-module.js').then(({ loadCodeMigration }) => loadCodeMigration<MigrationContext>(m.up.path));
       codeModules.set(m.version, module);
     }
     return module;
@@ -833,10 +834,10 @@ function settle(o: MigratorOptions): Settings {
     dir: resolve(o.dir ?? DEFAULT_DIR),
     table,
     schema: o.schema,
-    allowEmpty: o.allowEmpty ?? false,
-    waitMs: duration('wait', o.wait, 0),
+    allowEmpty: o.allowEmpty ?? DEFAULTS.allowEmpty,
+    waitMs: duration('wait', o.wait, parseDuration(DEFAULTS.wait)!),
     lockTimeoutMs: duration('lockTimeout', o.lockTimeout, DEFAULT_LOCK_TIMEOUT_MS),
-    statementTimeoutMs: duration('statementTimeout', o.statementTimeout, 0),
+    statementTimeoutMs: duration('statementTimeout', o.statementTimeout, parseDuration(DEFAULTS.statementTimeout)!),
     host: o.host ?? hostname(),
     ssl: { ...(o.sslmode ? { mode: o.sslmode } : {}), ...(o.sslrootcert ? { rootcert: o.sslrootcert } : {}), override: o.sslOverridesUrl ?? false },
   };

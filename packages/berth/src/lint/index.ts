@@ -8,7 +8,7 @@
 
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../errors.js';
 import { decodeMigrationText } from '../source/decode.js';
 import { parseMigrationFileName } from '../source/file-name.js';
 import { lintSql } from './lint-file.js';

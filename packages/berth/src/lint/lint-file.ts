@@ -5,6 +5,7 @@
  */
 
 import { parseDirectives } from '../source/directives.js';
+import { closestMatch } from '../text.js';
 import type { Statement } from '../source/types.js';
 import { findAllowComments, type AllowComment } from './allow.js';
 import { analyze, type RawFinding } from './analyze.js';
@@ -171,26 +172,6 @@ function lineCommentOffset(text: string, line: number): number {
 }
 
 function closestRule(id: string): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const rule of RULES_BY_ID.keys()) {
-    const d = editDistance(id, rule);
-    if (d < bestDistance) {
-      best = rule;
-      bestDistance = d;
-    }
-  }
-  return bestDistance <= Math.max(2, Math.floor(id.length / 4)) ? best : undefined;
+  return closestMatch(id, RULES_BY_ID.keys());
 }
 
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}

@@ -5,7 +5,7 @@
  * converted here, once, and columns count characters like source/line-column.ts does.
  */
 
-import type { LineColumn } from '../source/line-column.js';
+import type { LineColumn } from '../text.js';
 
 export class TextPositions {
   readonly #text: string;

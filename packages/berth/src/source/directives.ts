@@ -7,8 +7,9 @@
  */
 
 import type { Directives } from './types.js';
-import { formatDuration, parseDuration } from '../config/duration.js';
-import { LineCounter } from './line-column.js';
+import { formatDuration, parseDuration } from '../duration.js';
+import { LineCounter } from '../text.js';
+import { closestMatch } from '../text.js';
 import { scanSql, type ScanResult } from './sql-scanner.js';
 
 export interface DirectiveProblem {
@@ -166,30 +167,7 @@ function isKnown(name: string): name is DirectiveName {
 
 /** The known directive within a couple of typos of `name`, if any. */
 function closestDirective(name: string): DirectiveName | undefined {
-  const lower = name.toLowerCase();
-  let best: DirectiveName | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of KNOWN) {
-    const distance = editDistance(lower, candidate);
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  // Underscores, missing dashes (`notransaction`, `no_transaction`) and one or two slips of the
-  // keyboard; beyond that a suggestion is more noise than help.
-  return bestDistance <= Math.max(2, Math.floor(lower.length / 4)) ? best : undefined;
+  // Underscores, missing dashes (`notransaction`, `no_transaction`) and one or two slips of the keyboard.
+  return closestMatch(name.toLowerCase(), KNOWN);
 }
 
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution);
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}

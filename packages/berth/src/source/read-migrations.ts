@@ -19,11 +19,11 @@ import { isUtf8 } from 'node:buffer';
 import { readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 
-import { ConfigError, InternalError, ValidationError } from '../core/errors.js';
+import { ConfigError, InternalError, ValidationError } from '../errors.js';
 import { decodeMigrationText } from './decode.js';
 import { parseDirectives } from './directives.js';
 import { parseMigrationFileName, type ParsedFileName } from './file-name.js';
-import { LineCounter } from './line-column.js';
+import { LineCounter } from '../text.js';
 import { scanSql } from './sql-scanner.js';
 import { releasesSessionLock, transactionShape } from './transaction-control.js';
 import type { Migration, MigrationFileRef, SourceProblem, SqlBody } from './types.js';

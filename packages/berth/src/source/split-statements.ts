@@ -5,10 +5,10 @@
  */
 
 import type { Statement } from './types.js';
-import { LineCounter, offsetOfCharacterPosition, type LineColumn } from './line-column.js';
+import { LineCounter, offsetOfCharacterPosition, type LineColumn } from '../text.js';
 import { scanSql } from './sql-scanner.js';
 
-export { lineColumnAt, type LineColumn } from './line-column.js';
+export { lineColumnAt, type LineColumn } from '../text.js';
 
 /**
  * Splits on top-level `;` the way psql does: not inside comments, quoted strings, quoted

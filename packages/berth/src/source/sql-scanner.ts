@@ -9,7 +9,7 @@
  */
 
 import type { Statement } from './types.js';
-import { LineCounter } from './line-column.js';
+import { LineCounter } from '../text.js';
 
 /** A `-- ...` comment; `text` includes the dashes and excludes the line break. */
 export interface LineComment {

@@ -12,7 +12,7 @@ import {
   foreignTableError, notRecorded, parseFromTable, readForeignHistory, recogniseTable, recordsNothing, type ForeignTool,
 } from '../../src/core/adopt.js';
 import type { InspectedTable } from '../../src/drivers/driver.js';
-import { ConfigError, ValidationError } from '../../src/core/errors.js';
+import { ConfigError, ValidationError } from '../../src/errors.js';
 import { migration } from './plan-builders.js';
 
 const col = (name: string, type: string) => ({ name, type });

@@ -8,7 +8,7 @@ import {
 } from '../../src/config/config-file.js';
 import { resolveConfig, type ResolveInput, type ResolvedConfig } from '../../src/config/resolve.js';
 import { SETTINGS } from '../../src/config/settings.js';
-import { ConfigError } from '../../src/core/errors.js';
+import { ConfigError } from '../../src/errors.js';
 import { makeTempDir } from '../helpers/cli.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/config/', import.meta.url));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { DEFAULTS, resolveConfig, type ResolveInput, type ResolvedConfig } from '../../src/config/resolve.js';
 import { SETTINGS, type SettingKey } from '../../src/config/settings.js';
-import { ConfigError } from '../../src/core/errors.js';
+import { ConfigError } from '../../src/errors.js';
 
 type Env = Record<string, string | undefined>;
 type Flags = ResolveInput['flags'];

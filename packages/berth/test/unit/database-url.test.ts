@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { maskUrlCredentials, parseDatabaseUrl, redactSecrets, type PgliteTarget, type PostgresTarget } from '../../src/config/database-url.js';
-import { ConfigError } from '../../src/core/errors.js';
+import { ConfigError } from '../../src/errors.js';
 
 const pg = (url: string): PostgresTarget => {
   const target = parseDatabaseUrl(url);

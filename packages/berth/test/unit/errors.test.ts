@@ -13,7 +13,7 @@ import * as berth from '../../src/index.js';
 import {
   BerthError, ConfigError, ERROR_CODES, InternalError, InterruptedError, LockTimeoutError, MigrationFailedError,
   OutcomeUnknownError, TargetRejectedError, UnreachableError, ValidationError, toBerthError, type ErrorCode,
-} from '../../src/core/errors.js';
+} from '../../src/errors.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
@@ -176,7 +176,7 @@ describe('codes used in the sources', () => {
 
   it('finds the sources', () => {
     expect(files.length).toBeGreaterThan(10);
-    expect(files.some((f) => f.endsWith(path.join('core', 'errors.ts')))).toBe(true);
+    expect(files.some((f) => f.endsWith(path.join('src', 'errors.ts')))).toBe(true);
   });
 
   it('every ERR_ code literal in src is registered in ERROR_CODES', () => {

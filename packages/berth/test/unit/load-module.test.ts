@@ -3,8 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { ValidationError } from '../../src/core/errors.js';
-import { loadCodeMigration, loadModule } from '../../src/source/load-module.js';
+import { ValidationError } from '../../src/errors.js';
+import { loadCodeMigration, loadModule } from '../../src/load-module.js';
 import { makeTempDir } from '../helpers/cli.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/code-migrations/', import.meta.url));

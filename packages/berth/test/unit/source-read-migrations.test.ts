@@ -5,7 +5,7 @@ import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { ConfigError, ValidationError } from '../../src/core/errors.js';
+import { ConfigError, ValidationError } from '../../src/errors.js';
 import { checkBodies, readMigrations, type SourceEntry, type SourceFs } from '../../src/source/read-migrations.js';
 import type { Migration, SourceProblem } from '../../src/source/types.js';
 

@@ -1,5 +1,5 @@
 import { ConfigError } from '../../index.js';
-import { parseDuration } from '../../config/duration.js';
+import { parseDuration } from '../../duration.js';
 import type { CommandRun } from './index.js';
 import { parseVersionArg } from './parse-version.js';
 

@@ -15,7 +15,7 @@
 import { mkdir, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError } from '../../index.js';
 import { parseMigrationFileName } from '../../source/file-name.js';
 import type { CommandRun } from './index.js';
 

@@ -1,6 +1,6 @@
 import type { SqlSession } from '../postgres/sql-session.js';
 import type { PgliteTarget } from '../../config/database-url.js';
-import { TargetRejectedError } from '../../core/errors.js';
+import { TargetRejectedError } from '../../errors.js';
 
 /**
  * PGlite is PostgreSQL compiled to WASM, running inside this process with one session. It is

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import ConnectionParameters from 'pg/lib/connection-parameters.js';
 import type { ConnectionOptions } from 'node:tls';
-import { TargetRejectedError, UnreachableError } from '../../core/errors.js';
+import { TargetRejectedError, UnreachableError } from '../../errors.js';
 import { redactSecrets, type PostgresTarget } from '../../config/database-url.js';
 import type { SqlSession } from './sql-session.js';
 

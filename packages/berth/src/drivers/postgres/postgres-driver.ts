@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { TargetRejectedError } from '../../core/errors.js';
+import { TargetRejectedError } from '../../errors.js';
 import {
   ConnectionLostError,
   DriverQueryError,
@@ -18,6 +18,7 @@ import {
   type TransactionalScript,
   type UnsetSetting,
 } from '../driver.js';
+import { codePointLength } from '../../text.js';
 import { postgresErrorFamily } from './error-family.js';
 import { serverErrorInfo, type SqlSession } from './sql-session.js';
 
@@ -498,7 +499,7 @@ export class PostgresDriver implements Driver {
     let offset = 0;
     for (const part of parts) {
       starts.push(offset);
-      offset += codePoints(part.sql) + 2; // the ';\n' between parts
+      offset += codePointLength(part.sql) + 2; // the ';\n' between parts
     }
     let failedAt = completed;
     if (position !== undefined) {
@@ -609,21 +610,6 @@ function insertHistorySql(table: HistoryTable, row: Omit<NewHistoryRow, 'duratio
     SELECT ${values.join(', ')}${where === undefined ? '' : ` WHERE ${where}`}`;
 }
 
-/**
- * Length in code points, the unit of the server's error positions. (source/line-column.ts counts
- * the same way for files; drivers do not depend on source/, see test/unit/imports.test.ts.)
- */
-function codePoints(text: string): number {
-  let surrogatePairs = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) surrogatePairs++;
-    }
-  }
-  return text.length - surrogatePairs;
-}
 
 function poolerError(evidence: string): TargetRejectedError {
   return new TargetRejectedError('ERR_DB_POOLER',

@@ -25,7 +25,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { ValidationError } from '../core/errors.js';
+import { ValidationError } from './errors.js';
 import { nativeImport } from './native-import.js';
 
 /** Extensions loaded through jiti; everything else goes to Node's `import()`. */

@@ -1,10 +1,64 @@
 /**
- * Offsets in file text → 1-based line and column, the way an editor's "go to line" wants them.
+ * Text helpers shared by the whole package (a leaf: it imports nothing).
  *
  * Offsets are JavaScript string indices (UTF-16 code units). Columns count characters (code
  * points), as PostgreSQL and psql do, so an emoji or a CJK character counts once. Line breaks are
  * `\n`, `\r\n` and a lone `\r`.
  */
+
+/** Levenshtein distance; the words compared (keys, commands, directives, rules) are short. */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution);
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/**
+ * The candidate nearest to `word`, when it is within a couple of typos (at most `max`, by default
+ * 2 or a quarter of the word's length): beyond that a suggestion is more noise than help.
+ */
+export function closestMatch<T extends string>(word: string, candidates: Iterable<T>, max = Math.max(2, Math.floor(word.length / 4))): T | undefined {
+  let best: T | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const distance = editDistance(word, candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return bestDistance <= max ? best : undefined;
+}
+
+/**
+ * Length in code points, the unit of PostgreSQL's error positions and of editors' columns: a
+ * surrogate pair (an emoji) counts once.
+ */
+export function codePointLength(text: string): number {
+  let pairs = 0;
+  for (let i = 0; i + 1 < text.length; i++) {
+    if (isHighSurrogate(text.charCodeAt(i)) && isLowSurrogate(text.charCodeAt(i + 1))) {
+      pairs++;
+      i++;
+    }
+  }
+  return text.length - pairs;
+}
+
+export function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
+}
 
 export interface LineColumn {
   readonly line: number;
@@ -61,10 +115,6 @@ export class LineCounter {
     this.#offset = i;
     return { line: this.#line, column: this.#column };
   }
-}
-
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
 }
 
 /**
