@@ -18,6 +18,8 @@ export {
 } from './errors.js';
 export type { ExitCode, ErrorCode } from './errors.js';
 export { BERTH_VERSION } from './version.js';
+export { parseDatabaseUrl, driverFor } from './drivers/registry.js';
+export type { DatabaseTarget } from './config/database-url.js';
 /** The durations berth's flags take (`500ms`, `30s`, `5m`, `1h`, bare seconds), for a host's own settings. */
 export { parseDuration, formatDuration } from './duration.js';
 export { describeHolder as describeLockHolder } from './core/lock.js';

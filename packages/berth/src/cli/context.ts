@@ -1,6 +1,5 @@
 import type { ResolvedConfig } from '../config/resolve.js';
-import { createMigrator, ConfigError, type EventListener, type Migrator } from '../index.js';
-import { parseDatabaseUrl } from '../config/database-url.js';
+import { createMigrator, ConfigError, driverFor, parseDatabaseUrl, type EventListener, type Migrator } from '../index.js';
 import type { Reporter, Writable } from './output.js';
 
 export interface CliIo {
@@ -35,7 +34,7 @@ export function makeMigrator(config: ResolvedConfig, io: CliIo, onEvent: EventLi
   }
   // Validated once up front, so a bad URL fails fast (exit 2) before any file is read or any
   // connection is attempted; it is parsed again for each attempt in case its secret file rotates.
-  if (parseDatabaseUrl(config.databaseUrl(), describeUrlSource(config)).kind === 'pglite') io.tune?.('wasm');
+  if (driverFor(parseDatabaseUrl(config.databaseUrl(), describeUrlSource(config))).capabilities.inProcess) io.tune?.('wasm');
   return createMigrator({
     databaseUrl: config.databaseUrl,
     dir: config.dir.startsWith('/') ? config.dir : `${io.cwd}/${config.dir}`,

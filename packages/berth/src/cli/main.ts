@@ -4,8 +4,8 @@ import { setFlagsFromString } from 'node:v8';
 import { loadConfigFile } from '../config/config-file.js';
 import { resolveConfig, type ResolvedConfig } from '../config/resolve.js';
 import { SETTINGS, type SettingKey } from '../config/settings.js';
-import { parseDatabaseUrl, redactSecrets } from '../config/database-url.js';
-import { BERTH_VERSION, BerthError, InterruptedError, InternalError, type BerthEvent, type Migrator } from '../index.js';
+import { redactSecrets } from '../config/database-url.js';
+import { BERTH_VERSION, BerthError, InterruptedError, InternalError, parseDatabaseUrl, type BerthEvent, type Migrator } from '../index.js';
 import { makeMigrator, type CliIo, type CommandContext } from './context.js';
 import { Reporter } from './output.js';
 import { parseCommandLine } from './args.js';
@@ -140,8 +140,7 @@ async function startMetrics(config: ResolvedConfig, io: CliIo, reporter: Reporte
 
 function databaseLabel(config: ResolvedConfig): string {
   try {
-    const target = parseDatabaseUrl(config.databaseUrl?.() ?? '');
-    return target.kind === 'postgres' ? `${target.host}:${target.port}/${target.database}` : `pglite:${target.dataDir ?? 'memory'}`;
+    return parseDatabaseUrl(config.databaseUrl?.() ?? '').label;
   } catch {
     return 'unknown';
   }
@@ -194,12 +193,11 @@ function fallbackReporter(io: CliIo, opts: Record<string, unknown>): Reporter {
   });
 }
 
-function secretsOf(config: ResolvedConfig): (string | undefined)[] {
+function secretsOf(config: ResolvedConfig): string[] {
   try {
     const url = config.databaseUrl?.();
     if (!url) return [];
-    const target = parseDatabaseUrl(url);
-    return target.kind === 'postgres' ? [target.password] : [];
+    return [...parseDatabaseUrl(url).secrets];
   } catch {
     return [];
   }

@@ -1,126 +1,53 @@
 import { ConfigError } from '../errors.js';
 
 /**
- * A database URL parsed into fields. The password lives only in `password`; every string meant
+ * What every driver's parsed URL has (drivers/<db>/url.ts parse them, drivers/registry.ts picks
+ * the parser by scheme). The password lives only in the driver's own fields; every string meant
  * for humans (logs, errors, status) is built from `redacted`, so the one place that formats a URL
  * is also the one place that masks it (SPEC §4.7).
  */
-export type DatabaseTarget = PostgresTarget | PgliteTarget;
+export interface DatabaseTarget {
+  /** The registry's name of the driver: `postgres`, `pglite`, `mysql`. */
+  readonly kind: string;
+  /** The URL with its password masked. */
+  readonly redacted: string;
+  /** A name for metrics labels and summaries: `host:port/database`, never credentials. */
+  readonly label: string;
+  /** What must never be printed (passwords), to mask in text that comes from outside berth. */
+  readonly secrets: readonly string[];
+}
 
 export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
 export const SSL_MODES: readonly SslMode[] = ['disable', 'require', 'verify-ca', 'verify-full'];
 
-export interface PostgresTarget {
-  readonly kind: 'postgres';
-  readonly host: string;
-  readonly port: number;
-  readonly database: string;
-  readonly user: string;
-  readonly password: string | undefined;
-  readonly sslmode: SslMode | undefined;
-  readonly sslrootcert: string | undefined;
-  /** Other query parameters, passed through untouched (never containing the password). */
-  readonly params: Readonly<Record<string, string>>;
-  readonly redacted: string;
+/** `--sslmode` / `--sslrootcert` (or PGSSLMODE...): a flag beats the URL, the URL beats the environment. */
+export interface SslSettings {
+  readonly mode?: SslMode;
+  readonly rootcert?: string;
+  /** True when they came from a flag. */
+  readonly override: boolean;
 }
 
-export interface PgliteTarget {
-  readonly kind: 'pglite';
-  /** `null` for `pglite://memory`. */
-  readonly dataDir: string | null;
-  readonly redacted: string;
+/** The TLS settings in force, from the URL's own and the settings: a flag wins, else the URL. */
+export function effectiveSsl(url: { sslmode: SslMode | undefined; sslrootcert: string | undefined }, ssl: SslSettings | undefined): { sslmode: SslMode | undefined; sslrootcert: string | undefined } {
+  if (!ssl) return url;
+  return {
+    sslmode: ssl.override ? ssl.mode ?? url.sslmode : url.sslmode ?? ssl.mode,
+    sslrootcert: ssl.override ? ssl.rootcert ?? url.sslrootcert : url.sslrootcert ?? ssl.rootcert,
+  };
 }
 
-const MASK = '****';
-const KNOWN_OTHER_SCHEMES = ['mysql', 'mariadb', 'http', 'https', 'sqlite', 'file', 'jdbc', 'cockroachdb', 'redis', 'mongodb'];
-/** Query parameters that carry secrets: kept for the connection, masked in every display form. */
-const SECRET_PARAMS = new Set(['sslpassword', 'passfile']);
+export const MASK = '****';
 
-/**
- * Parses without ever echoing the input: a URL that cannot be parsed may be a password pasted in
- * the wrong place, so the error names only what is wrong with it.
- */
-export function parseDatabaseUrl(raw: string, origin = 'the database URL'): DatabaseTarget {
-  const input = raw.trim();
-  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(input)?.[1]?.toLowerCase();
-  if (scheme === 'pglite') return parsePglite(input, origin);
-  if (scheme !== 'postgres' && scheme !== 'postgresql') {
-    // Only a scheme berth recognises is quoted back: anything else may be a pasted secret.
-    const known = scheme !== undefined && KNOWN_OTHER_SCHEMES.includes(scheme);
-    throw invalid(origin, scheme === undefined
-      ? 'it has no scheme; expected postgres://user:password@host:port/database or pglite://memory'
-      : `its scheme${known ? ` "${scheme}:"` : ''} is not supported; use postgres://, postgresql:// or pglite://`);
-  }
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    throw invalid(origin, 'it is not a well-formed URL (percent-encode special characters in the user name and password)');
-  }
-  const params: Record<string, string> = {};
-  let password = url.password === '' ? undefined : safeDecode(url.password, origin);
-  let host = safeDecode(url.hostname, origin);
-  let port = url.port === '' ? 5432 : Number(url.port);
-  let sslmode: SslMode | undefined;
-  let sslrootcert: string | undefined;
-  let user = safeDecode(url.username, origin);
-  for (const [key, value] of url.searchParams) {
-    switch (key) {
-      case 'password': password = value; break;
-      case 'user': user = value; break;
-      case 'host': host = value; break;
-      case 'port': port = Number(value); break;
-      case 'sslmode':
-        if (value === 'prefer' || value === 'allow') {
-          throw invalid(origin, `sslmode=${value} may fall back to plaintext, which berth never does; use disable, require, verify-ca or verify-full`);
-        }
-        if (!SSL_MODES.includes(value as SslMode)) {
-          throw invalid(origin, `sslmode "${value}" is not one of ${SSL_MODES.join(', ')}`);
-        }
-        sslmode = value as SslMode;
-        break;
-      case 'sslrootcert': sslrootcert = value; break;
-      default: params[key] = value;
-    }
-  }
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(origin, 'its port is not a number between 1 and 65535');
-  // WHATWG URL keeps the brackets of an IPv6 literal; the socket layer wants the bare address.
-  host = host.replace(/^\[(.*)\]$/, '$1');
-  if (host === '') host = 'localhost';
-  const database = safeDecode(url.pathname.replace(/^\//, ''), origin) || user || 'postgres';
-  if (user === '') user = 'postgres';
-  const redacted = formatPostgres({ host, port, database, user, hasPassword: password !== undefined, sslmode, params });
-  return Object.freeze({ kind: 'postgres', host, port, database, user, password, sslmode, sslrootcert, params: Object.freeze(params), redacted });
-}
-
-function parsePglite(input: string, origin: string): PgliteTarget {
-  const rest = input.slice('pglite://'.length);
-  if (!input.toLowerCase().startsWith('pglite://') || rest === '') {
-    throw invalid(origin, 'a PGlite URL is pglite://memory or pglite://<directory>');
-  }
-  const dataDir = rest === 'memory' ? null : rest;
-  return Object.freeze({ kind: 'pglite', dataDir, redacted: `pglite://${rest}` });
-}
-
-function formatPostgres(t: { host: string; port: number; database: string; user: string; hasPassword: boolean; sslmode: SslMode | undefined; params: Record<string, string> }): string {
-  const auth = `${encodeURIComponent(t.user)}${t.hasPassword ? `:${MASK}` : ''}@`;
-  const host = t.host.startsWith('/') ? '' : t.host.includes(':') ? `[${t.host}]` : t.host;
-  const query = new URLSearchParams(Object.entries(t.params).map(([k, v]) => [k, SECRET_PARAMS.has(k) ? MASK : v]));
-  if (t.host.startsWith('/')) query.set('host', t.host);
-  if (t.sslmode) query.set('sslmode', t.sslmode);
-  const qs = query.toString();
-  return `postgres://${auth}${host}:${t.port}/${encodeURIComponent(t.database)}${qs ? `?${qs}` : ''}`;
-}
-
-function safeDecode(value: string, origin: string): string {
+export function safeDecode(value: string, origin: string): string {
   try {
     return decodeURIComponent(value);
   } catch {
-    throw invalid(origin, 'it contains a malformed percent-encoding');
+    throw invalidUrl(origin, 'it contains a malformed percent-encoding');
   }
 }
 
-function invalid(origin: string, why: string): ConfigError {
+export function invalidUrl(origin: string, why: string): ConfigError {
   return new ConfigError('ERR_CONFIG_URL_INVALID', `${origin} cannot be used: ${why} (the value is not shown because it may contain a password)`);
 }
 

@@ -350,12 +350,6 @@ async function readHistories(driver: Driver, shapes: readonly InspectedTable[], 
 }
 
 /**
- * SQLSTATEs of reading a table whose columns are not the ones asked for: undefined_column,
- * datatype_mismatch, undefined_function (an operator on a column of another type).
- */
-const SHAPE_ERRORS = new Set(['42703', '42804', '42883']);
-
-/**
  * When reading the history table failed because it is not shaped like one, the error that says
  * so (ERR_HISTORY_TABLE_FOREIGN); otherwise `err` itself. Only berth's own statements count: a
  * migration's failure is already reported as one.
@@ -364,7 +358,9 @@ export async function explainHistoryError(driver: Driver, table: HistoryTable, d
   if (err instanceof BerthError && !(err instanceof InternalError)) return err;
   let cause: unknown = err;
   while (cause !== undefined && !(cause instanceof DriverQueryError)) cause = cause instanceof Error ? cause.cause : undefined;
-  if (!(cause instanceof DriverQueryError) || !SHAPE_ERRORS.has(cause.info.sqlState ?? '')) return err;
+  // Reading a table whose columns are not the ones asked for fails as a statement that is wrong
+  // for this database (an undefined column, a type mismatch); the catalog then says whose it is.
+  if (!(cause instanceof DriverQueryError) || cause.family !== 'statement') return err;
   try {
     const [found] = await driver.inspectTables([table], { rows: false });
     return found && recogniseTable(found.columns) !== 'berth' ? foreignTableError(found, defaultTable) : err;

@@ -1,8 +1,8 @@
-import { locateInStatement } from '../source/split-statements.js';
+import { locateInStatement } from '../source/locate.js';
 import type { Directives, Migration, Statement } from '../source/types.js';
 import { formatDuration } from '../duration.js';
 import { redactSecrets } from '../config/database-url.js';
-import { ConnectionLostError, DriverQueryError, type Driver, type HistoryTable } from '../drivers/driver.js';
+import { ConnectionLostError, DriverQueryError, type Driver, type HistoryTable, type HistoryWrite } from '../drivers/driver.js';
 import { BerthError, InterruptedError, MigrationFailedError, OutcomeUnknownError, TargetRejectedError, toBerthError } from '../errors.js';
 import type { EventListener } from './events.js';
 import { ownStatementError } from './guard-driver.js';
@@ -81,7 +81,7 @@ export async function runInTransaction(ctx: ApplyContext, step: Step, mode: 'own
   try {
     const lockVerified = ctx.lock.verified;
     ctx.lock.verified = false;
-    if (mode === 'own' && step.body.kind === 'sql' && ctx.driver.capabilities.transactionalScripts) {
+    if (mode === 'own' && step.body.kind === 'sql' && ctx.driver.runScript) {
       await runAsOneMessage(ctx, step, step.body.statements, lockVerified);
       ctx.lock.verified = true;
       const durationMs = Date.now() - started;
@@ -92,11 +92,11 @@ export async function runInTransaction(ctx: ApplyContext, step: Step, mode: 'own
     const total = await runBody(ctx, step, () => undefined);
     const durationMs = Date.now() - started;
     const recorded = step.direction === 'up'
-      ? await ctx.driver.insertHistory(ctx.table, {
+      ? await ctx.driver.writeHistory(ctx.table, { insert: {
         version: m.version, name: m.name, checksum: m.checksum, status: 'applied',
         statementsApplied: total, statementsTotal: total, durationMs, host: ctx.host, berthVersion: ctx.berthVersion,
-      }, ctx.lockKey)
-      : await ctx.driver.deleteHistory(ctx.table, m.version, ctx.lockKey);
+      } }, ctx.lockKey)
+      : await ctx.driver.writeHistory(ctx.table, { delete: m.version }, ctx.lockKey);
     if (!recorded) throw lockLost(ctx, step);
     if (mode === 'own') await commit(ctx, [m]);
     emitDone(ctx, step, durationMs);
@@ -116,7 +116,7 @@ export async function runInTransaction(ctx: ApplyContext, step: Step, mode: 'own
  */
 async function runAsOneMessage(ctx: ApplyContext, step: Step, statements: readonly Statement[], lockVerified: boolean): Promise<void> {
   const m = step.migration;
-  const outcome = await ctx.driver.runTransactionalScript!({
+  const outcome = await ctx.driver.runScript!({
     table: ctx.table,
     session: fileTimeouts(step),
     expectedPid: ctx.pid,
@@ -179,32 +179,32 @@ export async function runWithoutTransaction(ctx: ApplyContext, step: Step): Prom
   try {
     await begin(ctx, step, 'none');
     if (step.direction === 'up') {
-      marked = await ctx.driver.insertHistory(ctx.table, {
+      marked = await ctx.driver.writeHistory(ctx.table, { insert: {
         version: m.version, name: m.name, checksum: m.checksum, status: 'started',
         statementsApplied: 0, statementsTotal: total, durationMs: 0, host: ctx.host, berthVersion: ctx.berthVersion,
-      }, ctx.lockKey);
-      if (!marked) throw lockLost(ctx, step);
+      } }, ctx.lockKey);
     } else {
-      await ctx.driver.updateHistory(ctx.table, m.version, { status: 'started', statementsApplied: 0 });
-      marked = true;
+      marked = await ctx.driver.writeHistory(ctx.table, { update: m.version, set: { status: 'started', statementsApplied: 0 } }, ctx.lockKey);
     }
+    if (!marked) throw lockLost(ctx, step);
+    // Each write says whether the lock is still held: a lost one stops the file after the
+    // statement that ran, which the row then counts.
+    const record = async (change: HistoryWrite): Promise<void> => {
+      if (!(await ctx.driver.writeHistory(ctx.table, change, ctx.lockKey))) throw lockLost(ctx, step);
+    };
     await runBody(ctx, step, async (n) => {
       done = n;
-      await ctx.driver.updateHistory(ctx.table, m.version, { statementsApplied: n });
+      await record({ update: m.version, set: { statementsApplied: n } });
     });
     const durationMs = Date.now() - started;
-    if (step.direction === 'up') {
-      await ctx.driver.updateHistory(ctx.table, m.version, { status: 'applied', durationMs });
-    } else if (!(await ctx.driver.deleteHistory(ctx.table, m.version, ctx.lockKey))) {
-      throw lockLost(ctx, step);
-    }
+    await record(step.direction === 'up' ? { update: m.version, set: { status: 'applied', durationMs } } : { delete: m.version });
     emitDone(ctx, step, durationMs);
     return durationMs;
   } catch (err) {
     let error = normalise(ctx, step, err);
     if (marked) {
-      const recorded = await ctx.driver.updateHistory(ctx.table, m.version, { status: 'failed', statementsApplied: done, durationMs: Date.now() - started })
-        .then(() => true, () => false);
+      const recorded = await ctx.driver.writeHistory(ctx.table, { update: m.version, set: { status: 'failed', statementsApplied: done, durationMs: Date.now() - started } }, ctx.lockKey)
+        .catch(() => false);
       const what = step.direction === 'up' ? 'migration' : 'rollback';
       const how = recorded ? `It is recorded as failed after ${done} of ${total} statements` : `It is left marked started after ${done} of ${total} statements`;
       const next = `because a no-transaction ${what} cannot be undone. ` +
@@ -228,7 +228,7 @@ async function runBody(ctx: ApplyContext, step: Step, afterStatement: (done: num
     for (const statement of step.body.statements) {
       ctx.signal?.throwIfAborted();
       try {
-        await ctx.driver.exec(statement.sql);
+        await ctx.driver.execute(statement.sql);
       } catch (err) {
         throw statementError(ctx, step, statement, err);
       }
@@ -244,7 +244,7 @@ async function runBody(ctx: ApplyContext, step: Step, afterStatement: (done: num
       const [sql, values] = typeof text === 'string' ? [text, (params[0] as unknown[] | undefined) ?? []] : fromTemplate(text, params);
       const callSite = new Error().stack ?? '';
       try {
-        const { rows } = await ctx.driver.query(sql, values);
+        const { rows } = await ctx.driver.execute(sql, values);
         count++;
         return rows as R[];
       } catch (err) {

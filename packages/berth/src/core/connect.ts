@@ -1,7 +1,7 @@
-import { parseDatabaseUrl, redactSecrets, type DatabaseTarget, type SslMode } from '../config/database-url.js';
+import { redactSecrets, type DatabaseTarget, type SslSettings } from '../config/database-url.js';
 import { formatDuration } from '../duration.js';
-import { ConnectionLostError, type Driver, type ServerInfo, type UnsetSetting } from '../drivers/driver.js';
-import type { SqlSession } from '../drivers/postgres/sql-session.js';
+import { ConnectionLostError, type Driver, type ServerInfo, type SessionKeeper, type UnsetSetting } from '../drivers/driver.js';
+import { driverFor, parseDatabaseUrl } from '../drivers/registry.js';
 import { BerthError, TargetRejectedError, UnreachableError } from '../errors.js';
 import type { BerthEvent, EventListener } from './events.js';
 import { guardDriver } from './guard-driver.js';
@@ -13,15 +13,12 @@ export interface ConnectOptions {
   readonly waitMs: number;
   readonly statementTimeoutMs: number;
   readonly applicationName: string;
-  /** Overrides the URL's sslmode/sslrootcert when set (a flag beats the URL; the URL beats env). */
-  readonly ssl?: { readonly mode?: SslMode; readonly rootcert?: string; readonly override: boolean };
+  /** `--sslmode` / `--sslrootcert` (a flag beats the URL; the URL beats the environment). */
+  readonly ssl?: SslSettings;
   readonly onEvent: EventListener;
   readonly signal?: AbortSignal;
-  /**
-   * Embedded databases opened by this migrator, kept open between its operations: a
-   * `pglite://memory` database would otherwise vanish after every call. Closed by the migrator.
-   */
-  readonly embedded?: Map<string, Promise<SqlSession>>;
+  /** Keeps an in-process database open between the operations of one migrator. */
+  readonly keeper: SessionKeeper;
 }
 
 export interface Connection {
@@ -30,13 +27,34 @@ export interface Connection {
   readonly server: ServerInfo;
   readonly target: DatabaseTarget;
   /** The target's secrets, to mask in any other text from outside berth (a code migration's error). */
-  readonly secrets: readonly (string | undefined)[];
+  readonly secrets: readonly string[];
 }
 
 const FIRST_DELAY_MS = 250;
 const MAX_DELAY_MS = 5_000;
 const MAX_ATTEMPT_TIMEOUT_MS = 10_000;
 const MIN_ATTEMPT_TIMEOUT_MS = 1_000;
+
+/** A `SessionKeeper` over a map; `closeAll` ends what it kept. */
+export function sessionKeeper(): SessionKeeper & { closeAll(): Promise<void> } {
+  const kept = new Map<string, Promise<{ end(): Promise<void> }>>();
+  return {
+    keep<T extends { end(): Promise<void> }>(key: string, open: () => Promise<T>): Promise<T> {
+      let session = kept.get(key) as Promise<T> | undefined;
+      if (!session) {
+        session = open();
+        kept.set(key, session);
+        session.catch(() => kept.delete(key));
+      }
+      return session;
+    },
+    async closeAll() {
+      const sessions = [...kept.values()];
+      kept.clear();
+      await Promise.all(sessions.map((s) => s.then((session) => session.end(), () => undefined)));
+    },
+  };
+}
 
 /**
  * Connects, retrying with capped exponential backoff and full jitter until `waitMs` has passed
@@ -49,18 +67,21 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
   let lastError: BerthError | undefined;
   for (let attempt = 1; ; attempt++) {
     options.signal?.throwIfAborted();
-    const target = applySsl(parseDatabaseUrl(await options.databaseUrl()), options.ssl);
-    const secrets = target.kind === 'postgres' ? [target.password] : [];
+    const target = parseDatabaseUrl(await options.databaseUrl(), undefined, options.ssl);
+    const entry = driverFor(target);
+    const { secrets } = target;
     options.onEvent({ event: 'connect.attempt', attempt, target: target.redacted });
     // One attempt (no --wait) gets the full per-attempt budget; while waiting, an attempt never
     // outlives the deadline by more than the minimum.
     const attemptTimeout = options.waitMs === 0
       ? MAX_ATTEMPT_TIMEOUT_MS
       : Math.min(MAX_ATTEMPT_TIMEOUT_MS, Math.max(MIN_ATTEMPT_TIMEOUT_MS, deadline - Date.now()));
-    const driver = await createDriver(target, { ...options, connectTimeoutMs: attemptTimeout });
+    const driver = await entry.create(target, {
+      applicationName: options.applicationName, connectTimeoutMs: attemptTimeout, statementTimeoutMs: options.statementTimeoutMs, keeper: options.keeper,
+    });
     try {
-      // PGlite boots inside this process: there is no network to time out on.
-      const server = target.kind === 'pglite' ? await driver.connect() : await withDeadline(driver.connect(), attemptTimeout + 500, target.redacted);
+      // A database inside this process has no network to time out on.
+      const server = entry.capabilities.inProcess ? await driver.connect() : await withDeadline(driver.connect(), attemptTimeout + 500, target.redacted);
       if (server.readOnly) {
         throw new TargetRejectedError('ERR_DB_READ_ONLY', `${target.redacted} is a read-only standby (or the session is read-only); migrations must run on the primary`);
       }
@@ -89,41 +110,6 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
   throw lastError ?? new UnreachableError('ERR_DB_UNREACHABLE', 'the database could not be reached');
 }
 
-async function createDriver(target: DatabaseTarget, options: { applicationName: string; connectTimeoutMs: number; statementTimeoutMs: number; embedded?: Map<string, Promise<SqlSession>> }): Promise<Driver> {
-  const { PostgresDriver } = await import('../drivers/postgres/postgres-driver.js');
-  if (target.kind === 'pglite') {
-    const { openPgliteSession } = await import('../drivers/pglite/pglite-session.js');
-    const cache = options.embedded;
-    const open = cache
-      ? async (): Promise<SqlSession> => {
-        let session = cache.get(target.redacted);
-        if (!session) {
-          session = openPgliteSession(target);
-          cache.set(target.redacted, session);
-          session.catch(() => cache.delete(target.redacted));
-        }
-        // The migrator ends it in close(); each operation only lets go of it.
-        return { ...(await session), end: async () => undefined };
-      }
-      : () => openPgliteSession(target);
-    return new PostgresDriver({
-      // One session inside this process: nothing else can take a lock, so exclusion is trivially
-      // true, and there is no second connection to cancel from.
-      capabilities: { transactionalDdl: true, advisoryLocks: false, multipleConnections: false, transactionalScripts: false },
-      open,
-      statementTimeoutMs: options.statementTimeoutMs,
-      sessionLimits: false,
-    });
-  }
-  const { openPgSession } = await import('../drivers/postgres/pg-session.js');
-  return new PostgresDriver({
-    capabilities: { transactionalDdl: true, advisoryLocks: true, multipleConnections: true, transactionalScripts: true },
-    open: (settings) => openPgSession({ target, applicationName: options.applicationName, connectTimeoutMs: options.connectTimeoutMs }, settings),
-    statementTimeoutMs: options.statementTimeoutMs,
-    sessionLimits: true,
-  });
-}
-
 /** The warning for session settings the server refused (SPEC §4.5: berth says which, and why). */
 export function settingsWarning(target: string, unset: readonly UnsetSetting[]): BerthEvent {
   return {
@@ -147,13 +133,6 @@ async function withDeadline<T>(promise: Promise<T>, ms: number, target: string):
   }
 }
 
-function applySsl(target: DatabaseTarget, ssl: ConnectOptions['ssl']): DatabaseTarget {
-  if (target.kind !== 'postgres' || !ssl) return target;
-  const mode = ssl.override ? ssl.mode ?? target.sslmode : target.sslmode ?? ssl.mode;
-  const rootcert = ssl.override ? ssl.rootcert ?? target.sslrootcert : target.sslrootcert ?? ssl.rootcert;
-  return { ...target, sslmode: mode, sslrootcert: rootcert };
-}
-
 function classify(err: unknown, target: DatabaseTarget): BerthError {
   if (err instanceof BerthError) return err;
   if (err instanceof ConnectionLostError) {
@@ -164,7 +143,7 @@ function classify(err: unknown, target: DatabaseTarget): BerthError {
 }
 
 /** Masks the password of this target in an error's message, wherever a client quoted it. */
-export function redactError(error: unknown, secrets: readonly (string | undefined)[]): unknown {
+export function redactError(error: unknown, secrets: readonly string[]): unknown {
   if (!(error instanceof Error)) return typeof error === 'string' ? redactSecrets(error, secrets) : error;
   const clean = redactSecrets(error.message, secrets);
   if (clean !== error.message) Object.defineProperty(error, 'message', { value: clean });

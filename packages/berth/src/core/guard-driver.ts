@@ -12,9 +12,9 @@ export type OwnOperation = 'lock' | 'read' | 'create' | 'write' | 'session';
 /** The driver methods that run berth's own SQL, and what each is for. */
 const OWN_OPERATIONS: Readonly<Partial<Record<keyof Driver, OwnOperation>>> = {
   tryLock: 'lock', lockHolder: 'lock', unlock: 'lock', watchUnlock: 'lock',
-  readHistory: 'read', readCurrentVersion: 'read', historyMatches: 'read',
+  readHistory: 'read', historySummary: 'read', inspectTables: 'read',
   ensureHistoryTable: 'create',
-  insertHistory: 'write', updateHistory: 'write', deleteHistory: 'write',
+  writeHistory: 'write',
   beginMigration: 'session',
 };
 
@@ -29,7 +29,7 @@ export interface GuardContext {
  * The driver as core uses it: every server text that comes back is redacted (it comes from outside
  * berth and may quote a connection string), and a failure of berth's own statements becomes the
  * `BerthError` of its family instead of an internal error. The methods that run a migration's own
- * statements (`exec`, `query`, scripts) pass their errors through; apply.ts places them in the file.
+ * statements (`execute`, `runScript`) pass their errors through; apply.ts places them in the file.
  */
 export function guardDriver(driver: Driver, context: GuardContext): Driver {
   return new Proxy(driver, {

@@ -6,11 +6,11 @@ import type { SslMode } from '../config/database-url.js';
 import { checkBodies, readMigrations } from '../source/read-migrations.js';
 import type { Migration } from '../source/types.js';
 import type { HistoryRow, HistoryTable } from '../drivers/driver.js';
-import type { SqlSession } from '../drivers/postgres/sql-session.js';
 import { BERTH_VERSION } from '../version.js';
 import { commit, runInTransaction, runWithoutTransaction, upStep, type ApplyContext, type MigrationContext, type Step } from './apply.js';
 import type { CodeMigration } from '../load-module.js';
-import { connect, settingsWarning, type Connection } from './connect.js';
+import { connect, sessionKeeper, settingsWarning, type Connection } from './connect.js';
+import { driverFor, parseDatabaseUrl } from '../drivers/registry.js';
 import { ConfigError, OutcomeUnknownError, TargetRejectedError, UnreachableError, ValidationError } from '../errors.js';
 import { sleep } from './sleep.js';
 import type { EventListener } from './events.js';
@@ -209,7 +209,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
   const settings = settle(options);
   const emit: EventListener = options.onEvent ?? (() => undefined);
   const open = new Set<Connection>();
-  const embedded = new Map<string, Promise<SqlSession>>();
+  // Keeps a `pglite://memory` database open between operations; ended in close().
+  const keeper = sessionKeeper();
 
   async function withConnection<T>(fn: (c: Connection, table: HistoryTable) => Promise<T>): Promise<T> {
     const connection = await connect({
@@ -219,7 +220,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       applicationName: `berth/${BERTH_VERSION}/${settings.host}`.slice(0, 63),
       ssl: settings.ssl,
       onEvent: emit,
-      embedded,
+      keeper,
       ...(options.signal ? { signal: options.signal } : {}),
     });
     open.add(connection);
@@ -303,7 +304,9 @@ export function createMigrator(options: MigratorOptions): Migrator {
   /** The migrations, their names, bytes and structure checked; bodies wait for `checkUnverified`. */
   async function load(): Promise<Migration[]> {
     const ignored: string[] = [];
-    const migrations = await readMigrations(settings.dir, { bodies: 'lazy', onFileIgnored: (file) => ignored.push(file) });
+    // Files are read as the target's database reads them (its dialect): known from the URL's scheme.
+    const { dialect } = driverFor(parseDatabaseUrl(await settings.databaseUrl()));
+    const migrations = await readMigrations(settings.dir, { dialect, bodies: 'lazy', onFileIgnored: (file) => ignored.push(file) });
     if (migrations.length === 0 && !settings.allowEmpty) {
       const others = ignored.length === 0 ? 'it is empty' : `it holds ${ignored.length} other file(s) (${ignored.slice(0, 3).join(', ')}${ignored.length > 3 ? ', ...' : ''})`;
       throw new ValidationError('ERR_SOURCE_EMPTY',
@@ -390,7 +393,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       // pod start ends here, with no lock, no write and no history rows to read.
       const newest = migrations.at(-1);
       const ifAllApplied = async (lockWaitMs: number): Promise<UpResult | undefined> => {
-        if (!newest || (upOptions.to ?? Infinity) < newest.version || !(await c.driver.historyMatches(table, migrations))) return undefined;
+        if (!newest || (upOptions.to ?? Infinity) < newest.version || !(await c.driver.historySummary(table, migrations))?.matches) return undefined;
         checkUnverified(migrations, undefined);
         return upToDate({ current: newest.version, pending: [], ahead: [] }, lockWaitMs);
       };
@@ -414,7 +417,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       // run would apply, re-plan without the lock; up to date means done, as at the start.
       const last = optimistic.toApply.at(-1)?.version ?? Infinity;
       const doneByAnother = async (): Promise<UpResult | undefined> => {
-        const state = await c.driver.readCurrentVersion(table);
+        const state = await c.driver.historySummary(table);
         if (state === null || state.unsettled || state.current === null || state.current < last) return undefined;
         const done = await ifAllApplied(Date.now() - lockStarted);
         if (done) return done;
@@ -446,7 +449,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
         const steps = numbered(await Promise.all(current.toApply.map(async (m) => upStep(m, m.kind === 'code' ? (await loadCode(m)).up : undefined))));
         const applied: AppliedMigration[] = [];
         if (upOptions.singleTransaction && steps.length > 0) {
-          await c.driver.exec('BEGIN');
+          await c.driver.execute('BEGIN');
           try {
             for (const step of steps) {
               applied.push({ version: step.migration.version, name: step.migration.name, durationMs: await runInTransaction(ctx, step, 'shared') });
@@ -539,7 +542,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       const changes: HistoryChangeReport[] = [];
       for (const entry of p.drifted) {
         const m = entry.migration!;
-        await ctx.driver.updateHistory(table, m.version, { checksum: m.checksum });
+        if (!(await ctx.driver.writeHistory(table, { update: m.version, set: { checksum: m.checksum } }, ctx.lockKey))) throw historyLockLost('repair');
         changes.push(report('repair', m.version, m.name, `checksum ${entry.row.checksum.slice(0, 12)} -> ${m.checksum.slice(0, 12)} (${m.up.fileName})`));
       }
       return changes;
@@ -557,10 +560,11 @@ export function createMigrator(options: MigratorOptions): Migrator {
       }
       if (outcome === 'applied') {
         const m = migrations.find((x) => x.version === version);
-        await ctx.driver.updateHistory(table, version, { status: 'applied', ...(m ? { checksum: m.checksum, statementsApplied: m.statements.length } : {}) });
+        const set = { status: 'applied' as const, ...(m ? { checksum: m.checksum, statementsApplied: m.statements.length } : {}) };
+        if (!(await ctx.driver.writeHistory(table, { update: version, set }, ctx.lockKey))) throw historyLockLost('resolve');
         return report('resolve', version, row.name, `${row.status} -> applied`);
       }
-      if (!(await ctx.driver.deleteHistory(table, version, ctx.lockKey))) {
+      if (!(await ctx.driver.writeHistory(table, { delete: version }, ctx.lockKey))) {
         throw new OutcomeUnknownError('ERR_LOCK_LOST', `the migration lock was lost before the row of migration ${version} could be removed; run resolve again`);
       }
       return report('resolve', version, row.name, `${row.status} -> rolled back (row removed; the migration will run again)`);
@@ -615,11 +619,11 @@ export function createMigrator(options: MigratorOptions): Migrator {
     checkUnverified(migrations, history);
     const changes: HistoryChangeReport[] = [];
     for (const m of recorded) {
-      if (!(await ctx.driver.insertHistory(ctx.table, {
+      if (!(await ctx.driver.writeHistory(ctx.table, { insert: {
         version: m.version, name: m.name, checksum: m.checksum, status: 'applied', statementsApplied: 0,
         statementsTotal: m.statements.length, durationMs: 0, host: settings.host, berthVersion: BERTH_VERSION,
-      }, ctx.lockKey))) {
-        throw new OutcomeUnknownError('ERR_LOCK_LOST', 'the migration lock was lost during baseline; run it again');
+      } }, ctx.lockKey))) {
+        throw historyLockLost('baseline');
       }
       changes.push(report('baseline', m.version, m.name, change(m)));
     }
@@ -669,7 +673,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     const newest = migrations.at(-1);
     // A readiness probe's common answer, as in up(): the history is exactly the files.
     const report = await withConnection(async (c, table) => {
-      if (newest && (checkOptions.expect ?? 0) <= newest.version && await c.driver.historyMatches(table, migrations)) {
+      if (newest && (checkOptions.expect ?? 0) <= newest.version && (await c.driver.historySummary(table, migrations))?.matches) {
         checkUnverified(migrations, undefined);
         return newest.version;
       }
@@ -724,7 +728,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
           databaseUrl: settings.databaseUrl, waitMs: 0, statementTimeoutMs: settings.statementTimeoutMs,
           applicationName: `berth/${BERTH_VERSION}/${settings.host}`.slice(0, 63), ssl: settings.ssl,
           onEvent: (e) => { if (e.event !== 'connect.attempt' && e.event !== 'connect.ok') emit(e); },
-          embedded,
+          keeper,
           ...(signal ? { signal } : {}),
         }).catch((err: unknown) => {
           if (err instanceof ConfigError) throw err;
@@ -733,7 +737,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
         });
         const table = connection ? { schema: settings.schema ?? connection.server.currentSchema ?? 'public', table: settings.table } : undefined;
         while (connection && table) {
-          const state = await connection.driver.readCurrentVersion(table);
+          const state = await connection.driver.historySummary(table);
           current = state?.current ?? null;
           if (current !== null && current >= expected) {
             const waitedMs = Date.now() - started;
@@ -766,12 +770,15 @@ export function createMigrator(options: MigratorOptions): Migrator {
 
   async function close(): Promise<void> {
     await Promise.all([...open].map((c) => c.driver.close()));
-    const sessions = [...embedded.values()];
-    embedded.clear();
-    await Promise.all(sessions.map((s) => s.then((session) => session.end(), () => undefined)));
+    await keeper.closeAll();
   }
 
   return Object.freeze({ status, up, down, validate, repair, resolve, baseline, check, awaitSchema, wait, close });
+}
+
+/** A history change of repair, resolve or baseline found the lock gone: nothing more was changed. */
+function historyLockLost(command: 'repair' | 'resolve' | 'baseline'): OutcomeUnknownError {
+  return new OutcomeUnknownError('ERR_LOCK_LOST', `the migration lock was lost during ${command}; the changes it printed were made, nothing after them. Run it again.`);
 }
 
 function failOnProblems(p: Plan): void {

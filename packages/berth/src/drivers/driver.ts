@@ -26,9 +26,39 @@ export interface DriverCapabilities {
   readonly advisoryLocks: boolean;
   /** More than one session can reach the same database (for cancel and lock-holder lookup). */
   readonly multipleConnections: boolean;
-  /** `runTransactionalScript` is available: the client can tell which statement of a message failed. */
-  readonly transactionalScripts: boolean;
+  /**
+   * The database runs inside this process (PGlite): no network, so no connect deadline and no
+   * server-side session limits; it is kept open between operations (see `SessionKeeper`).
+   */
+  readonly inProcess: boolean;
 }
+
+/**
+ * Keeps sessions open across the operations of one migrator, for a database that would vanish
+ * with its last session (`pglite://memory`); the migrator ends them in its `close()`.
+ */
+export interface SessionKeeper {
+  keep<T extends { end(): Promise<void> }>(key: string, open: () => Promise<T>): Promise<T>;
+}
+
+/** The history in one cheap query: what a no-op `migrate`, `check` and `await` need. */
+export interface HistorySummary {
+  /** Highest version with status `applied`, or null. */
+  readonly current: number | null;
+  /** Some row is `started` or `failed`. */
+  readonly unsettled: boolean;
+  /**
+   * The history holds exactly the `expected` versions, every one applied with that checksum
+   * (false when nothing was expected).
+   */
+  readonly matches: boolean;
+}
+
+/** One change to the history table. */
+export type HistoryWrite =
+  | { readonly insert: NewHistoryRow }
+  | { readonly update: number; readonly set: HistoryChange }
+  | { readonly delete: number };
 
 export interface ServerInfo {
   readonly pid: number;
@@ -246,16 +276,11 @@ export interface Driver {
   /** The history rows, or null when the table does not exist yet. */
   readHistory(table: HistoryTable): Promise<HistoryRow[] | null>;
   /**
-   * The highest applied version and whether any row is not `applied`, in one cheap query; null
-   * when the table does not exist. Needs only SELECT on the history table.
+   * The history summarised (see `HistorySummary`), compared with `expected` when given: the
+   * up-to-date check of every pod start, answered without sending every row. Null when the table
+   * does not exist. Needs only SELECT on it.
    */
-  readCurrentVersion(table: HistoryTable): Promise<{ current: number | null; unsettled: boolean } | null>;
-  /**
-   * Whether the history holds exactly `expected`: these versions and no other, every one applied
-   * with this checksum. The up-to-date check of every pod start, answered in one row instead of
-   * the whole history. False when the table does not exist.
-   */
-  historyMatches(table: HistoryTable, expected: readonly { readonly version: number; readonly checksum: string }[]): Promise<boolean>;
+  historySummary(table: HistoryTable, expected?: readonly { readonly version: number; readonly checksum: string }[]): Promise<HistorySummary | null>;
   /**
    * Looks at tables that may not be berth's, and writes nothing: the history another migration
    * tool left (golang-migrate, dbmate, node-pg-migrate), or whatever a `--table` that is not a
@@ -264,39 +289,39 @@ export interface Driver {
    * those tables.
    */
   inspectTables(tables: readonly HistoryTable[], options: { readonly rows: boolean }): Promise<InspectedTable[]>;
-  /** Creates the history table if it is missing. Called only while holding the lock. */
+  /** Creates the history table (and its schema) if it is missing. Called only while holding the lock. */
   ensureHistoryTable(table: HistoryTable): Promise<void>;
-  updateHistory(table: HistoryTable, version: number, change: HistoryChange): Promise<void>;
   /**
-   * Deletes a history row, but only if this session still holds `lockKey` (checked in the same
-   * statement). Returns false when nothing was deleted.
+   * Inserts, updates or deletes one history row as berth's own session user (whatever role a
+   * migration switched to), and only while this session holds `lockKey` (checked in the same
+   * statement; null: there is no lock to check). Returns false when nothing was written because
+   * the lock was not held (or, for an update or delete, there is no such row).
    */
-  deleteHistory(table: HistoryTable, version: number, lockKey: bigint | null): Promise<boolean>;
+  writeHistory(table: HistoryTable, change: HistoryWrite, lockKey: bigint | null): Promise<boolean>;
 
   /**
-   * Brings the session back to its start-up state (no `SET` of a previous file survives), applies
-   * the timeouts, opens a transaction when asked, and checks in the same round trip that the
-   * backend is the same and still holds `lockKey`. Returns the backend pid and whether the lock is
-   * held; the caller decides what a mismatch means.
+   * Prepares the session for the next migration: its start-up state again (user, role and every
+   * setting, whatever the previous file changed), the file's timeouts, and a transaction when
+   * asked; in the same round trip it reports the server session it runs on and whether it still
+   * holds `lockKey`. The caller decides what a mismatch means.
    */
   beginMigration(options: MigrationSessionOptions, lockKey: bigint | null): Promise<{ pid: number; lockHeld: boolean }>;
-  /** Runs one or more statements as one message (the text of a file, or one statement of it). */
-  exec(sql: string): Promise<void>;
-  /** One statement with bind parameters, for code migrations' `ctx.sql`. */
-  query(sql: string, params?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number }>;
   /**
-   * Inserts a history row, but only if this session still holds `lockKey` (checked in the same
-   * statement). Returns false when the lock was not held and nothing was inserted.
+   * Runs SQL the user wrote: without `params`, the text as the database's client would send it
+   * (one or more statements); with them, one statement with bind parameters (`ctx.sql`). Rows and
+   * count are those of the last statement.
    */
-  insertHistory(table: HistoryTable, row: NewHistoryRow, lockKey: bigint | null): Promise<boolean>;
+  execute(sql: string, params?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number }>;
+  /** Ends the transaction `beginMigration` opened, keeping its work. Never retried by the caller. */
   commit(): Promise<void>;
+  /** Ends the transaction without its work; a no-op when there is none or the session is gone. */
   rollback(): Promise<void>;
   /**
-   * Runs a transactional migration in one message; only with `capabilities.transactionalScripts`
-   * (otherwise the caller goes statement by statement). The transaction is left aborted on
-   * failure: the caller rolls back.
+   * A transactional migration as one message: the reset and checks of `beginMigration`, the
+   * statements, the history change and the commit in one round trip. Where absent, the caller
+   * goes step by step. On failure the transaction is left for the caller to roll back.
    */
-  runTransactionalScript?(script: TransactionalScript): Promise<ScriptOutcome>;
+  runScript?(script: TransactionalScript): Promise<ScriptOutcome>;
 
   /** Cancels whatever statement this session is running, on the server. Safe to call any time. */
   cancel(): Promise<void>;

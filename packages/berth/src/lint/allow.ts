@@ -11,7 +11,7 @@
  * such files; its contents are checked only here.
  */
 
-import type { LineComment } from '../source/sql-scanner.js';
+import type { LineComment } from '../drivers/dialect.js';
 import type { Statement } from '../source/types.js';
 
 export interface AllowComment {

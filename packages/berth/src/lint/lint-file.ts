@@ -6,6 +6,7 @@
 
 import { parseDirectives } from '../source/directives.js';
 import { closestMatch } from '../text.js';
+import { scanSql } from '../drivers/postgres/sql-scanner.js';
 import type { Statement } from '../source/types.js';
 import { findAllowComments, type AllowComment } from './allow.js';
 import { analyze, type RawFinding } from './analyze.js';
@@ -45,7 +46,7 @@ export function lintParsedFile({ file, text, parsed }: LintFileInput): FileRepor
     });
   };
 
-  const { directives, problems } = parseDirectives(text);
+  const { directives, problems } = parseDirectives(text, scanSql(text));
   for (const problem of problems) {
     place('invalid-directive', lineCommentOffset(text, problem.line), undefined, { message: problem.message });
   }

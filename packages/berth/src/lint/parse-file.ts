@@ -8,7 +8,8 @@
  */
 
 import type { Node } from 'libpg-query';
-import { scanSql, type LineComment } from '../source/sql-scanner.js';
+import type { LineComment } from '../drivers/dialect.js';
+import { scanSql } from '../drivers/postgres/sql-scanner.js';
 import type { Statement } from '../source/types.js';
 import type { SqlParser } from './parser.js';
 import { charToIndex } from './positions.js';

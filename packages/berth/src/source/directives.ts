@@ -10,7 +10,7 @@ import type { Directives } from './types.js';
 import { formatDuration, parseDuration } from '../duration.js';
 import { LineCounter } from '../text.js';
 import { closestMatch } from '../text.js';
-import { scanSql, type ScanResult } from './sql-scanner.js';
+import type { ScanResult } from '../drivers/dialect.js';
 
 export interface DirectiveProblem {
   /** 1-based line of the offending comment. */
@@ -45,8 +45,8 @@ const DIRECTIVE = /^--\s*berth\s*:\s*(.*)$/i;
 // word is close to a directive name.
 const MISSING_COLON = /^--\s*berth\s+([A-Za-z_-]+)/i;
 
-/** `scan` is `scanSql(text)` when the caller already has it. */
-export function parseDirectives(text: string, scan: ScanResult = scanSql(text)): ParsedDirectives {
+/** `scan` is the file's scan by its dialect (the directives are comments before the first statement). */
+export function parseDirectives(text: string, scan: ScanResult): ParsedDirectives {
   const { statements, lineComments } = scan;
   const firstStatement = statements[0];
   const headerEnd = firstStatement?.offset ?? text.length;

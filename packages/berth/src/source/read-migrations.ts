@@ -24,8 +24,7 @@ import { decodeMigrationText } from './decode.js';
 import { parseDirectives } from './directives.js';
 import { parseMigrationFileName, type ParsedFileName } from './file-name.js';
 import { LineCounter } from '../text.js';
-import { scanSql } from './sql-scanner.js';
-import { releasesSessionLock, transactionShape } from './transaction-control.js';
+import type { Dialect } from '../drivers/dialect.js';
 import type { Migration, MigrationFileRef, SourceProblem, SqlBody } from './types.js';
 
 /** The subset of the file system berth reads migrations with. */
@@ -43,6 +42,8 @@ export interface SourceEntry {
 }
 
 export interface ReadMigrationsOptions {
+  /** The SQL of the target database: how files split into statements, what runs in a transaction. */
+  readonly dialect: Dialect;
   /** Default: `node:fs/promises`. */
   readonly fs?: SourceFs;
   /** Larger files are refused; default `DEFAULT_MAX_FILE_BYTES`. */
@@ -113,7 +114,7 @@ interface Body {
 
 type ParsedBody = { body: SqlBody } | { problems: SourceProblem[] };
 
-export async function readMigrations(dir: string, options: ReadMigrationsOptions = {}): Promise<Migration[]> {
+export async function readMigrations(dir: string, options: ReadMigrationsOptions): Promise<Migration[]> {
   const fs = options.fs ?? nodeFs;
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const root = path.resolve(dir);
@@ -155,7 +156,7 @@ export async function readMigrations(dir: string, options: ReadMigrationsOptions
 
   const read = new Map<string, Body>();
   await forEachLimited(files, READ_CONCURRENCY, async (file) => {
-    const result = await readFile(fs, file, maxFileBytes);
+    const result = await readFile(fs, file, maxFileBytes, options.dialect);
     if ('problems' in result) problems.push(...result.problems);
     else read.set(file.ref.fileName, result.body);
   });
@@ -333,7 +334,7 @@ function checkVersion(version: number, ups: readonly Entry[], downs: readonly En
   return problems;
 }
 
-async function readFile(fs: SourceFs, file: Entry, maxFileBytes: number): Promise<{ body: Body } | { problems: SourceProblem[] }> {
+async function readFile(fs: SourceFs, file: Entry, maxFileBytes: number, dialect: Dialect): Promise<{ body: Body } | { problems: SourceProblem[] }> {
   const { bytes, problem } = await readBounded(fs, file.ref, maxFileBytes);
   if (bytes === undefined) return { problems: [problem] };
   // Only an up file's checksum is recorded (SPEC §3).
@@ -354,7 +355,7 @@ async function readFile(fs: SourceFs, file: Entry, maxFileBytes: number): Promis
   let unparsed: Uint8Array | undefined = bytes;
   const parse = (): ParsedBody => {
     if (parsed === undefined) {
-      parsed = checkSql(file.ref.fileName, unparsed!);
+      parsed = checkSql(file.ref.fileName, unparsed!, dialect);
       unparsed = undefined; // the text is kept instead; a large data file is not held twice
     }
     return parsed;
@@ -368,14 +369,14 @@ function isValidText(bytes: Uint8Array): boolean {
 }
 
 /** Decode, statements, directives, and how the file relates to berth's transaction. */
-function checkSql(fileName: string, bytes: Uint8Array): ParsedBody {
+function checkSql(fileName: string, bytes: Uint8Array, dialect: Dialect): ParsedBody {
   const decoded = decodeMigrationText(bytes);
   if ('problem' in decoded) {
     return { problems: [{ files: [fileName], line: decoded.problem.line, message: decoded.problem.message }] };
   }
   const sql = decoded.text;
   const problems: SourceProblem[] = [];
-  const scan = scanSql(sql);
+  const scan = dialect.scan(sql);
   if (scan.unterminated) {
     const { line, column } = new LineCounter(sql).advanceTo(scan.unterminated.offset);
     problems.push({
@@ -384,21 +385,11 @@ function checkSql(fileName: string, bytes: Uint8Array): ParsedBody {
     });
   }
   const { directives, problems: directiveProblems } = parseDirectives(sql, scan);
-  for (const { line, message } of directiveProblems) problems.push({ files: [fileName], line, message });
-  for (const statement of scan.statements) {
-    const command = releasesSessionLock(statement.sql);
-    if (command !== undefined) {
-      problems.push({
-        files: [fileName], line: statement.line,
-        message: `${command} would release berth's migration lock in the middle of the run; ` +
-          'use the narrower statement for what it should reset (RESET ALL, DEALLOCATE ALL, DISCARD PLANS, DISCARD TEMP, DISCARD SEQUENCES)',
-      });
-    }
-  }
+  for (const { line, message } of [...directiveProblems, ...dialect.statementProblems(scan.statements)]) problems.push({ files: [fileName], line, message });
   let { statements } = scan;
   let noTransactionImpliedBy: string | undefined;
   if (!directives.noTransaction) {
-    const shape = transactionShape(statements);
+    const shape = dialect.transactionShape(statements);
     for (const { line, message } of shape.problems) problems.push({ files: [fileName], line, message });
     statements = [...shape.statements];
     noTransactionImpliedBy = shape.outsideTransaction;

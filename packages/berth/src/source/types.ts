@@ -20,16 +20,8 @@ export interface Directives {
   readonly statementTimeoutMs?: number;
 }
 
-/** One top-level statement of an SQL file, with where it starts in the (BOM-stripped) text. */
-export interface Statement {
-  /** The statement text, without its terminating semicolon, leading comments/whitespace trimmed. */
-  readonly sql: string;
-  /** Character offset of the statement's first character in the file text. */
-  readonly offset: number;
-  /** 1-based line and column of that first character. */
-  readonly line: number;
-  readonly column: number;
-}
+export type { Statement } from '../drivers/dialect.js';
+import type { Statement } from '../drivers/dialect.js';
 
 export interface MigrationFileRef {
   /** File name relative to the migrations directory, e.g. `0001_init.up.sql`. */

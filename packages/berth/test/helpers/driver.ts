@@ -1,18 +1,14 @@
 /**
- * The pg driver, connected to `url` the way the CLI connects to a real server, for tests that
- * call driver methods directly. The caller closes it.
+ * A driver connected to `url` the way the CLI connects one, through the registry, for tests that
+ * call driver methods directly. The caller closes it (and `keeper.closeAll()` for pglite://).
  */
-import { parseDatabaseUrl, type PostgresTarget } from '../../src/config/database-url.js';
-import { openPgSession } from '../../src/drivers/postgres/pg-session.js';
-import { PostgresDriver } from '../../src/drivers/postgres/postgres-driver.js';
+import { sessionKeeper } from '../../src/core/connect.js';
+import type { Driver } from '../../src/drivers/driver.js';
+import { driverFor, parseDatabaseUrl } from '../../src/drivers/registry.js';
 
-export async function connectDriver(url: string): Promise<PostgresDriver> {
-  const driver = new PostgresDriver({
-    capabilities: { transactionalDdl: true, advisoryLocks: true, multipleConnections: true, transactionalScripts: true },
-    open: (settings) => openPgSession({ target: parseDatabaseUrl(url) as PostgresTarget, applicationName: 'berth-test', connectTimeoutMs: 10_000 }, settings),
-    statementTimeoutMs: 0,
-    sessionLimits: false,
-  });
+export async function connectDriver(url: string, keeper = sessionKeeper()): Promise<Driver> {
+  const target = parseDatabaseUrl(url);
+  const driver = await driverFor(target).create(target, { applicationName: 'berth-test', connectTimeoutMs: 10_000, statementTimeoutMs: 0, keeper });
   await driver.connect();
   return driver;
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BerthEvent } from '../../src/core/events.js';
 import { acquireLock, lockKey } from '../../src/core/lock.js';
-import type { PostgresDriver } from '../../src/drivers/postgres/postgres-driver.js';
+import type { Driver } from '../../src/drivers/driver.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { connectDriver } from '../helpers/driver.js';
 
@@ -10,18 +10,18 @@ import { connectDriver } from '../helpers/driver.js';
 describe('the lock holder wakes waiters when it unlocks', () => {
   const db = useTestDatabase('lockwake');
   const key = lockKey('lockwake', { schema: 'public', table: 'berth_migrations' });
-  const drivers: PostgresDriver[] = [];
+  const drivers: Driver[] = [];
 
-  async function connect(): Promise<PostgresDriver> {
+  async function connect(): Promise<Driver> {
     const driver = await connectDriver(db().url);
     drivers.push(driver);
     return driver;
   }
-  const channels = async (driver: PostgresDriver) =>
-    (await driver.query('SELECT pg_listening_channels() AS channel')).rows.map((r) => r.channel);
+  const channels = async (driver: Driver) =>
+    (await driver.execute('SELECT pg_listening_channels() AS channel', [])).rows.map((r) => r.channel);
 
-  let holder: PostgresDriver;
-  let waiter: PostgresDriver;
+  let holder: Driver;
+  let waiter: Driver;
   beforeAll(async () => {
     [holder, waiter] = await Promise.all([connect(), connect()]);
   });
@@ -32,7 +32,7 @@ describe('the lock holder wakes waiters when it unlocks', () => {
     expect(await waiter.tryLock(key)).toBe(false);
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
-    const stop = await waiter.watchUnlock(key, () => wake());
+    const stop = await waiter.watchUnlock!(key, () => wake());
     expect(stop).toBeTypeOf('function');
     expect(await channels(waiter)).toEqual([expect.stringMatching(/^berth_unlock_[0-9a-f]+$/)]);
 

@@ -22,7 +22,7 @@ describe('Reporter', () => {
     r.log('warn', 'a warning while 2 runs');
     r.event(applied(2, '2_b.up.sql'));
     const text = output();
-    expect(text).toMatch(/\r\u001b\[Kapplying 1 of 2: 1_a\.up\.sql \(0ms; run 0ms\)/);
+    expect(text).toMatch(/\r\u001b\[Kapplying 1 of 2: 1_a\.up\.sql \(\d+ms; run \d+ms\)/);
     // The warning is written over the progress line, which is drawn again under it.
     expect(text).toMatch(/\r\u001b\[K\d\d:\d\d:\d\d WARN  a warning while 2 runs\n\r\u001b\[Kapplying 2 of 2: 2_b\.up\.sql/);
     expect(text.endsWith('\r\u001b[K')).toBe(true);

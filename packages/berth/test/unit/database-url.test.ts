@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
-import { maskUrlCredentials, parseDatabaseUrl, redactSecrets, type PgliteTarget, type PostgresTarget } from '../../src/config/database-url.js';
+import { maskUrlCredentials, redactSecrets } from '../../src/config/database-url.js';
+import type { PgliteTarget } from '../../src/drivers/pglite/url.js';
+import type { PostgresTarget } from '../../src/drivers/postgres/url.js';
+import { parseDatabaseUrl } from '../../src/drivers/registry.js';
 import { ConfigError } from '../../src/errors.js';
 
 const pg = (url: string): PostgresTarget => {
@@ -138,7 +141,7 @@ describe('parseDatabaseUrl: redacted', () => {
   it('parses back to the same target, minus the password', () => {
     const t = pg('postgres://us%40er:pw@db:6432/my%20db?sslmode=verify-full&application_name=x');
     const again = pg(t.redacted);
-    expect({ ...again, password: undefined, redacted: undefined }).toEqual({ ...t, password: undefined, redacted: undefined, sslrootcert: undefined });
+    expect({ ...again, password: undefined, redacted: undefined, secrets: [] }).toEqual({ ...t, password: undefined, redacted: undefined, sslrootcert: undefined, secrets: [] });
   });
 
   it('masks other secret parameters passed through (sslpassword)', () => {

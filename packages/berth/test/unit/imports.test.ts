@@ -113,8 +113,8 @@ describe('the import scanner', () => {
     const byFile = new Map(FILES.map((f) => [f.file, f]));
     expect(byFile.has('index.ts')).toBe(true);
     expect(byFile.get('cli/main.ts')?.imports.map((i) => i.target)).toContain('index.ts');
-    // Dynamic: core/connect.ts loads drivers lazily.
-    expect(byFile.get('core/connect.ts')?.imports.some((i) => i.target === 'drivers/postgres/postgres-driver.ts')).toBe(true);
+    // Dynamic: the registry loads drivers lazily.
+    expect(byFile.get('drivers/registry.ts')?.imports.some((i) => i.target === 'drivers/postgres/postgres-driver.ts' && !i.typeOnly)).toBe(true);
     // Type only, and re-exports.
     expect(byFile.get('core/plan.ts')?.imports.find((i) => i.target === 'drivers/driver.ts')?.typeOnly).toBe(true);
     expect(byFile.get('index.ts')?.imports.some((i) => i.target === 'errors.ts' && !i.typeOnly)).toBe(true);
@@ -209,6 +209,13 @@ describe('dependency direction (STYLE §1)', () => {
       ...inLayer('config').flatMap((f) => f.imports.filter((i) => i.target && layerOf(i.target) === 'source').map((i) => fmt(f, i))),
       ...inLayer('source').flatMap((f) => f.imports.filter((i) => i.target && layerOf(i.target) === 'config').map((i) => fmt(f, i))),
     ];
+    expect(violations).toEqual([]);
+  });
+
+  it('core never imports a concrete driver: only the contract (drivers/driver.ts, dialect.ts) and the registry', () => {
+    const allowed = ['drivers/driver.ts', 'drivers/dialect.ts', 'drivers/registry.ts'];
+    const violations = inLayer('core', 'source').flatMap((f) =>
+      f.imports.filter((i) => i.target && layerOf(i.target) === 'drivers' && !allowed.includes(i.target)).map((i) => fmt(f, i)));
     expect(violations).toEqual([]);
   });
 

@@ -4,19 +4,16 @@
  * in test/integration/adopt.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPgliteSession } from '../../src/drivers/pglite/pglite-session.js';
-import { PostgresDriver } from '../../src/drivers/postgres/postgres-driver.js';
+import { sessionKeeper } from '../../src/core/connect.js';
+import type { Driver } from '../../src/drivers/driver.js';
+import { connectDriver } from '../helpers/driver.js';
 
 describe('inspectTables on PGlite', () => {
-  const driver = new PostgresDriver({
-    capabilities: { transactionalDdl: true, advisoryLocks: false, multipleConnections: false, transactionalScripts: false },
-    open: () => openPgliteSession({ kind: 'pglite', dataDir: null, redacted: 'pglite://memory' }),
-    statementTimeoutMs: 0,
-    sessionLimits: false,
-  });
+  const keeper = sessionKeeper();
+  let driver: Driver;
   beforeAll(async () => {
-    await driver.connect();
-    await driver.exec(`
+    driver = await connectDriver('pglite://memory', keeper);
+    await driver.execute(`
       CREATE TABLE "public"."schema_migrations" (version bigint not null primary key, dirty boolean not null);
       INSERT INTO "public"."schema_migrations" (version, dirty) VALUES (20240101000000, true);
       CREATE SCHEMA app;
@@ -29,7 +26,10 @@ describe('inspectTables on PGlite', () => {
       CREATE VIEW app.v AS SELECT 1 AS one;
       CREATE INDEX pgmigrations_name ON app.pgmigrations (name);`);
   }, 60_000);
-  afterAll(() => driver.close());
+  afterAll(async () => {
+    await driver.close();
+    await keeper.closeAll();
+  });
 
   it('returns the tables that exist, in the order asked, with their columns as the server spells the types', async () => {
     const found = await driver.inspectTables([

@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { failsAt, lintSources, lintSql, loadParser, parseSqlFile, type SqlParser } from '../../src/lint/index.js';
 import { byteToIndex, charToIndex, TextPositions } from '../../src/lint/positions.js';
+import { postgresDialect } from '../../src/drivers/postgres/dialect.js';
 import { parseDirectives } from '../../src/source/directives.js';
 import { readMigrations } from '../../src/source/read-migrations.js';
 
@@ -111,18 +112,18 @@ describe('-- berth:allow scope', () => {
 describe('the source layer accepts -- berth:allow anywhere, so migrate runs such files', () => {
   it('parseDirectives: no problem in the header or below a statement', () => {
     const text = '-- berth:allow drop-table reviewed\n-- berth:no-transaction\nSELECT 1;\n-- berth:allow drop-column reviewed\nSELECT 2;\n-- berth:allow\n';
-    expect(parseDirectives(text)).toEqual({ directives: { noTransaction: true }, problems: [] });
+    expect(parseDirectives(text, postgresDialect.scan(text))).toEqual({ directives: { noTransaction: true }, problems: [] });
   });
 
   it('still refuses other directives below the first statement', () => {
-    expect(parseDirectives('SELECT 1;\n-- berth:no-transaction\n').problems).toHaveLength(1);
+    expect(parseDirectives('SELECT 1;\n-- berth:no-transaction\n', postgresDialect.scan('SELECT 1;\n-- berth:no-transaction\n')).problems).toHaveLength(1);
   });
 
   it('readMigrations reads a file with allows between statements', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'berth-lint-allow-'));
     try {
       writeFileSync(path.join(dir, '1_x.up.sql'), 'SELECT 1;\n-- berth:allow drop-table reviewed\nSELECT 2;\n');
-      const [m] = await readMigrations(dir);
+      const [m] = await readMigrations(dir, { dialect: postgresDialect });
       expect(m?.statements).toHaveLength(2);
     } finally {
       rmSync(dir, { recursive: true, force: true });

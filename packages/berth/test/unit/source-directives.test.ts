@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 
-import { parseDirectives } from '../../src/source/directives.js';
+import { postgresDialect } from '../../src/drivers/postgres/dialect.js';
+import { parseDirectives as parseWithScan } from '../../src/source/directives.js';
+
+/** The directives of a PostgreSQL file, scanned as berth scans it before reading them. */
+const parseDirectives = (text: string) => parseWithScan(text, postgresDialect.scan(text));
 
 const KNOWN =
   'known directives: -- berth:no-transaction, -- berth:lock-timeout <duration>, -- berth:statement-timeout <duration>';

@@ -6,7 +6,11 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { ConfigError, ValidationError } from '../../src/errors.js';
-import { checkBodies, readMigrations, type SourceEntry, type SourceFs } from '../../src/source/read-migrations.js';
+import { postgresDialect as dialect } from '../../src/drivers/postgres/dialect.js';
+import { checkBodies, readMigrations as readWith, type ReadMigrationsOptions, type SourceEntry, type SourceFs } from '../../src/source/read-migrations.js';
+
+/** Reads as berth reads a PostgreSQL target's files. */
+const readMigrations = (dir: string, options: Omit<ReadMigrationsOptions, 'dialect'> = {}) => readWith(dir, { dialect, ...options });
 import type { Migration, SourceProblem } from '../../src/source/types.js';
 
 const DIR = '/srv/migrations';

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
-import { lineColumnAt, locateInStatement, splitStatements } from '../../src/source/split-statements.js';
+import { splitStatements } from '../../src/drivers/postgres/dialect.js';
+import { locateInStatement } from '../../src/source/locate.js';
+import { lineColumnAt } from '../../src/text.js';
 
 const sqls = (text: string): string[] => splitStatements(text).map((statement) => statement.sql);
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { splitStatements } from '../../src/source/split-statements.js';
-import { findTransactionControl, needsNoTransaction, releasesSessionLock, transactionShape } from '../../src/source/transaction-control.js';
+import { splitStatements } from '../../src/drivers/postgres/dialect.js';
+import { findTransactionControl, needsNoTransaction, releasesSessionLock, transactionShape } from '../../src/drivers/postgres/transaction-control.js';
 
 const commands = (text: string): string[] => findTransactionControl(splitStatements(text)).map((s) => s.command);
 

@@ -1,5 +1,5 @@
 import type { SqlSession } from '../postgres/sql-session.js';
-import type { PgliteTarget } from '../../config/database-url.js';
+import type { PgliteTarget } from './url.js';
 import { TargetRejectedError } from '../../errors.js';
 
 /**

@@ -3,7 +3,8 @@ import pg from 'pg';
 import ConnectionParameters from 'pg/lib/connection-parameters.js';
 import type { ConnectionOptions } from 'node:tls';
 import { TargetRejectedError, UnreachableError } from '../../errors.js';
-import { redactSecrets, type PostgresTarget } from '../../config/database-url.js';
+import { redactSecrets } from '../../config/database-url.js';
+import type { PostgresTarget } from './url.js';
 import type { SqlSession } from './sql-session.js';
 
 export interface PgSessionOptions {

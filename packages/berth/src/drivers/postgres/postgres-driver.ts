@@ -7,8 +7,9 @@ import {
   type DriverCapabilities,
   type HistoryRow,
   type HistoryStatus,
-  type HistoryChange,
+  type HistorySummary,
   type HistoryTable,
+  type HistoryWrite,
   type InspectedTable,
   type LockHolder,
   type MigrationSessionOptions,
@@ -36,6 +37,8 @@ export interface PostgresDialectOptions {
    * lock with it) within seconds (SPEC §4.5). Off for an in-process database.
    */
   readonly sessionLimits: boolean;
+  /** The session can say which statement of a message failed (`SqlSession.script`): `runScript` is offered. */
+  readonly scripts: boolean;
 }
 
 /**
@@ -102,9 +105,13 @@ export class PostgresDriver implements Driver {
   #lastActivity = 0;
   #heartbeat: NodeJS.Timeout | undefined;
 
+  /** Set where the session can run scripts (see `PostgresDialectOptions.scripts`). */
+  readonly runScript?: (script: TransactionalScript) => Promise<ScriptOutcome>;
+
   constructor(options: PostgresDialectOptions) {
     this.capabilities = options.capabilities;
     this.#options = options;
+    if (options.scripts) this.runScript = (script) => this.#runScript(script);
   }
 
   async connect(): Promise<ServerInfo> {
@@ -330,27 +337,18 @@ export class PostgresDriver implements Driver {
     }
   }
 
-  async historyMatches(table: HistoryTable, expected: readonly { readonly version: number; readonly checksum: string }[]): Promise<boolean> {
-    // Both sides render the history as the same text, a line per version in order; the server
-    // compares. Parsing 1,000 rows of 11 columns in JavaScript costs ~20 ms; this, one boolean.
-    const text = [...expected].sort((a, b) => a.version - b.version).map((m) => `${m.version} applied ${m.checksum}`).join('\n');
+  async historySummary(table: HistoryTable, expected?: readonly { readonly version: number; readonly checksum: string }[]): Promise<HistorySummary | null> {
+    // Both sides render the history as the same text, a line per version in order, and the server
+    // compares. Parsing 1,000 rows of 11 columns in JavaScript costs ~20 ms; this, one row.
+    const text = expected === undefined ? null
+      : [...expected].sort((a, b) => a.version - b.version).map((m) => `${m.version} applied ${m.checksum}`).join('\n');
     try {
-      const { rows } = await this.#run(() => this.#s.query<{ same: boolean }>(
-        `SELECT coalesce(string_agg(version || ' ' || status || ' ' || checksum, E'\\n' ORDER BY version), '') = $1 AS same
+      const { rows } = await this.#run(() => this.#s.query<{ v: string | null; unsettled: boolean | null; same: boolean | null }>(
+        `SELECT max(version) FILTER (WHERE status = 'applied') AS v, bool_or(status <> 'applied') AS unsettled,
+            $1::text IS NOT NULL AND coalesce(string_agg(version || ' ' || status || ' ' || checksum, E'\\n' ORDER BY version), '') = $1 AS same
            FROM ${qualified(table)}`, [text]));
-      return rows[0]?.same === true;
-    } catch (err) {
-      if (isNoHistory(err)) return false;
-      throw err;
-    }
-  }
-
-  async readCurrentVersion(table: HistoryTable): Promise<{ current: number | null; unsettled: boolean } | null> {
-    try {
-      const { rows } = await this.#run(() => this.#s.query<{ v: string | null; unsettled: boolean | null }>(
-        `SELECT max(version) FILTER (WHERE status = 'applied') AS v, bool_or(status <> 'applied') AS unsettled FROM ${qualified(table)}`));
       const row = rows[0];
-      return { current: row?.v == null ? null : Number(row.v), unsettled: row?.unsettled === true };
+      return { current: row?.v == null ? null : Number(row.v), unsettled: row?.unsettled === true, matches: row?.same === true };
     } catch (err) {
       if (isNoHistory(err)) return null;
       throw err;
@@ -410,25 +408,34 @@ export class PostgresDriver implements Driver {
       )`));
   }
 
-  async updateHistory(table: HistoryTable, version: number, change: HistoryChange): Promise<void> {
-    const set = [
-      change.status === undefined ? undefined : `status = ${quoteLiteral(change.status)}`,
-      change.statementsApplied === undefined ? undefined : `statements_applied = ${Math.trunc(change.statementsApplied)}`,
-      change.durationMs === undefined ? undefined : `duration_ms = ${Math.round(change.durationMs)}`,
-      change.checksum === undefined ? undefined : `checksum = ${quoteLiteral(change.checksum)}`,
-    ].filter((x) => x !== undefined);
-    if (set.length === 0) return;
-    await this.#run(() => this.#s.simple(asBerth(`UPDATE ${qualified(table)} SET ${set.join(', ')} WHERE version = ${Math.trunc(version)}`)));
-  }
-
-  async deleteHistory(table: HistoryTable, version: number, lockKey: bigint | null): Promise<boolean> {
-    const rows = await this.#run(() => this.#s.simple(asBerth(
-      `DELETE FROM ${qualified(table)} WHERE version = ${Math.trunc(version)} AND ${lockKey === null ? 'true' : lockHeldSql(lockKey)} RETURNING version`)));
+  async writeHistory(table: HistoryTable, change: HistoryWrite, lockKey: bigint | null): Promise<boolean> {
+    const held = lockKey === null ? 'true' : lockHeldSql(lockKey);
+    let sql: string;
+    if ('insert' in change) {
+      sql = insertHistorySql(table, change.insert, String(Math.round(change.insert.durationMs)), held);
+    } else if ('update' in change) {
+      const { set: c } = change;
+      const set = [
+        c.status === undefined ? undefined : `status = ${quoteLiteral(c.status)}`,
+        c.statementsApplied === undefined ? undefined : `statements_applied = ${Math.trunc(c.statementsApplied)}`,
+        c.durationMs === undefined ? undefined : `duration_ms = ${Math.round(c.durationMs)}`,
+        c.checksum === undefined ? undefined : `checksum = ${quoteLiteral(c.checksum)}`,
+      ].filter((x) => x !== undefined);
+      if (set.length === 0) return true;
+      sql = `UPDATE ${qualified(table)} SET ${set.join(', ')} WHERE version = ${Math.trunc(change.update)} AND ${held}`;
+    } else {
+      sql = `DELETE FROM ${qualified(table)} WHERE version = ${Math.trunc(change.delete)} AND ${held}`;
+    }
+    // One simple-protocol message with literals: it runs once per migration (and per statement of
+    // a no-transaction file), where parse/bind/execute would cost several times its server time.
+    const rows = await this.#run(() => this.#s.simple(asBerth(`${sql} RETURNING version`)));
     return rows.length === 1;
   }
 
-  async query(sql: string, params?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number }> {
-    return this.#run(() => this.#s.query(sql, params));
+  async execute(sql: string, params?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number }> {
+    if (params !== undefined) return this.#run(() => this.#s.query(sql, params));
+    const rows = await this.#run(() => this.#s.simple(sql));
+    return { rows, rowCount: rows.length };
   }
 
   async beginMigration(options: MigrationSessionOptions, lockKey: bigint | null): Promise<{ pid: number; lockHeld: boolean }> {
@@ -460,7 +467,7 @@ export class PostgresDriver implements Driver {
     ];
   }
 
-  async runTransactionalScript(script: TransactionalScript): Promise<ScriptOutcome> {
+  async #runScript(script: TransactionalScript): Promise<ScriptOutcome> {
     const session = this.#s;
     if (!session.script) throw new TypeError('this session cannot run scripts');
     // The checks of SPEC §4.1 must stop the script on the server, since nothing can be looked at
@@ -525,16 +532,6 @@ export class PostgresDriver implements Driver {
       case 'history':
         return { ok: false, failed: failed.role, error: driverError };
     }
-  }
-
-  async exec(sql: string): Promise<void> {
-    await this.#run(() => this.#s.simple(sql));
-  }
-
-  async insertHistory(table: HistoryTable, row: NewHistoryRow, lockKey: bigint | null): Promise<boolean> {
-    const sql = insertHistorySql(table, row, String(Math.round(row.durationMs)), lockKey === null ? undefined : lockHeldSql(lockKey));
-    const rows = await this.#run(() => this.#s.simple(asBerth(`${sql} RETURNING version`)));
-    return rows.length === 1;
   }
 
   async commit(): Promise<void> {

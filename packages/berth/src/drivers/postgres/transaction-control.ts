@@ -12,20 +12,11 @@
  * `COMMIT` in the middle would commit half a migration without its history row.
  */
 
-import type { Statement } from './types.js';
+import type { Statement, StatementProblem, TransactionShape } from '../dialect.js';
 
 export interface TransactionControlStatement extends Statement {
   /** The command as it would be named in a message, e.g. `COMMIT`, `ROLLBACK PREPARED`. */
   readonly command: string;
-}
-
-/** What to run, and how, for a file without `-- berth:no-transaction`. */
-export interface TransactionShape {
-  /** The statements to run (without a wrapping BEGIN/COMMIT). */
-  readonly statements: readonly Statement[];
-  /** Set when the file must run outside a transaction: the command that requires it. */
-  readonly outsideTransaction?: string;
-  readonly problems: readonly { readonly line: number; readonly message: string }[];
 }
 
 const NO_TRANSACTION = 'add "-- berth:no-transaction" at the top of the file to manage transactions yourself';
@@ -37,7 +28,7 @@ export function transactionShape(statements: readonly Statement[]): TransactionS
   const wrapped = control.length === 2 && open !== undefined && close !== undefined && statements.length >= 2 &&
     open.offset === statements[0]!.offset && close.offset === statements[statements.length - 1]!.offset &&
     isOpening(open) && (close.command === 'COMMIT' || close.command === 'END');
-  const problems: { line: number; message: string }[] = [];
+  const problems: StatementProblem[] = [];
   if (!wrapped) {
     for (const statement of control) {
       problems.push({

@@ -8,28 +8,8 @@
  * anything runs (sent on, it would swallow whatever berth sends after the file's statements).
  */
 
-import type { Statement } from './types.js';
-import { LineCounter } from '../text.js';
-
-/** A `-- ...` comment; `text` includes the dashes and excludes the line break. */
-export interface LineComment {
-  readonly text: string;
-  readonly offset: number;
-}
-
-export interface ScanResult {
-  readonly statements: Statement[];
-  readonly lineComments: LineComment[];
-  /** The first quote or comment that is never closed, if any. */
-  readonly unterminated?: Unterminated;
-}
-
-export interface Unterminated {
-  /** What was left open, as a message names it: `quoted string`, `/* comment`, ... */
-  readonly what: string;
-  /** Offset of its opening character. */
-  readonly offset: number;
-}
+import type { LineComment, ScanResult, Statement, Unterminated } from '../dialect.js';
+import { LineCounter } from '../../text.js';
 
 const CHAR_NEWLINE = 0x0a;
 const CHAR_CR = 0x0d;

@@ -1,0 +1,119 @@
+/**
+ * The drivers berth knows, by URL scheme: each with its URL parser, its dialect (how files split
+ * into statements, what runs in a transaction), its capabilities and how to build it. Core picks
+ * everything database-specific from here and never imports a concrete driver (a test checks it);
+ * a driver's client library is loaded only when a URL of its scheme is used.
+ *
+ * Adding a database: a folder under drivers/ with its Driver, URL parser and dialect, an entry
+ * here, and the conformance suite (test/conformance/) passing against its real server.
+ */
+import { invalidUrl, type DatabaseTarget, type SslSettings } from '../config/database-url.js';
+import type { Dialect } from './dialect.js';
+import type { Driver, DriverCapabilities, SessionKeeper } from './driver.js';
+import { parsePgliteUrl, type PgliteTarget } from './pglite/url.js';
+import { postgresDialect } from './postgres/dialect.js';
+import { parsePostgresUrl, type PostgresTarget } from './postgres/url.js';
+
+/** What a driver is built with, for one session. */
+export interface DriverOptions {
+  /** Names the session on the server (`application_name`, the processlist). */
+  readonly applicationName: string;
+  /** Bound of one connection attempt, in ms. */
+  readonly connectTimeoutMs: number;
+  /** Session-wide statement timeout in ms (0: none). */
+  readonly statementTimeoutMs: number;
+  /** Keeps an in-process database open between the operations of one migrator. */
+  readonly keeper: SessionKeeper;
+}
+
+export interface DriverEntry<T extends DatabaseTarget = DatabaseTarget> {
+  /** `kind` of its targets. */
+  readonly kind: T['kind'];
+  /** URL schemes (without `:`), lower-case. */
+  readonly schemes: readonly string[];
+  /** How its URLs look, for messages. */
+  readonly example: string;
+  readonly dialect: Dialect;
+  readonly capabilities: DriverCapabilities;
+  /** Parses a URL of one of its schemes; never echoes it (see config/database-url.ts). */
+  parseUrl(input: string, origin: string, ssl?: SslSettings): T;
+  /** A driver for one session to `target`; nothing is connected yet. */
+  create(target: T, options: DriverOptions): Promise<Driver>;
+}
+
+const postgres: DriverEntry<PostgresTarget> = {
+  kind: 'postgres',
+  schemes: ['postgres', 'postgresql'],
+  example: 'postgres://user:password@host:5432/database',
+  dialect: postgresDialect,
+  capabilities: { transactionalDdl: true, advisoryLocks: true, multipleConnections: true, inProcess: false },
+  parseUrl: parsePostgresUrl,
+  async create(target, options) {
+    const [{ PostgresDriver }, { openPgSession }] = await Promise.all([import('./postgres/postgres-driver.js'), import('./postgres/pg-session.js')]);
+    return new PostgresDriver({
+      capabilities: postgres.capabilities,
+      open: (settings) => openPgSession({ target, applicationName: options.applicationName, connectTimeoutMs: options.connectTimeoutMs }, settings),
+      statementTimeoutMs: options.statementTimeoutMs,
+      sessionLimits: true,
+      scripts: true,
+    });
+  },
+};
+
+const pglite: DriverEntry<PgliteTarget> = {
+  kind: 'pglite',
+  schemes: ['pglite'],
+  example: 'pglite://memory',
+  dialect: postgresDialect,
+  // One session inside this process: nothing else can take a lock, so exclusion is trivially
+  // true, and there is no second connection to cancel from.
+  capabilities: { transactionalDdl: true, advisoryLocks: false, multipleConnections: false, inProcess: true },
+  parseUrl: (input, origin) => parsePgliteUrl(input, origin),
+  async create(target, options) {
+    const [{ PostgresDriver }, { openPgliteSession }] = await Promise.all([import('./postgres/postgres-driver.js'), import('./pglite/pglite-session.js')]);
+    return new PostgresDriver({
+      capabilities: pglite.capabilities,
+      // `pglite://memory` would vanish after every operation: the migrator keeps it open, and
+      // each operation only lets go of it.
+      open: async () => ({ ...(await options.keeper.keep(target.redacted, () => openPgliteSession(target))), end: async () => undefined }),
+      statementTimeoutMs: options.statementTimeoutMs,
+      sessionLimits: false,
+      scripts: false,
+    });
+  },
+};
+
+export const DRIVERS: readonly DriverEntry[] = [postgres as unknown as DriverEntry, pglite as unknown as DriverEntry];
+
+const SCHEME = /^([a-z][a-z0-9+.-]*):/i;
+
+/** The entry for a URL's scheme, or undefined. */
+function entryForScheme(scheme: string | undefined): DriverEntry | undefined {
+  return scheme === undefined ? undefined : DRIVERS.find((d) => d.schemes.includes(scheme));
+}
+
+/** The entry that parsed `target`. */
+export function driverFor(target: DatabaseTarget): DriverEntry {
+  const entry = DRIVERS.find((d) => d.kind === target.kind);
+  if (!entry) throw new TypeError(`no driver for targets of kind ${target.kind}`);
+  return entry;
+}
+
+/**
+ * Parses a database URL with the parser of its scheme. Never echoes it: a URL that cannot be
+ * parsed may be a password pasted in the wrong place, so the error names only what is wrong.
+ */
+export function parseDatabaseUrl(raw: string, origin = 'the database URL', ssl?: SslSettings): DatabaseTarget {
+  const input = raw.trim();
+  const scheme = SCHEME.exec(input)?.[1]?.toLowerCase();
+  const entry = entryForScheme(scheme);
+  if (entry) return entry.parseUrl(input, origin, ssl);
+  const supported = DRIVERS.flatMap((d) => d.schemes.map((s) => `${s}://`)).join(', ');
+  // A scheme of a known kind of URL is quoted back; anything else may be a pasted secret.
+  const known = scheme !== undefined && KNOWN_OTHER_SCHEMES.includes(scheme);
+  throw invalidUrl(origin, scheme === undefined
+    ? `it has no scheme; expected ${DRIVERS.map((d) => d.example).join(' or ')}`
+    : `its scheme${known ? ` "${scheme}:"` : ''} is not supported; use ${supported}`);
+}
+
+const KNOWN_OTHER_SCHEMES = ['mysql', 'mariadb', 'http', 'https', 'sqlite', 'file', 'jdbc', 'cockroachdb', 'redis', 'mongodb'];
