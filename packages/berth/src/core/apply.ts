@@ -118,7 +118,7 @@ async function runAsOneMessage(ctx: ApplyContext, step: Step, statements: readon
   const m = step.migration;
   const outcome = await ctx.driver.runScript!({
     table: ctx.table,
-    session: fileTimeouts(step),
+    session: fileTimeouts(ctx, step),
     expectedPid: ctx.pid,
     lockKey: ctx.lockKey,
     lockVerified,
@@ -266,17 +266,20 @@ function fromTemplate(strings: TemplateStringsArray, values: unknown[]): [string
 async function begin(ctx: ApplyContext, step: Step, transaction: 'begin' | 'continue' | 'none'): Promise<void> {
   const { pid, lockHeld } = await ctx.driver.beginMigration({
     transaction: transaction === 'begin',
-    ...fileTimeouts(step),
+    ...fileTimeouts(ctx, step),
   }, ctx.lockKey);
   if (pid !== ctx.pid) throw sessionChanged(ctx, step, pid);
   if (!lockHeld) throw lockLost(ctx, step);
 }
 
 /** The file's own `-- berth:lock-timeout` / `statement-timeout`, for the session it runs in. */
-function fileTimeouts(step: Step): { lockTimeoutMs?: number; statementTimeoutMs?: number } {
+function fileTimeouts(ctx: ApplyContext, step: Step): { lockTimeoutMs?: number; statementTimeoutMs?: number } {
+  // The file's directive, else --statement-timeout: set with each migration, so that berth's own
+  // statements are never cut by a timeout meant for migrations.
+  const statementTimeoutMs = step.directives.statementTimeoutMs ?? (ctx.statementTimeoutMs ? ctx.statementTimeoutMs : undefined);
   return {
     ...(step.directives.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: step.directives.lockTimeoutMs }),
-    ...(step.directives.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: step.directives.statementTimeoutMs }),
+    ...(statementTimeoutMs === undefined ? {} : { statementTimeoutMs }),
   };
 }
 

@@ -11,7 +11,6 @@ export interface ConnectOptions {
   /** Resolved again for every attempt, so a rotated `*_FILE` secret is picked up. */
   readonly databaseUrl: () => string | Promise<string>;
   readonly waitMs: number;
-  readonly statementTimeoutMs: number;
   readonly applicationName: string;
   /** `--sslmode` / `--sslrootcert` (a flag beats the URL; the URL beats the environment). */
   readonly ssl?: SslSettings;
@@ -19,6 +18,11 @@ export interface ConnectOptions {
   readonly signal?: AbortSignal;
   /** Keeps an in-process database open between the operations of one migrator. */
   readonly keeper: SessionKeeper;
+  /**
+   * Retry a target that refuses us too (no such database, a role not created yet), until the
+   * deadline: `await` waits for a database that an init script is still setting up.
+   */
+  readonly retryRejected?: boolean;
 }
 
 export interface Connection {
@@ -77,7 +81,7 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
       ? MAX_ATTEMPT_TIMEOUT_MS
       : Math.min(MAX_ATTEMPT_TIMEOUT_MS, Math.max(MIN_ATTEMPT_TIMEOUT_MS, deadline - Date.now()));
     const driver = await entry.create(target, {
-      applicationName: options.applicationName, connectTimeoutMs: attemptTimeout, statementTimeoutMs: options.statementTimeoutMs, keeper: options.keeper,
+      applicationName: options.applicationName, connectTimeoutMs: attemptTimeout, keeper: options.keeper,
     });
     try {
       // A database inside this process has no network to time out on.
@@ -94,7 +98,7 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
       // A client's own message is text from outside berth, and may quote the connection string;
       // berth's messages are built from the redacted target and are left as they are.
       const error = classify(err instanceof BerthError ? err : redactError(err, secrets), target);
-      const retryable = error instanceof UnreachableError || error.code === 'ERR_DB_READ_ONLY';
+      const retryable = error instanceof UnreachableError || error.code === 'ERR_DB_READ_ONLY' || (options.retryRejected === true && error instanceof TargetRejectedError);
       if (!retryable) throw error;
       lastError = error;
       const left = deadline - Date.now();

@@ -147,3 +147,58 @@ export function planDown(p: Plan, target: DownTarget): AppliedEntry[] {
   if ('to' in target) return newestFirst.filter((e) => e.row.version > target.to);
   return newestFirst;
 }
+
+/**
+ * `--to <version>` (of `migrate` or `down`) and `baseline <version>`: a version that names no
+ * migration is a usage error, whose message this returns; undefined when the version is known (a
+ * file, or for `down` also a history row). `down --to 0` means "everything above 0" even without
+ * a version 0.
+ */
+export function unknownVersion(command: 'migrate' | 'down' | 'baseline', version: number, migrations: readonly Migration[], history: readonly HistoryRow[] = []): string | undefined {
+  if (migrations.some((m) => m.version === version)) return undefined;
+  if (command === 'down' && (version === 0 || history.some((r) => r.version === version))) return undefined;
+  return command === 'baseline' ? `baseline ${version}: no migration has that version` : `--to ${version}: no migration has that version`;
+}
+
+/**
+ * `--single-transaction` runs every pending migration in one transaction: the first one that
+ * cannot run in a transaction, and why, or undefined.
+ */
+export function singleTransactionConflict(toApply: readonly Migration[]): { readonly migration: Migration; readonly why: string } | undefined {
+  const migration = toApply.find((m) => m.directives.noTransaction);
+  if (!migration) return undefined;
+  const implied = migration.directives.noTransactionImpliedBy;
+  return { migration, why: implied ? `its ${implied} cannot run in a transaction` : 'it is marked -- berth:no-transaction' };
+}
+
+/** `check`: whether the schema is current (nothing pending, failed, drifted or missing; at least `expect`), and why not. */
+export function currentness(p: Plan, expect?: number): { readonly upToDate: boolean; readonly reasons: readonly string[] } {
+  const reasons: string[] = [];
+  const versions = (items: readonly { readonly version: number }[]) => items.map((i) => i.version).join(', ');
+  if (p.failed.length) reasons.push(`migration ${versions(p.failed)} failed`);
+  if (p.drifted.length) reasons.push(`migration ${versions(p.drifted.map((d) => d.row))} changed after it was applied`);
+  if (p.missing.length) reasons.push(`applied migration ${versions(p.missing)} is missing from the directory`);
+  if (p.pending.length) reasons.push(`${p.pending.length} migration(s) pending, the first ${p.pending[0]?.version}`);
+  if (expect !== undefined && (p.current === null || p.current < expect)) reasons.push(`schema is at ${p.current ?? 'no version'}, expected at least ${expect}`);
+  return { upToDate: reasons.length === 0, reasons };
+}
+
+/** `baseline <version>`: the migrations up to `version` that the history does not hold yet. */
+export function baselineCandidates(migrations: readonly Migration[], history: readonly HistoryRow[], version: number): Migration[] {
+  const known = new Set(history.map((r) => r.version));
+  return migrations.filter((m) => m.version <= version && !known.has(m.version));
+}
+
+/**
+ * What stops `down` before anything is reverted, as far as the files tell: an entry whose file is
+ * gone, or an SQL migration without a down file. (Whether a code migration exports `down()` is
+ * known once it is imported.)
+ */
+export function missingDowns(entries: readonly AppliedEntry[]): string[] {
+  return entries.flatMap((entry) => {
+    const m = entry.migration;
+    if (!m) return [`${entry.row.version} (${entry.row.name}): its file is missing`];
+    if (m.kind === 'sql' && !m.downSql) return [`${m.version} (${m.up.fileName}) has no ${m.up.fileName.replace(/\.up\.sql$/, '.down.sql')}`];
+    return [];
+  });
+}

@@ -20,8 +20,6 @@ export interface DriverOptions {
   readonly applicationName: string;
   /** Bound of one connection attempt, in ms. */
   readonly connectTimeoutMs: number;
-  /** Session-wide statement timeout in ms (0: none). */
-  readonly statementTimeoutMs: number;
   /** Keeps an in-process database open between the operations of one migrator. */
   readonly keeper: SessionKeeper;
 }
@@ -53,7 +51,6 @@ const postgres: DriverEntry<PostgresTarget> = {
     return new PostgresDriver({
       capabilities: postgres.capabilities,
       open: (settings) => openPgSession({ target, applicationName: options.applicationName, connectTimeoutMs: options.connectTimeoutMs }, settings),
-      statementTimeoutMs: options.statementTimeoutMs,
       sessionLimits: true,
       scripts: true,
     });
@@ -76,7 +73,6 @@ const pglite: DriverEntry<PgliteTarget> = {
       // `pglite://memory` would vanish after every operation: the migrator keeps it open, and
       // each operation only lets go of it.
       open: async () => ({ ...(await options.keeper.keep(target.redacted, () => openPgliteSession(target))), end: async () => undefined }),
-      statementTimeoutMs: options.statementTimeoutMs,
       sessionLimits: false,
       scripts: false,
     });

@@ -8,7 +8,7 @@ import { driverFor, parseDatabaseUrl } from '../../src/drivers/registry.js';
 
 export async function connectDriver(url: string, keeper = sessionKeeper()): Promise<Driver> {
   const target = parseDatabaseUrl(url);
-  const driver = await driverFor(target).create(target, { applicationName: 'berth-test', connectTimeoutMs: 10_000, statementTimeoutMs: 0, keeper });
+  const driver = await driverFor(target).create(target, { applicationName: 'berth-test', connectTimeoutMs: 10_000, keeper });
   await driver.connect();
   return driver;
 }

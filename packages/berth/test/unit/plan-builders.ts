@@ -20,6 +20,8 @@ export interface MigrationSpec {
   /** Defaults to a checksum derived from the version, the same one `row()` stores. */
   readonly checksum?: string;
   readonly noTransaction?: boolean;
+  /** Set when no directive asked for it: the command that keeps the file out of a transaction. */
+  readonly impliedBy?: string;
   readonly down?: boolean;
 }
 
@@ -32,11 +34,14 @@ export function migration(version: number, spec: MigrationSpec = {}): Migration 
     name,
     kind: 'sql',
     up: { fileName, path: `${DIR}/${fileName}` },
-    ...(spec.down ? { down: { fileName: `${version}_${name}.down.sql`, path: `${DIR}/${version}_${name}.down.sql` } } : {}),
+    ...(spec.down ? {
+      down: { fileName: `${version}_${name}.down.sql`, path: `${DIR}/${version}_${name}.down.sql` },
+      downSql: { fileName: `${version}_${name}.down.sql`, sql: `SELECT -${version};`, statements: [{ sql: `SELECT -${version}`, offset: 0, line: 1, column: 1 }], directives: { noTransaction: false } },
+    } : {}),
     checksum: spec.checksum ?? checksumOf(`v${version}`),
     sql: `SELECT ${version};`,
     statements: [{ sql: `SELECT ${version}`, offset: 0, line: 1, column: 1 }],
-    directives: { noTransaction: spec.noTransaction ?? false },
+    directives: spec.impliedBy ? { noTransaction: true, noTransactionImpliedBy: spec.impliedBy } : { noTransaction: spec.noTransaction ?? false },
   };
 }
 

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 
 import type { HistoryRow } from '../../src/drivers/driver.js';
-import { plan, type Plan, type PlanInput, type ProblemKind } from '../../src/core/plan.js';
+import {
+  baselineCandidates, currentness, missingDowns, plan, planDown, singleTransactionConflict, unknownVersion,
+  type Plan, type PlanInput, type ProblemKind,
+} from '../../src/core/plan.js';
 import type { Migration } from '../../src/source/types.js';
 import { checksumOf, migration, migrations, row, rows } from './plan-builders.js';
 
@@ -265,5 +268,49 @@ describe('plan(): what each problem says', () => {
     const p = run({ migrations: migrations(1, 2, 3), history: [row(1, { checksum: checksumOf('old') })], target: 2 });
     expect(p.toApply.map((m) => m.version)).toEqual([2]);
     expect(p.problems.map((x) => x.kind)).toEqual(['drifted']);
+  });
+});
+
+describe('decisions of the commands', () => {
+  it('unknownVersion: --to and baseline name a file; down --to may name a history row, or 0', () => {
+    const files = migrations(1, 2);
+    expect(unknownVersion('migrate', 2, files)).toBeUndefined();
+    expect(unknownVersion('migrate', 3, files)).toBe('--to 3: no migration has that version');
+    expect(unknownVersion('baseline', 0, files)).toBe('baseline 0: no migration has that version');
+    expect(unknownVersion('down', 0, files)).toBeUndefined();
+    expect(unknownVersion('down', 7, files, rows(7))).toBeUndefined();
+    expect(unknownVersion('down', 8, files, rows(7))).toBe('--to 8: no migration has that version');
+  });
+
+  it('singleTransactionConflict: the first file that cannot run in a transaction, and why', () => {
+    expect(singleTransactionConflict(migrations(1, 2))).toBeUndefined();
+    const marked = migration(2, { noTransaction: true });
+    const implied = migration(3, { impliedBy: 'CREATE INDEX CONCURRENTLY' });
+    expect(singleTransactionConflict([migration(1), marked, implied])).toEqual({ migration: marked, why: 'it is marked -- berth:no-transaction' });
+    expect(singleTransactionConflict([implied])).toEqual({ migration: implied, why: 'its CREATE INDEX CONCURRENTLY cannot run in a transaction' });
+  });
+
+  it('currentness: every reason the schema is not current, and --expect', () => {
+    expect(currentness(plan({ migrations: migrations(1, 2), history: rows(1, 2) }))).toEqual({ upToDate: true, reasons: [] });
+    expect(currentness(plan({ migrations: migrations(1, 2), history: rows(1, 2) }), 3)).toEqual({ upToDate: false, reasons: ['schema is at 2, expected at least 3'] });
+    expect(currentness(plan({ migrations: migrations(0), history: rows(0) }), 0).upToDate).toBe(true);
+    expect(currentness(plan({ migrations: migrations(0), history: [] }), 0).reasons).toEqual(['1 migration(s) pending, the first 0', 'schema is at no version, expected at least 0']);
+    const p = plan({
+      migrations: [migration(1, { checksum: checksumOf('edited') }), migration(3), migration(4)],
+      history: [row(1), row(2), row(3, { status: 'failed' })],
+    });
+    expect(currentness(p).reasons).toEqual([
+      'migration 3 failed', 'migration 1 changed after it was applied', 'applied migration 2 is missing from the directory', '1 migration(s) pending, the first 4',
+    ]);
+  });
+
+  it('baselineCandidates: the files up to the version that the history does not hold', () => {
+    expect(baselineCandidates(migrations(0, 1, 2, 3), rows(1), 2).map((m) => m.version)).toEqual([0, 2]);
+  });
+
+  it('missingDowns: a file gone, an SQL migration without a down file; code migrations are judged once imported', () => {
+    const code: Migration = { ...migration(3), kind: 'code', up: { fileName: '3_code.ts', path: '/srv/migrations/3_code.ts' } };
+    const p = plan({ migrations: [migration(1, { down: true }), migration(2), code], history: rows(1, 2, 3, 4) });
+    expect(missingDowns(planDown(p, { all: true }))).toEqual(['4 (m4): its file is missing', '2 (2_m2.up.sql) has no 2_m2.down.sql']);
   });
 });

@@ -30,8 +30,6 @@ export interface PostgresDialectOptions {
    * throws classified errors (see driver.ts).
    */
   readonly open: (settings: Readonly<Record<string, string>>) => Promise<SqlSession>;
-  /** Session-wide `statement_timeout` in ms (0 = none). */
-  readonly statementTimeoutMs: number;
   /**
    * Server-side limits that make a dead, frozen or partitioned runner lose its session (and the
    * lock with it) within seconds (SPEC §4.5). Off for an in-process database.
@@ -119,7 +117,9 @@ export class PostgresDriver implements Driver {
     // migration keeps them and nothing needs re-applying per migration.
     const wanted = [
       ...(this.#options.sessionLimits ? SESSION_LIMITS : []),
-      { min: 0, name: 'statement_timeout', value: String(Math.round(this.#options.statementTimeoutMs)) },
+      // None for berth's own statements, whatever the database's default: a migration's timeout
+      // (--statement-timeout, the file's directive) is SET with the migration (beginMigration).
+      { min: 0, name: 'statement_timeout', value: '0' },
     ];
     this.#session = await this.#options.open(Object.fromEntries(wanted.map((w) => [w.name, w.value])));
     const session = this.#session;
