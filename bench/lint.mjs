@@ -24,7 +24,7 @@ const opt = (name, fallback) => {
 const FILES = opt('--files', 1000);
 const RUNS = opt('--runs', 5);
 
-if (!existsSync(join(ROOT, 'packages/berth/dist/cli.js'))) {
+if (!existsSync(join(ROOT, 'packages/berth/dist/cli.cjs'))) {
   console.error('berth is not built: run `npm run build -w berth` first');
   process.exit(2);
 }

@@ -57,7 +57,15 @@ export interface UpOptions {
    * run, before the first one starts. Throwing stops the run with nothing applied (the CLI's
    * `--lint error` uses it). Not called when there is nothing to apply.
    */
-  readonly beforeApply?: (migrations: readonly PlannedMigration[]) => void | Promise<void>;
+  readonly beforeApply?: (migrations: readonly PlannedMigration[], target: ApplyTarget) => void | Promise<void>;
+}
+
+/** What `beforeApply` knows of the database the migrations are about to run on. */
+export interface ApplyTarget {
+  /** Rows in the history table, whatever their status: 0 on a database nothing was applied to. */
+  readonly recorded: number;
+  /** The server's `server_version_num`, e.g. 160004. */
+  readonly serverVersionNum: number;
 }
 
 /** A migration about to run, as `beforeApply` sees it. */
@@ -329,7 +337,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
       checkUnverified(migrations, before ?? []);
       if (upOptions.dryRun) {
         failOnProblems(optimistic);
-        if (optimistic.toApply.length) await upOptions.beforeApply?.(optimistic.toApply.map(toPlanned));
+        if (optimistic.toApply.length) await upOptions.beforeApply?.(optimistic.toApply.map(toPlanned), { recorded: before?.length ?? 0, serverVersionNum: c.server.serverVersionNum });
         return reportDryRun(optimistic, `${table.schema}.${table.table}`);
       }
       if (before !== null && optimistic.problems.length === 0 && optimistic.toApply.length === 0) return upToDate(optimistic, 0);
@@ -360,7 +368,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
           const noTx = current.toApply.find((m) => m.directives.noTransaction);
           if (noTx) throw new ConfigError('ERR_USAGE', `--single-transaction cannot include ${noTx.up.fileName}: it is marked -- berth:no-transaction. Run without --single-transaction, or --to the version before it.`);
         }
-        if (current.toApply.length) await upOptions.beforeApply?.(current.toApply.map(toPlanned));
+        if (current.toApply.length) await upOptions.beforeApply?.(current.toApply.map(toPlanned), { recorded: history.length, serverVersionNum: c.server.serverVersionNum });
         // Code is loaded before anything runs, so a broken module fails the run with nothing applied.
         const steps = await Promise.all(current.toApply.map(async (m) => upStep(m, m.kind === 'code' ? (await loadCode(m)).up : undefined)));
         const applied: AppliedMigration[] = [];

@@ -11,18 +11,22 @@ import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { decodeMigrationText } from '../source/decode.js';
 import { parseMigrationFileName } from '../source/file-name.js';
-import { lintSql } from './lint-file.js';
+import { Catalog } from './catalog.js';
+import { lintSql, type LintOptions } from './lint-file.js';
 import { loadParser, type SqlParser } from './parser.js';
 import { ruleInfo } from './rules.js';
-import { summarize, type FileReport, type LintReport } from './types.js';
+import { summarize, type FileReport, type LintReport, type SkippedFile } from './types.js';
+import type { PgVersion } from './version.js';
 
 export { formatReport, summaryLine, location, LINT_FORMATS, type LintFormat } from './format.js';
 export { RULES, type RuleId, type RuleInfo } from './rules.js';
 export { failsAt, summarize } from './types.js';
-export type { FailOn, Finding, FileReport, LintReport, Severity, SuppressedFinding } from './types.js';
-export { lintSql, lintParsedFile } from './lint-file.js';
+export type { FailOn, Finding, FileReport, LintReport, Severity, SkippedFile, SuppressedFinding } from './types.js';
+export { lintSql, lintParsedFile, type LintOptions } from './lint-file.js';
 export { parseSqlFile } from './parse-file.js';
 export { loadParser, type SqlParser } from './parser.js';
+export { Catalog } from './catalog.js';
+export { ASSUMED_PG_VERSION, formatPgVersion, parsePgVersion, pgVersionText, type PgVersion } from './version.js';
 
 export interface LintSource {
   /** How the file is named in findings. */
@@ -37,25 +41,50 @@ export interface LintTarget {
   readonly path: string;
 }
 
-/** Lints texts already in memory (`migrate --lint` passes the pending migrations). */
-export async function lintSources(sources: readonly LintSource[], parser?: SqlParser): Promise<LintReport> {
-  const p = parser ?? (await loadParser());
-  return summarize(sources.map((s) => lintSql(s.file, s.text, p)));
+export interface RunOptions {
+  /** The server the migrations will run on. */
+  readonly pg?: PgVersion;
+  readonly parser?: SqlParser;
+}
+
+/**
+ * Lints texts already in memory (`migrate --lint` passes the pending migrations), in the order
+ * given, sharing what each says about the schema with the next (catalog.ts).
+ */
+export async function lintSources(sources: readonly LintSource[], options: RunOptions = {}): Promise<LintReport> {
+  const p = options.parser ?? (await loadParser());
+  const lintOptions = fileOptions(options);
+  return summarize(sources.map((s) => lintSql(s.file, s.text, p, lintOptions)));
+}
+
+function fileOptions(options: RunOptions): LintOptions {
+  return { catalog: new Catalog(), ...(options.pg ? { pg: options.pg } : {}) };
+}
+
+export interface Targets {
+  readonly targets: LintTarget[];
+  readonly skipped: SkippedFile[];
 }
 
 /**
  * The files `berth lint <paths...>` looks at: a directory contributes its up SQL migrations
- * (`<version>_<name>.up.sql`, in version order; down files and code migrations are skipped),
- * a file is linted whatever its name. A path that does not exist is a usage error (exit 2).
+ * (`<version>_<name>.up.sql`, in version order), a file is linted whatever its name. The files
+ * of a directory that are not linted are listed with why: down files and code migrations on
+ * purpose, names that look like a migration but are not one because `migrate` would refuse them.
+ * A path that does not exist is a usage error (exit 2).
  */
-export async function collectTargets(paths: readonly string[], cwd: string): Promise<LintTarget[]> {
+export async function collectTargets(paths: readonly string[], cwd: string): Promise<Targets> {
   const out: LintTarget[] = [];
+  const skipped: SkippedFile[] = [];
   const seen = new Set<string>();
+  const display = (abs: string) => {
+    const rel = path.relative(cwd, abs);
+    return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? abs : rel;
+  };
   const add = (abs: string) => {
     if (seen.has(abs)) return;
     seen.add(abs);
-    const rel = path.relative(cwd, abs);
-    out.push({ file: rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? abs : rel, path: abs });
+    out.push({ file: display(abs), path: abs });
   };
   for (const given of paths) {
     const abs = path.resolve(cwd, given);
@@ -70,22 +99,35 @@ export async function collectTargets(paths: readonly string[], cwd: string): Pro
       add(abs);
       continue;
     }
-    const migrations = (await readdir(abs)).flatMap((name) => {
+    const migrations: { name: string; version: number }[] = [];
+    for (const entry of await readdir(abs, { withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const name = entry.name;
       const parsed = parseMigrationFileName(name);
-      return parsed.kind === 'migration' && parsed.direction === 'up' && parsed.type === 'sql' ? [{ name, version: parsed.version }] : [];
-    });
+      const file = display(path.join(abs, name));
+      if (parsed.kind === 'invalid') skipped.push({ file, kind: 'invalid', reason: parsed.message });
+      else if (parsed.kind === 'ignored') skipped.push({ file, kind: 'other', reason: parsed.reason });
+      else if (parsed.type === 'code') skipped.push({ file, kind: 'code', reason: 'a code migration (berth lint reads SQL only)' });
+      else if (parsed.direction === 'down') skipped.push({ file, kind: 'down', reason: 'a down migration (only up migrations run on deploy)' });
+      else migrations.push({ name, version: parsed.version });
+    }
     migrations.sort((a, b) => a.version - b.version || (a.name < b.name ? -1 : 1));
     for (const m of migrations) add(path.join(abs, m.name));
   }
-  return out;
+  skipped.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  return { targets: out, skipped };
 }
 
 // Enough to overlap file reads without risking EMFILE (as in source/read-migrations.ts).
 const READ_CONCURRENCY = 16;
 
-/** Reads and lints files. A file that is not valid UTF-8 is an `invalid-file` finding, not an exception. */
-export async function lintTargets(targets: readonly LintTarget[], parser?: SqlParser): Promise<LintReport> {
-  const p = parser ?? (await loadParser());
+/**
+ * Reads and lints files, in the order given (sharing what each says about the schema with the
+ * next). A file that is not valid UTF-8 is an `invalid-file` finding, not an exception.
+ */
+export async function lintTargets(targets: readonly LintTarget[], options: RunOptions = {}): Promise<LintReport> {
+  const p = options.parser ?? (await loadParser());
+  const lintOptions = fileOptions(options);
   const contents: Uint8Array[] = new Array(targets.length);
   let next = 0;
   const reader = async (): Promise<void> => {
@@ -100,12 +142,12 @@ export async function lintTargets(targets: readonly LintTarget[], parser?: SqlPa
     }
   };
   await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, targets.length) }, reader));
-  return summarize(targets.map((target, i) => lintBytes(target.file, contents[i]!, p)));
+  return summarize(targets.map((target, i) => lintBytes(target.file, contents[i]!, p, lintOptions)));
 }
 
-function lintBytes(file: string, bytes: Uint8Array, parser: SqlParser): FileReport {
+function lintBytes(file: string, bytes: Uint8Array, parser: SqlParser, options: LintOptions): FileReport {
   const decoded = decodeMigrationText(bytes);
-  if ('text' in decoded) return lintSql(file, decoded.text, parser);
+  if ('text' in decoded) return lintSql(file, decoded.text, parser, options);
   const info = ruleInfo('invalid-file');
   return {
     file, statements: 0, suppressed: [],

@@ -1,0 +1,140 @@
+/**
+ * What the migrations linted so far say about the schema: which columns are NOT NULL, which
+ * columns an index covers, what a named constraint is, the values of an enum. `berth lint <dir>`
+ * reads the files in version order and shares one Catalog between them, so a later migration's
+ * `PRIMARY KEY USING INDEX` or `VALIDATE CONSTRAINT` is judged with what an earlier one created.
+ *
+ * Knowledge only, never an exemption of its own: a table created by an earlier migration has
+ * rows by the time a later one runs, so "created in this file" (analyze.ts) stays per file.
+ * Names are matched without their schema, as most migration sets use one schema.
+ */
+
+export type ConstraintKind = 'check' | 'foreign' | 'unique' | 'primary' | 'exclusion' | 'notnull' | 'other';
+
+export interface KnownConstraint {
+  readonly table: string;
+  readonly kind: ConstraintKind;
+  /** Set when the constraint is `CHECK (col IS NOT NULL)` or a `NOT NULL col` constraint. */
+  readonly notNullColumn?: string;
+  /** Added without NOT VALID, or validated since. */
+  readonly valid: boolean;
+}
+
+export interface KnownIndex {
+  readonly table: string;
+  /** Key columns; undefined for an expression. */
+  readonly columns: readonly (string | undefined)[];
+}
+
+export class Catalog {
+  /** table → column → NOT NULL */
+  readonly #columns = new Map<string, Map<string, boolean>>();
+  readonly #indexes = new Map<string, KnownIndex>();
+  readonly #constraints = new Map<string, KnownConstraint>();
+  readonly #enums = new Map<string, string[]>();
+
+  /** True/false when a migration defined the column, undefined when unknown. */
+  notNull(table: string, column: string): boolean | undefined {
+    return this.#columns.get(table)?.get(column);
+  }
+
+  setColumn(table: string, column: string, notNull: boolean): void {
+    let columns = this.#columns.get(table);
+    if (columns === undefined) this.#columns.set(table, (columns = new Map()));
+    columns.set(column, notNull);
+  }
+
+  /** SET NOT NULL / DROP NOT NULL on a column: only known columns change. */
+  changeNotNull(table: string, column: string, notNull: boolean): void {
+    const columns = this.#columns.get(table);
+    if (columns === undefined) {
+      // A table created before the linted migrations: the column is now known to be that.
+      this.setColumn(table, column, notNull);
+      return;
+    }
+    columns.set(column, notNull);
+  }
+
+  dropColumn(table: string, column: string): void {
+    this.#columns.get(table)?.delete(column);
+  }
+
+  renameColumn(table: string, from: string, to: string): void {
+    const columns = this.#columns.get(table);
+    const notNull = columns?.get(from);
+    if (columns === undefined || notNull === undefined) return;
+    columns.delete(from);
+    columns.set(to, notNull);
+  }
+
+  renameTable(from: string, to: string): void {
+    const columns = this.#columns.get(from);
+    if (columns !== undefined) {
+      this.#columns.delete(from);
+      this.#columns.set(to, columns);
+    }
+  }
+
+  dropTable(table: string): void {
+    this.#columns.delete(table);
+  }
+
+  index(name: string): KnownIndex | undefined {
+    return this.#indexes.get(name);
+  }
+
+  addIndex(name: string, index: KnownIndex): void {
+    this.#indexes.set(name, index);
+  }
+
+  dropIndex(name: string): void {
+    this.#indexes.delete(name);
+  }
+
+  constraint(name: string): KnownConstraint | undefined {
+    return this.#constraints.get(name);
+  }
+
+  addConstraint(name: string, constraint: KnownConstraint): void {
+    this.#constraints.set(name, constraint);
+  }
+
+  validateConstraint(name: string): void {
+    const known = this.#constraints.get(name);
+    if (known !== undefined) this.#constraints.set(name, { ...known, valid: true });
+  }
+
+  dropConstraint(name: string): void {
+    this.#constraints.delete(name);
+  }
+
+  /** A valid CHECK (col IS NOT NULL) on the table proves the column NOT NULL (PostgreSQL 12+). */
+  provesNotNull(table: string, column: string): boolean {
+    for (const c of this.#constraints.values()) {
+      if (c.valid && c.table === table && c.notNullColumn === column) return true;
+    }
+    return false;
+  }
+
+  enumValues(type: string): readonly string[] | undefined {
+    return this.#enums.get(type);
+  }
+
+  setEnum(type: string, values: string[]): void {
+    this.#enums.set(type, values);
+  }
+
+  addEnumValue(type: string, value: string, neighbor: string | undefined, after: boolean): void {
+    const values = this.#enums.get(type);
+    if (values === undefined || values.includes(value)) return;
+    const at = neighbor === undefined ? -1 : values.indexOf(neighbor);
+    if (at < 0) values.push(value);
+    else values.splice(after ? at + 1 : at, 0, value);
+  }
+
+  renameEnumValue(type: string, from: string, to: string): void {
+    const values = this.#enums.get(type);
+    const at = values?.indexOf(from) ?? -1;
+    if (values !== undefined && at >= 0) values[at] = to;
+  }
+}
