@@ -290,8 +290,8 @@ class FileAnalysis {
     const kind = kindOf(node);
     const body = (node as Record<string, unknown>)[kind];
     this.#transactionRules(kind, body);
-    this.#identifiers();
     this.#usesNewEnumValue(node);
+    this.#namesDefined(kind, body);
     switch (kind) {
       case 'TransactionStmt': return this.#transactionStmt(body as { kind?: string; chain?: boolean });
       case 'CreateStmt': return this.#createTable(body as CreateStmt);
@@ -1118,25 +1118,35 @@ class FileAnalysis {
     }
   }
 
-  /** Identifiers over 63 bytes, which PostgreSQL truncates (with a NOTICE the migration log hides). */
-  #identifiers(): void {
-    const sql = this.#ps.statement.sql;
-    if (!LONG_WORD.test(sql)) return;
-    const json = this.#ps.json ?? '';
-    const reported = new Set<string>();
-    for (const m of sql.matchAll(IDENTIFIER)) {
-      const quoted = m[0].startsWith('"');
-      const name = quoted ? m[0].slice(1, -1).replace(/""/g, '"') : m[0].toLowerCase();
-      if (Buffer.byteLength(name) <= 63 || reported.has(name)) continue;
-      const truncated = truncateIdentifier(name);
-      // The tree holds the truncated name only if the word was an identifier (not text in a string).
-      if (!json.includes(`"${JSON.stringify(truncated).slice(1, -1)}"`)) continue;
-      reported.add(name);
+  /**
+   * Identifiers over 63 bytes, which PostgreSQL truncates (with a NOTICE the migration log
+   * hides). The parser has already truncated them, so a name the statement defines that is 61 to
+   * 63 bytes long is looked for in the statement's text: only there is its full length visible.
+   * Checking the names a statement defines (not every word of every statement) keeps this cheap.
+   */
+  #namesDefined(kind: string, body: unknown): void {
+    for (const name of definedNames(kind, body)) {
+      if (name.length < 21 || Buffer.byteLength(name) < 61) continue;
+      const full = this.#fullIdentifier(name);
+      if (full === undefined) continue;
       this.#report({
-        rule: 'identifier-too-long', statement: this.#index, offset: this.#ps.statement.offset + (m.index ?? 0),
-        message: `"${name.length > 80 ? `${name.slice(0, 77)}...` : name}" is ${Buffer.byteLength(name)} bytes long: PostgreSQL truncates it to "${truncated}"`,
+        rule: 'identifier-too-long', statement: this.#index, offset: this.#ps.statement.offset + full.index,
+        message: `"${full.text.length > 80 ? `${full.text.slice(0, 77)}...` : full.text}" is ${Buffer.byteLength(full.text)} bytes long: PostgreSQL truncates it to "${name}"`,
       });
     }
+  }
+
+  /** Where the statement writes `truncated` in full, when that is longer than 63 bytes. */
+  #fullIdentifier(truncated: string): { text: string; index: number } | undefined {
+    const sql = this.#ps.statement.sql;
+    const lower = sql.toLowerCase();
+    for (let at = lower.indexOf(truncated.toLowerCase()); at >= 0; at = lower.indexOf(truncated.toLowerCase(), at + 1)) {
+      const quoted = sql[at - 1] === '"';
+      const rest = quoted ? /^(?:[^"]|"")*/.exec(sql.slice(at))![0].replace(/""/g, '"') : /^[A-Za-z0-9_$\u0080-\uffff]*/.exec(sql.slice(at))![0];
+      const text = quoted ? rest : rest.toLowerCase();
+      if (Buffer.byteLength(text) > 63 && truncateIdentifier(text) === truncated) return { text, index: at };
+    }
+    return undefined;
   }
 
   #finish(): void {
@@ -1335,10 +1345,52 @@ function isZeroTimeout(value: string | undefined): boolean {
   return /^\s*0+(\.0*)?\s*(us|ms|s|min|h|d)?\s*$/i.test(value);
 }
 
-// A run of identifier characters long enough to be over 63 bytes (63 ASCII characters, or
-// fewer multi-byte ones: the exact test is on bytes).
-const LONG_WORD = /[A-Za-z0-9_$\u0080-\uffff]{22,}/;
-const IDENTIFIER = /"(?:[^"]|"")+"|[A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*/g;
+/** The names a statement gives to what it creates, as the parser returned them (truncated). */
+function definedNames(kind: string, body: unknown): string[] {
+  const b = body as Record<string, unknown>;
+  const out: string[] = [];
+  const rel = (rv: unknown) => (rv as RangeVar | undefined)?.relname;
+  const push = (name: unknown) => {
+    if (typeof name === 'string') out.push(name);
+  };
+  const constraints = (list: unknown) => {
+    for (const c of (list as Node[] | undefined) ?? []) if ('Constraint' in c) push(c.Constraint.conname);
+  };
+  const column = (def: ColumnDef) => {
+    push(def.colname);
+    constraints(def.constraints);
+  };
+  switch (kind) {
+    case 'CreateStmt':
+      push(rel(b.relation));
+      for (const e of (b.tableElts as Node[] | undefined) ?? []) {
+        if ('ColumnDef' in e) column(e.ColumnDef);
+        else if ('Constraint' in e) push(e.Constraint.conname);
+      }
+      break;
+    case 'IndexStmt': push(b.idxname); break;
+    case 'ViewStmt': push(rel(b.view)); break;
+    case 'CreateTableAsStmt': push(rel((b.into as { rel?: RangeVar } | undefined)?.rel)); break;
+    case 'CreateSeqStmt': push(rel(b.sequence)); break;
+    case 'CreateTrigStmt': push(b.trigname); break;
+    case 'CreateSchemaStmt': push(b.schemaname); break;
+    case 'RenameStmt': push(b.newname); break;
+    case 'CreateEnumStmt': push(stringsOf(b.typeName as Node[] | undefined).at(-1)); break;
+    case 'CreateDomainStmt': push(stringsOf(b.domainname as Node[] | undefined).at(-1)); break;
+    case 'CreateFunctionStmt': push(stringsOf(b.funcname as Node[] | undefined).at(-1)); break;
+    case 'AlterTableStmt':
+      for (const c of (b.cmds as Node[] | undefined) ?? []) {
+        if (!('AlterTableCmd' in c)) continue;
+        const def = c.AlterTableCmd.def;
+        if (def && 'ColumnDef' in def) column(def.ColumnDef);
+        if (def && 'Constraint' in def) push(def.Constraint.conname);
+      }
+      break;
+    default:
+      break;
+  }
+  return out;
+}
 
 /** PostgreSQL's truncate_identifier: the longest prefix of at most 63 bytes that ends on a character. */
 function truncateIdentifier(name: string): string {

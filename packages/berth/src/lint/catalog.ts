@@ -26,12 +26,38 @@ export interface KnownIndex {
   readonly columns: readonly (string | undefined)[];
 }
 
+/** A Catalog as plain data, for the lint cache (cache.ts). */
+export interface CatalogState {
+  readonly columns: [string, [string, boolean][]][];
+  readonly indexes: [string, KnownIndex][];
+  readonly constraints: [string, KnownConstraint][];
+  readonly enums: [string, string[]][];
+}
+
 export class Catalog {
   /** table → column → NOT NULL */
   readonly #columns = new Map<string, Map<string, boolean>>();
   readonly #indexes = new Map<string, KnownIndex>();
   readonly #constraints = new Map<string, KnownConstraint>();
   readonly #enums = new Map<string, string[]>();
+
+  static fromState(state: CatalogState): Catalog {
+    const catalog = new Catalog();
+    for (const [table, columns] of state.columns) catalog.#columns.set(table, new Map(columns));
+    for (const [name, index] of state.indexes) catalog.#indexes.set(name, index);
+    for (const [name, constraint] of state.constraints) catalog.#constraints.set(name, constraint);
+    for (const [name, values] of state.enums) catalog.#enums.set(name, [...values]);
+    return catalog;
+  }
+
+  state(): CatalogState {
+    return {
+      columns: [...this.#columns].map(([table, columns]) => [table, [...columns]]),
+      indexes: [...this.#indexes],
+      constraints: [...this.#constraints],
+      enums: [...this.#enums].map(([name, values]) => [name, [...values]]),
+    };
+  }
 
   /** True/false when a migration defined the column, undefined when unknown. */
   notNull(table: string, column: string): boolean | undefined {

@@ -6,12 +6,14 @@
  * and suppresses findings), format.ts (output).
  */
 
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { decodeMigrationText } from '../source/decode.js';
 import { parseMigrationFileName } from '../source/file-name.js';
-import { Catalog } from './catalog.js';
+import { LintCache, sha256, SNAPSHOT_EVERY } from './cache.js';
+import { Catalog, type CatalogState } from './catalog.js';
 import { lintSql, type LintOptions } from './lint-file.js';
 import { loadParser, type SqlParser } from './parser.js';
 import { ruleInfo } from './rules.js';
@@ -26,6 +28,7 @@ export { lintSql, lintParsedFile, type LintOptions } from './lint-file.js';
 export { parseSqlFile } from './parse-file.js';
 export { loadParser, type SqlParser } from './parser.js';
 export { Catalog } from './catalog.js';
+export { lintCacheDir } from './cache.js';
 export { ASSUMED_PG_VERSION, formatPgVersion, parsePgVersion, pgVersionText, type PgVersion } from './version.js';
 
 export interface LintSource {
@@ -100,11 +103,16 @@ export async function collectTargets(paths: readonly string[], cwd: string): Pro
       continue;
     }
     const migrations: { name: string; version: number }[] = [];
+    // One path computation for the directory, not one per file (1,000 path.relative calls show in bench/lint.mjs).
+    const relDir = path.relative(cwd, abs);
+    const outside = relDir.startsWith('..') || path.isAbsolute(relDir);
+    const base = abs.endsWith(path.sep) ? abs : `${abs}${path.sep}`;
+    const inDir = (name: string) => (relDir === '' ? name : outside ? `${base}${name}` : `${relDir}${path.sep}${name}`);
     for (const entry of await readdir(abs, { withFileTypes: true })) {
       if (!entry.isFile()) continue;
       const name = entry.name;
       const parsed = parseMigrationFileName(name);
-      const file = display(path.join(abs, name));
+      const file = inDir(name);
       if (parsed.kind === 'invalid') skipped.push({ file, kind: 'invalid', reason: parsed.message });
       else if (parsed.kind === 'ignored') skipped.push({ file, kind: 'other', reason: parsed.reason });
       else if (parsed.type === 'code') skipped.push({ file, kind: 'code', reason: 'a code migration (berth lint reads SQL only)' });
@@ -112,37 +120,67 @@ export async function collectTargets(paths: readonly string[], cwd: string): Pro
       else migrations.push({ name, version: parsed.version });
     }
     migrations.sort((a, b) => a.version - b.version || (a.name < b.name ? -1 : 1));
-    for (const m of migrations) add(path.join(abs, m.name));
+    for (const m of migrations) {
+      const full = `${base}${m.name}`;
+      if (seen.has(full)) continue;
+      seen.add(full);
+      out.push({ file: inDir(m.name), path: full });
+    }
   }
   skipped.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   return { targets: out, skipped };
 }
 
-// Enough to overlap file reads without risking EMFILE (as in source/read-migrations.ts).
-const READ_CONCURRENCY = 16;
-
 /**
  * Reads and lints files, in the order given (sharing what each says about the schema with the
- * next). A file that is not valid UTF-8 is an `invalid-file` finding, not an exception.
+ * next). A file that is not valid UTF-8 is an `invalid-file` finding, not an exception. With a
+ * cache folder, files whose reports are cached (cache.ts) are not parsed again, and the parser
+ * is not even loaded when none changed.
+ *
+ * Files are read one at a time, synchronously, and dropped once linted: parsing is synchronous
+ * anyway, and 1,000 small reads through fs/promises cost more than the parsing (bench/lint.mjs).
  */
-export async function lintTargets(targets: readonly LintTarget[], options: RunOptions = {}): Promise<LintReport> {
-  const p = options.parser ?? (await loadParser());
-  const lintOptions = fileOptions(options);
-  const contents: Uint8Array[] = new Array(targets.length);
-  let next = 0;
-  const reader = async (): Promise<void> => {
-    while (next < targets.length) {
-      const i = next++;
-      const target = targets[i]!;
-      try {
-        contents[i] = await readFile(target.path);
-      } catch (err) {
-        throw new ConfigError('ERR_USAGE', `lint: cannot read ${target.file}: ${err instanceof Error ? err.message : String(err)}`);
-      }
+export async function lintTargets(targets: readonly LintTarget[], options: RunOptions & { cacheDir?: string } = {}): Promise<LintReport> {
+  const read = (target: LintTarget): Uint8Array => {
+    try {
+      return readFileSync(target.path);
+    } catch (err) {
+      throw new ConfigError('ERR_USAGE', `lint: cannot read ${target.file}: ${err instanceof Error ? err.message : String(err)}`);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, targets.length) }, reader));
-  return summarize(targets.map((target, i) => lintBytes(target.file, contents[i]!, p, lintOptions)));
+  if (options.cacheDir === undefined) {
+    if (targets.length === 0) return summarize([]);
+    const p = options.parser ?? (await loadParser());
+    const lintOptions = fileOptions(options);
+    return summarize(targets.map((target) => lintBytes(target.file, read(target), p, lintOptions)));
+  }
+
+  // Keyed by the folders, not the files: adding a migration must find the cache of the others.
+  const folders = [...new Set(targets.map((t) => path.dirname(t.path)))];
+  const cache = LintCache.open(options.cacheDir, { folders, pg: options.pg ?? null });
+  const files = targets.map((target) => {
+    const bytes = read(target);
+    return { target, path: target.path, hash: sha256(bytes), bytes: bytes as Uint8Array | undefined };
+  });
+  const plan = cache.plan(files);
+  const reports: FileReport[] = [];
+  const snapshots: { index: number; catalog: CatalogState }[] = [];
+  const catalog = plan.catalog ? Catalog.fromState(plan.catalog) : new Catalog();
+  const p = plan.hits === files.length ? undefined : options.parser ?? (await loadParser());
+  files.forEach((f, i) => {
+    if (i <= plan.resumeAfter || (p === undefined && i < plan.hits)) {
+      reports.push(cache.report(i, f.target.file));
+    } else {
+      reports.push(lintBytes(f.target.file, f.bytes!, p!, { catalog, ...(options.pg ? { pg: options.pg } : {}) }));
+    }
+    f.bytes = undefined;
+    if (p !== undefined && i > plan.resumeAfter && ((i + 1) % SNAPSHOT_EVERY === 0 || i === files.length - 1)) snapshots.push({ index: i, catalog: catalog.state() });
+  });
+  if (p !== undefined) {
+    // Snapshots up to the point this run resumed from are still true: keep them.
+    cache.store(files.map((f, i) => ({ path: f.path, hash: f.hash, report: reports[i]! })), [...cache.snapshotsUpTo(plan.resumeAfter), ...snapshots]);
+  }
+  return summarize(reports);
 }
 
 function lintBytes(file: string, bytes: Uint8Array, parser: SqlParser, options: LintOptions): FileReport {

@@ -29,7 +29,7 @@ describe('migrate --lint on the pending migrations', () => {
     const lines = jsonLines(run.stderr);
     const findings = lines.filter((l) => l.event === 'lint.finding');
     expect(findings.map((l) => [l.rule, l.line])).toEqual([['syntax-error', 1]]);
-    const server = Number((await db().admin.query('SHOW server_version_num')).rows[0].server_version_num);
+    const server = Number((await db().admin.query('SHOW server_version_num')).rows[0]?.server_version_num);
     const message = String(findings[0]?.msg);
     expect(message).toContain("PostgreSQL 18's parser");
     if (server < 180000) expect(message).toMatch(/the server is PostgreSQL \d+/);

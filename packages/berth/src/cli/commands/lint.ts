@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { BERTH_VERSION, ConfigError, ValidationError, type ApplyTarget, type PlannedMigration } from '../../index.js';
 import {
-  collectTargets, failsAt, formatReport, lintSources, lintTargets, location, LINT_FORMATS, parsePgVersion, pgVersionText,
+  collectTargets, failsAt, formatReport, lintCacheDir, lintSources, lintTargets, location, LINT_FORMATS, parsePgVersion, pgVersionText,
   RULES, summarize, summaryLine, type FailOn, type Finding, type LintFormat, type LintReport, type PgVersion, type SkippedFile,
 } from '../../lint/index.js';
 import type { CommandContext } from '../context.js';
@@ -19,7 +19,8 @@ export const lint: CommandRun = async (ctx, opts, args) => {
   const paths = args.length > 0 ? args : [ctx.config.dir];
   const { targets, skipped } = await collectTargets(paths, ctx.io.cwd);
   ctx.io.tune?.('wasm');
-  const linted = await lintTargets(targets, pg ? { pg } : {});
+  const cacheDir = opts.noCache === true ? undefined : lintCacheDir(ctx.io.env);
+  const linted = await lintTargets(targets, { ...(pg ? { pg } : {}), ...(cacheDir ? { cacheDir } : {}) });
   const report = withMisnamed(linted, skipped);
   ctx.io.stdout.write(formatReport(report, format, { version: BERTH_VERSION, skipped: skipped.filter((s) => s.kind !== 'invalid') }));
   const failing = report.findings.filter((f) => failsAt(f, failOn)).length;
