@@ -644,6 +644,17 @@ class FileAnalysis {
     }
 
     if (!isNew) {
+      // One ALTER TABLE takes the strongest lock of its subcommands before it starts: a VALIDATE
+      // beside an ACCESS EXCLUSIVE subcommand scans under that lock.
+      const validate = cmds.find((c) => c.subtype === 'AT_ValidateConstraint');
+      const strong = cmds.find((c) => (ALTER_TABLE_LOCKS[c.subtype ?? ''] ?? ACCESS_EXCLUSIVE) >= SHARE);
+      if (validate !== undefined && strong !== undefined && !this.#wholeStatementFlagged(cmds)) {
+        this.#underLock.push({
+          rule: 'scan-under-lock', ...this.#here(),
+          message: `ALTER TABLE ${table} VALIDATE CONSTRAINT ${validate.name ?? ''} scans ${table} while the same statement's other subcommands hold ${LOCK_MODES[mode]} on it: ${blocks(mode)} wait for the whole validation`,
+          fix: `Validate the constraint in an ALTER TABLE of its own, in a later migration (or after a COMMIT in a ${NO_TX} file).`,
+        });
+      }
       const long = cmds.map((cmd) => longSubcommand(cmd)).find((x) => x !== undefined);
       if (long !== undefined) this.#longWork(`ALTER TABLE ${table} ${long}`, rv);
     }
@@ -673,6 +684,11 @@ class FileAnalysis {
       this.#take(rv, mode, `ALTER TABLE ${table} locks it against ${mode >= SHARE ? blocks(mode) : 'other schema changes'}`);
       for (const pk of referenced) this.#take(pk, SHARE_ROW_EXCLUSIVE, `ALTER TABLE ${table} adds a foreign key, which locks ${relName(pk)} against writes`);
     }
+  }
+
+  /** True when a subcommand of the statement gets a finding of its own for its lock anyway. */
+  #wholeStatementFlagged(cmds: readonly AlterTableCmd[]): boolean {
+    return cmds.some((c) => c.subtype === 'AT_DropColumn' || c.subtype === 'AT_AlterColumnType');
   }
 
   #recordSubcommand(cmd: AlterTableCmd, relname: string): void {
@@ -874,7 +890,9 @@ class FileAnalysis {
   #primaryKeyNullable(indexName: string, table: string): Omit<RawFinding, 'statement' | 'byte' | 'cmd'> | undefined {
     const index = this.#catalog.index(indexName);
     const columns = index?.columns ?? [];
-    const states = columns.map((c) => (c === undefined ? undefined : this.#catalog.notNull(index?.table ?? table, c)));
+    const on = index?.table ?? table;
+    // A validated CHECK (col IS NOT NULL) spares the scan too (PostgreSQL 12+), as for SET NOT NULL.
+    const states = columns.map((c) => (c === undefined ? undefined : this.#catalog.notNull(on, c) === true || (this.#pg.num >= 120000 && this.#catalog.provesNotNull(on, c)) ? true : this.#catalog.notNull(on, c)));
     if (index !== undefined && states.length > 0 && states.every((s) => s === true)) return undefined;
     const nullable = columns.filter((c, i) => c !== undefined && states[i] === false);
     const fix = `Make ${columns.filter((c) => c !== undefined).join(', ') || 'the columns'} NOT NULL first without a scan: ADD CONSTRAINT ... CHECK (col IS NOT NULL) NOT VALID in one migration, VALIDATE CONSTRAINT and SET NOT NULL in the next; then attach ${indexName} as the primary key.`;
@@ -1165,7 +1183,11 @@ class FileAnalysis {
     }
     // A statement already reported for its own lock or rewrite needs no second finding.
     const flagged = new Set(findings.filter((f) => f.rule !== 'missing-lock-timeout').map((f) => f.statement));
-    for (const f of this.#underLock) if (!flagged.has(f.statement)) findings.push(f);
+    for (const f of this.#underLock) {
+      if (flagged.has(f.statement)) continue;
+      findings.push(f);
+      flagged.add(f.statement);
+    }
   }
 
   /** On PostgreSQL 12+, a value added in a transaction cannot be used before it commits. */

@@ -324,7 +324,7 @@ export const RULES: readonly RuleInfo[] = [
     id: 'whole-table-dml-with-ddl',
     severity: 'error',
     title: 'UPDATE or DELETE without WHERE in a migration that also changes the schema',
-    why: 'The DDL\'s lock is held until the migration\'s transaction commits, so the table stays locked for as long as the whole-table UPDATE/DELETE runs; the single huge statement also bloats the table and the WAL.',
+    why: 'In one transaction with schema changes, a DDL lock taken before the UPDATE/DELETE is held for all of it, and one taken after it is waited for with every row of the table already locked by it: either way the table\'s writes stop until the migration commits. The single huge statement also bloats the table and the WAL.',
     fix: `Change the schema in one migration and backfill in another, in batches (UPDATE ... WHERE id BETWEEN ...), from a ${NO_TX} migration or a background job.`,
     onEmptyDatabase: false,
   },
