@@ -18,7 +18,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,8 @@ import type { FileReport, Finding, SuppressedFinding } from './types.js';
 const FORMAT = 1;
 /** A catalog snapshot every this many files, so that a change half-way re-lints at most this many files before it. */
 export const SNAPSHOT_EVERY = 100;
+/** Cache files kept (one per set of linted folders); the least recently written go first. */
+const KEEP_FILES = 64;
 
 interface CachedFinding {
   readonly rule: string;
@@ -138,10 +140,19 @@ export class LintCache {
       mkdirSync(path.dirname(this.#file), { recursive: true });
       writeFileSync(tmp, JSON.stringify(content));
       renameSync(tmp, this.#file);
+      prune(path.dirname(this.#file));
     } catch {
       // A cache that cannot be written is no cache.
     }
   }
+}
+
+/** Keeps the folder to KEEP_FILES cache files: every temporary folder ever linted would otherwise leave one. */
+function prune(dir: string): void {
+  const names = readdirSync(dir).filter((n) => n.endsWith('.json'));
+  if (names.length <= KEEP_FILES) return;
+  const byAge = names.map((n) => ({ n, at: statSync(path.join(dir, n)).mtimeMs })).sort((a, b) => a.at - b.at);
+  for (const { n } of byAge.slice(0, names.length - KEEP_FILES)) rmSync(path.join(dir, n), { force: true });
 }
 
 export function sha256(bytes: Uint8Array): string {

@@ -39,13 +39,15 @@ export class Catalog {
   readonly #columns = new Map<string, Map<string, boolean>>();
   readonly #indexes = new Map<string, KnownIndex>();
   readonly #constraints = new Map<string, KnownConstraint>();
+  /** table → column → names of valid constraints proving it NOT NULL, kept in step with #constraints. */
+  readonly #proofs = new Map<string, Map<string, Set<string>>>();
   readonly #enums = new Map<string, string[]>();
 
   static fromState(state: CatalogState): Catalog {
     const catalog = new Catalog();
     for (const [table, columns] of state.columns) catalog.#columns.set(table, new Map(columns));
     for (const [name, index] of state.indexes) catalog.#indexes.set(name, index);
-    for (const [name, constraint] of state.constraints) catalog.#constraints.set(name, constraint);
+    for (const [name, constraint] of state.constraints) catalog.addConstraint(name, constraint);
     for (const [name, values] of state.enums) catalog.#enums.set(name, [...values]);
     return catalog;
   }
@@ -122,24 +124,34 @@ export class Catalog {
   }
 
   addConstraint(name: string, constraint: KnownConstraint): void {
+    this.dropConstraint(name);
     this.#constraints.set(name, constraint);
+    this.#prove(name, constraint);
   }
 
   validateConstraint(name: string): void {
     const known = this.#constraints.get(name);
-    if (known !== undefined) this.#constraints.set(name, { ...known, valid: true });
+    if (known !== undefined) this.addConstraint(name, { ...known, valid: true });
   }
 
   dropConstraint(name: string): void {
+    const known = this.#constraints.get(name);
+    if (known?.notNullColumn !== undefined) this.#proofs.get(known.table)?.get(known.notNullColumn)?.delete(name);
     this.#constraints.delete(name);
   }
 
   /** A valid CHECK (col IS NOT NULL) on the table proves the column NOT NULL (PostgreSQL 12+). */
   provesNotNull(table: string, column: string): boolean {
-    for (const c of this.#constraints.values()) {
-      if (c.valid && c.table === table && c.notNullColumn === column) return true;
-    }
-    return false;
+    return (this.#proofs.get(table)?.get(column)?.size ?? 0) > 0;
+  }
+
+  #prove(name: string, c: KnownConstraint): void {
+    if (!c.valid || c.notNullColumn === undefined) return;
+    let columns = this.#proofs.get(c.table);
+    if (columns === undefined) this.#proofs.set(c.table, (columns = new Map()));
+    let names = columns.get(c.notNullColumn);
+    if (names === undefined) columns.set(c.notNullColumn, (names = new Set()));
+    names.add(name);
   }
 
   enumValues(type: string): readonly string[] | undefined {

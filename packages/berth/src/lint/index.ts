@@ -157,6 +157,7 @@ export async function lintTargets(targets: readonly LintTarget[], options: RunOp
 
   // Keyed by the folders, not the files: adding a migration must find the cache of the others.
   const folders = [...new Set(targets.map((t) => path.dirname(t.path)))];
+  if (targets.length === 0) return summarize([]);
   const cache = LintCache.open(options.cacheDir, { folders, pg: options.pg ?? null });
   const files = targets.map((target) => {
     const bytes = read(target);

@@ -4,7 +4,7 @@
  * files before it), an appended file is the only one parsed; a cache that cannot be written is
  * no error.
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -99,6 +99,12 @@ describe('the lint cache', () => {
     const readOnly = path.join(parent, 'cache', 'lint');
     expect(await run(dir, readOnly, real)).toEqual(await run(dir, undefined, real));
     chmodSync(path.join(parent, 'cache'), 0o700);
+  });
+
+  it('keeps at most 64 cache files, dropping the least recently written', async () => {
+    const cacheDir = temp('berth-lint-cache-many-');
+    for (let i = 0; i < 66; i++) await run(migrations(1), cacheDir, real);
+    expect(readdirSync(cacheDir).filter((n) => n.endsWith('.json'))).toHaveLength(64);
   });
 
   it('lives under the user\'s cache folder, or where BERTH_LINT_CACHE says, or nowhere', () => {

@@ -2,7 +2,7 @@
  * `berth lint` through runCli in-process: which files, output on stdout, exit codes, usage
  * errors. No database: lint never connects.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -129,6 +129,21 @@ describe('berth lint', () => {
     const run = await berth(['lint', examples, '--format', 'json', '--fail-on', 'warning'], process.cwd());
     expect(run.code, run.stdout).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ files: 3, errors: 0, warnings: 0 });
+  });
+
+  it('reuses its cache (BERTH_LINT_CACHE) for unchanged files, and --no-cache does not touch it', async () => {
+    const cwd = project(FILES);
+    const cache = mkdtempSync(path.join(tmpdir(), 'berth-lint-cli-cache-'));
+    dirs.push(cache);
+    const first = await berth(['lint', '--format', 'json'], cwd, { BERTH_LINT_CACHE: cache });
+    expect(readdirSync(cache)).toHaveLength(1);
+    const second = await berth(['lint', '--format', 'json'], cwd, { BERTH_LINT_CACHE: cache });
+    expect([second.code, second.stdout]).toEqual([first.code, first.stdout]);
+    const other = mkdtempSync(path.join(tmpdir(), 'berth-lint-cli-cache-'));
+    dirs.push(other);
+    const uncached = await berth(['lint', '--format', 'json', '--no-cache'], cwd, { BERTH_LINT_CACHE: other });
+    expect(uncached.stdout).toBe(first.stdout);
+    expect(readdirSync(other)).toEqual([]);
   });
 
   it('a directory without SQL migrations is no error, and says so', async () => {
