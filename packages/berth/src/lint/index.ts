@@ -14,7 +14,9 @@ import { decodeMigrationText } from '../source/decode.js';
 import { parseMigrationFileName } from '../source/file-name.js';
 import { LintCache, sha256, SNAPSHOT_EVERY } from './cache.js';
 import { Catalog, type CatalogState } from './catalog.js';
-import { lintSql, type LintOptions } from './lint-file.js';
+import { lintParsedFile, lintSql, type LintOptions } from './lint-file.js';
+import { BATCH_BYTES, parseSqlFiles } from './parse-file.js';
+import { scanSql, type ScanResult } from '../source/sql-scanner.js';
 import { loadParser, type SqlParser } from './parser.js';
 import { ruleInfo } from './rules.js';
 import { summarize, type FileReport, type LintReport, type SkippedFile } from './types.js';
@@ -137,10 +139,11 @@ export async function collectTargets(paths: readonly string[], cwd: string): Pro
  * cache folder, files whose reports are cached (cache.ts) are not parsed again, and the parser
  * is not even loaded when none changed.
  *
- * Files are read one at a time, synchronously, and dropped once linted: parsing is synchronous
- * anyway, and 1,000 small reads through fs/promises cost more than the parsing (bench/lint.mjs).
+ * Files are read synchronously (1,000 small reads through fs/promises cost more than parsing
+ * them, bench/lint.mjs) and linted in chunks, several files per parser call (parse-file.ts).
  */
 export async function lintTargets(targets: readonly LintTarget[], options: RunOptions & { cacheDir?: string } = {}): Promise<LintReport> {
+  if (targets.length === 0) return summarize([]);
   const read = (target: LintTarget): Uint8Array => {
     try {
       return readFileSync(target.path);
@@ -149,50 +152,85 @@ export async function lintTargets(targets: readonly LintTarget[], options: RunOp
     }
   };
   if (options.cacheDir === undefined) {
-    if (targets.length === 0) return summarize([]);
     const p = options.parser ?? (await loadParser());
     const lintOptions = fileOptions(options);
-    return summarize(targets.map((target) => lintBytes(target.file, read(target), p, lintOptions)));
+    const reports: FileReport[] = [];
+    for (let i = 0; i < targets.length; i += CHUNK) {
+      reports.push(...lintFiles(targets.slice(i, i + CHUNK).map((t) => ({ file: t.file, bytes: read(t) })), p, lintOptions));
+    }
+    return summarize(reports);
   }
 
   // Keyed by the folders, not the files: adding a migration must find the cache of the others.
   const folders = [...new Set(targets.map((t) => path.dirname(t.path)))];
-  if (targets.length === 0) return summarize([]);
   const cache = LintCache.open(options.cacheDir, { folders, pg: options.pg ?? null });
   const files = targets.map((target) => {
     const bytes = read(target);
     return { target, path: target.path, hash: sha256(bytes), bytes: bytes as Uint8Array | undefined };
   });
   const plan = cache.plan(files);
-  const reports: FileReport[] = [];
-  const snapshots: { index: number; catalog: CatalogState }[] = [];
+  if (plan.hits === files.length) return summarize(files.map((f, i) => cache.report(i, f.target.file)));
+
+  const p = options.parser ?? (await loadParser());
   const catalog = plan.catalog ? Catalog.fromState(plan.catalog) : new Catalog();
-  const p = plan.hits === files.length ? undefined : options.parser ?? (await loadParser());
-  files.forEach((f, i) => {
-    if (i <= plan.resumeAfter || (p === undefined && i < plan.hits)) {
-      reports.push(cache.report(i, f.target.file));
-    } else {
-      reports.push(lintBytes(f.target.file, f.bytes!, p!, { catalog, ...(options.pg ? { pg: options.pg } : {}) }));
-    }
-    f.bytes = undefined;
-    if (p !== undefined && i > plan.resumeAfter && ((i + 1) % SNAPSHOT_EVERY === 0 || i === files.length - 1)) snapshots.push({ index: i, catalog: catalog.state() });
-  });
-  if (p !== undefined) {
-    // Snapshots up to the point this run resumed from are still true: keep them.
-    cache.store(files.map((f, i) => ({ path: f.path, hash: f.hash, report: reports[i]! })), [...cache.snapshotsUpTo(plan.resumeAfter), ...snapshots]);
+  const lintOptions: LintOptions = { catalog, ...(options.pg ? { pg: options.pg } : {}) };
+  const reports: FileReport[] = files.slice(0, plan.resumeAfter + 1).map((f, i) => cache.report(i, f.target.file));
+  const snapshots: { index: number; catalog: CatalogState }[] = [];
+  let i = plan.resumeAfter + 1;
+  while (i < files.length) {
+    // Chunks end at snapshot points, so that the catalog can be saved there.
+    const stop = Math.min(files.length, i + CHUNK, (Math.floor(i / SNAPSHOT_EVERY) + 1) * SNAPSHOT_EVERY);
+    const chunk = files.slice(i, stop);
+    reports.push(...lintFiles(chunk.map((f) => ({ file: f.target.file, bytes: f.bytes! })), p, lintOptions));
+    for (const f of chunk) f.bytes = undefined;
+    if (stop % SNAPSHOT_EVERY === 0 || stop === files.length) snapshots.push({ index: stop - 1, catalog: catalog.state() });
+    i = stop;
   }
+  // Snapshots up to the point this run resumed from are still true: keep them.
+  cache.store(files.map((f, i) => ({ path: f.path, hash: f.hash, report: reports[i]! })), [...cache.snapshotsUpTo(plan.resumeAfter), ...snapshots]);
   return summarize(reports);
 }
 
-function lintBytes(file: string, bytes: Uint8Array, parser: SqlParser, options: LintOptions): FileReport {
-  const decoded = decodeMigrationText(bytes);
-  if ('text' in decoded) return lintSql(file, decoded.text, parser, options);
+/** Files linted together: their parse trees are alive at the same time, so not too many. */
+const CHUNK = 100;
+
+/**
+ * Decodes, parses and lints files, in order: a group of files of at most BATCH_BYTES goes to the
+ * parser in one call (parse-file.ts), and is linted before the next group is parsed, so that only
+ * one group's parse trees are alive at a time.
+ */
+function lintFiles(items: readonly { file: string; bytes: Uint8Array }[], parser: SqlParser, options: LintOptions): FileReport[] {
+  const out: FileReport[] = [];
+  let group: { file: string; text: string; scan: ScanResult }[] = [];
+  let size = 0;
+  const flush = () => {
+    const parsed = parseSqlFiles(group, parser);
+    group.forEach((g, k) => out.push(lintParsedFile({ file: g.file, text: g.text, parsed: parsed[k]!, ...options })));
+    group = [];
+    size = 0;
+  };
+  for (const item of items) {
+    const d = decodeMigrationText(item.bytes);
+    if (!('text' in d)) {
+      flush();
+      out.push(invalidFile(item.file, d.problem));
+      continue;
+    }
+    if (size + d.text.length > BATCH_BYTES && group.length > 0) flush();
+    group.push({ file: item.file, text: d.text, scan: scanSql(d.text) });
+    size += d.text.length;
+  }
+  flush();
+  return out;
+}
+
+function invalidFile(file: string, problem: { line: number; message: string }): FileReport {
   const info = ruleInfo('invalid-file');
   return {
     file, statements: 0, suppressed: [],
     findings: [{
-      rule: info.id, severity: info.severity, file, line: decoded.problem.line, column: 1,
-      message: decoded.problem.message, why: info.why, fix: info.fix,
+      rule: info.id, severity: info.severity, file, line: problem.line, column: 1,
+      message: problem.message, why: info.why, fix: info.fix,
     }],
   };
 }

@@ -16,7 +16,7 @@
 import type { Node } from 'libpg-query';
 import { scanSql, type LineComment, type ScanResult } from '../source/sql-scanner.js';
 import type { Statement } from '../source/types.js';
-import type { SqlParser } from './parser.js';
+import type { RawStatement, SqlParser } from './parser.js';
 import { byteToIndex, charToIndex } from './positions.js';
 
 export interface ParsedStatement {
@@ -35,8 +35,6 @@ export interface ParsedStatement {
   readonly source: ParseSource;
   /** Byte offset (UTF-8) in `source` where this statement starts. */
   readonly byteOffset: number;
-  /** The parse tree as the parser printed it (of the whole `source`), for checks on names. */
-  readonly json?: string;
   /**
    * ALTER TABLE only: the file offset (UTF-16) of subcommand `k`, in the order of the AST's
    * `cmds`, so that a finding can point at `DROP COLUMN` rather than at `ALTER`. Undefined when
@@ -51,6 +49,8 @@ export interface ParseSource {
   readonly offset: number;
   /** True when `text` is ASCII, so byte offsets are string indices. */
   readonly ascii: boolean;
+  /** What to subtract from the parser's byte offsets to get offsets into `text` (several files parsed in one call). */
+  readonly byteBase: number;
 }
 
 export interface ParsedFile {
@@ -62,41 +62,118 @@ export interface ParsedFile {
 
 /** UTF-16 offset in the file of byte offset `byte` of `source`. */
 export function fileOffset(source: ParseSource, byte: number): number {
-  return source.offset + (source.ascii ? Math.min(Math.max(0, byte), source.text.length) : byteToIndex(source.text, byte));
+  const b = byte - source.byteBase;
+  return source.offset + (source.ascii ? Math.min(Math.max(0, b), source.text.length) : byteToIndex(source.text, b));
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;
+const encoder = new TextEncoder();
 
 export function parseSqlFile(text: string, parser: SqlParser, scan: ScanResult = scanSql(text)): ParsedFile {
-  const { statements, lineComments } = scan;
-  const parsed = statements.length === 0 ? [] : parseWhole(text, statements, parser) ?? parseEach(statements, parser);
-  return { statements: parsed, lineComments, scan };
+  return parseSqlFiles([{ text, scan }], parser)[0]!;
+}
+
+/**
+ * Texts parsed together stay under this size: one call for many small files, but not so many
+ * that their parse trees, alive together until linted, raise the peak memory (bench/lint.mjs).
+ */
+export const BATCH_BYTES = 4096;
+/**
+ * Between two files of a batch: it ends a statement a file left open (no final semicolon). A file
+ * that ends inside a string, comment or dollar quote is caught by the checks in `matchBatch`.
+ */
+const SEPARATOR = '\n;\n';
+
+/**
+ * Parses several files, as few parser calls as possible: files are concatenated into batches of
+ * about BATCH_BYTES, and each batch's statements are matched back to each file's. A batch that does
+ * not parse, or whose statements do not line up with the files' exactly, is parsed file by file
+ * (and a file that does not parse, statement by statement).
+ */
+export function parseSqlFiles(files: readonly { text: string; scan: ScanResult }[], parser: SqlParser): ParsedFile[] {
+  const out: ParsedFile[] = new Array(files.length);
+  let i = 0;
+  while (i < files.length) {
+    let j = i;
+    let size = 0;
+    while (j < files.length && (j === i || size + files[j]!.text.length <= BATCH_BYTES)) size += files[j++]!.text.length + SEPARATOR.length;
+    const batch = files.slice(i, j);
+    const parsed = batch.length > 1 ? parseBatch(batch, parser) : undefined;
+    batch.forEach((f, k) => {
+      const { statements, lineComments } = f.scan;
+      out[i + k] = parsed?.[k] ?? {
+        statements: statements.length === 0 ? [] : parseWhole(f.text, statements, parser) ?? parseEach(statements, parser),
+        lineComments, scan: f.scan,
+      };
+    });
+    i = j;
+  }
+  return out;
+}
+
+function parseBatch(files: readonly { text: string; scan: ScanResult }[], parser: SqlParser): ParsedFile[] | undefined {
+  const outcome = parser.parse(files.map((f) => f.text).join(SEPARATOR));
+  if (!outcome.ok) return undefined;
+  let byteBase = 0;
+  const sources = files.map((f) => {
+    const ascii = !NON_ASCII.test(f.text);
+    const source: ParseSource = { text: f.text, offset: 0, ascii, byteBase };
+    byteBase += (ascii ? f.text.length : encoder.encode(f.text).length) + SEPARATOR.length;
+    return source;
+  });
+  const perFile: RawStatement[][] = files.map(() => []);
+  let k = 0;
+  for (const raw of outcome.stmts) {
+    const byte = raw.stmt_location ?? 0;
+    while (k + 1 < sources.length && byte >= sources[k + 1]!.byteBase) k++;
+    perFile[k]!.push(raw);
+  }
+  const out: ParsedFile[] = [];
+  for (let f = 0; f < files.length; f++) {
+    const statements = matchStatements(files[f]!.scan.statements, perFile[f]!, sources[f]!, parser);
+    if (statements === undefined) return undefined;
+    out.push({ statements, lineComments: files[f]!.scan.lineComments, scan: files[f]!.scan });
+  }
+  return out;
 }
 
 function parseWhole(text: string, statements: readonly Statement[], parser: SqlParser): ParsedStatement[] | undefined {
   const outcome = parser.parse(text);
   if (!outcome.ok) return undefined;
-  const source: ParseSource = { text, offset: 0, ascii: !NON_ASCII.test(text) };
+  return matchStatements(statements, outcome.stmts, { text, offset: 0, ascii: !NON_ASCII.test(text), byteBase: 0 }, parser);
+}
+
+/**
+ * The parser's statements, matched to the scanner's pieces. They must line up exactly: each piece
+ * gets at least one statement, the first of which starts where the piece starts, and no statement
+ * runs past the end of its text; otherwise the two split differently (or a batch's file ended in
+ * the middle of something) and undefined says to parse again, smaller.
+ */
+function matchStatements(statements: readonly Statement[], raws: readonly RawStatement[], source: ParseSource, parser: SqlParser): ParsedStatement[] | undefined {
   const out: ParsedStatement[] = [];
-  let k = 0;
-  const seen = new Set<number>();
-  for (const raw of outcome.stmts) {
+  let k = -1;
+  // A last statement without its semicolon runs into the newline before a batch's separator.
+  const end = source.byteBase + (source.ascii ? source.text.length : encoder.encode(source.text).length) + 1;
+  for (const raw of raws) {
     const byte = raw.stmt_location ?? 0;
+    if (raw.stmt_len !== undefined && raw.stmt_len > 0 && byte + raw.stmt_len > end) return undefined;
     const at = fileOffset(source, byte);
-    while (k < statements.length && at >= statements[k]!.offset + statements[k]!.sql.length) k++;
-    const statement = statements[k];
-    if (statement === undefined || at < statement.offset) return undefined;
-    seen.add(k);
-    out.push(withCmdOffsets({ statement, ast: raw.stmt, source, byteOffset: byte, json: outcome.json }, parser));
+    const next = statements[k + 1];
+    if (next !== undefined && at >= next.offset) {
+      if (at !== next.offset) return undefined;
+      k++;
+    } else if (k < 0 || at >= statements[k]!.offset + statements[k]!.sql.length) {
+      return undefined;
+    }
+    out.push(withCmdOffsets({ statement: statements[k]!, ast: raw.stmt, source, byteOffset: byte }, parser));
   }
-  // Every piece the scanner found must hold a statement, or the two split differently.
-  return seen.size === statements.length ? out : undefined;
+  return k === statements.length - 1 ? out : undefined;
 }
 
 function parseEach(statements: readonly Statement[], parser: SqlParser): ParsedStatement[] {
   const out: ParsedStatement[] = [];
   for (const statement of statements) {
-    const source: ParseSource = { text: statement.sql, offset: statement.offset, ascii: !NON_ASCII.test(statement.sql) };
+    const source: ParseSource = { text: statement.sql, offset: statement.offset, ascii: !NON_ASCII.test(statement.sql), byteBase: 0 };
     const outcome = parser.parse(statement.sql);
     if (!outcome.ok) {
       const index = outcome.position < 0 ? 0 : source.ascii ? Math.min(outcome.position, statement.sql.length) : charToIndex(statement.sql, outcome.position);
@@ -104,7 +181,7 @@ function parseEach(statements: readonly Statement[], parser: SqlParser): ParsedS
       continue;
     }
     for (const raw of outcome.stmts) {
-      out.push(withCmdOffsets({ statement, ast: raw.stmt, source, byteOffset: raw.stmt_location ?? 0, json: outcome.json }, parser));
+      out.push(withCmdOffsets({ statement, ast: raw.stmt, source, byteOffset: raw.stmt_location ?? 0 }, parser));
     }
   }
   return out;
@@ -139,7 +216,7 @@ function alterTableCmdOffsets(parser: SqlParser, ps: ParsedStatement, node: Node
   const start = fileOffset(source, relationAt) - source.offset;
   const rest = source.text.slice(start, ps.statement.offset + ps.statement.sql.length - source.offset);
   const tokens = parser.scan(rest).filter((t) => t.tokenName !== 'SQL_COMMENT' && t.tokenName !== 'C_COMMENT');
-  const restSource: ParseSource = { text: rest, offset: source.offset + start, ascii: source.ascii || !NON_ASCII.test(rest) };
+  const restSource: ParseSource = { text: rest, offset: source.offset + start, ascii: source.ascii || !NON_ASCII.test(rest), byteBase: 0 };
   let i = 1; // the first part of the name
   while (tokens[i]?.text === '.' && i + 1 < tokens.length) i += 2;
   if (tokens[i]?.text === '*') i++;

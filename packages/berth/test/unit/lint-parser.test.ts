@@ -9,7 +9,12 @@ import { fileURLToPath } from 'node:url';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { lintSql, loadParser, parseSqlFile, type SqlParser } from '../../src/lint/index.js';
+import { lintParsedFile, lintSql, loadParser, parseSqlFile, type SqlParser } from '../../src/lint/index.js';
+import { parseSqlFiles } from '../../src/lint/parse-file.js';
+import { scanSql } from '../../src/source/sql-scanner.js';
+
+const corpus = fileURLToPath(new URL('../fixtures/lint/', import.meta.url));
+const corpusFiles = () => ['safe', 'unsafe'].flatMap((dir) => readdirSync(path.join(corpus, dir)).filter((f) => f.endsWith('.sql')).map((f) => path.join(dir, f)));
 
 let parser: SqlParser;
 beforeAll(async () => {
@@ -64,8 +69,7 @@ describe('parsing a file', () => {
     expect(parsed.statements.map((s) => (s.error ? 'error' : Object.keys(s.ast ?? {})[0]))).toEqual(['error', 'DropStmt']);
   });
 
-  const corpus = fileURLToPath(new URL('../fixtures/lint/', import.meta.url));
-  const files = ['safe', 'unsafe'].flatMap((dir) => readdirSync(path.join(corpus, dir)).filter((f) => f.endsWith('.sql')).map((f) => path.join(dir, f)));
+  const files = corpusFiles();
   // A parser whose whole-file parse always fails: every file takes the statement-by-statement path.
   const perStatement = (text: string): SqlParser => ({
     version: parser.version,
@@ -77,5 +81,27 @@ describe('parsing a file', () => {
     const text = readFileSync(path.join(corpus, file), 'utf8');
     const show = (p: SqlParser) => lintSql(file, text, p).findings.map((f) => `${f.rule} ${f.line}:${f.column} ${f.message}`);
     expect(show(parser)).toEqual(show(perStatement(text)));
+  });
+
+  it('parses several files in one call and gives each file what parsing it alone gives', () => {
+    const texts = corpusFiles().map((f) => readFileSync(path.join(corpus, f), 'utf8'));
+    const calls: string[] = [];
+    const counting: SqlParser = { version: parser.version, parse: (sql) => (calls.push(sql), parser.parse(sql)), scan: (sql) => parser.scan(sql) };
+    const batched = parseSqlFiles(texts.map((text) => ({ text, scan: scanSql(text) })), counting);
+    expect(calls.length).toBeLessThan(texts.length);
+    const show = (text: string, parsed: ReturnType<typeof parseSqlFile>) =>
+      lintParsedFile({ file: 'f.sql', text, parsed }).findings.map((f) => `${f.rule} ${f.line}:${f.column} ${f.message}`);
+    texts.forEach((text, i) => expect(show(text, batched[i]!), corpusFiles()[i]).toEqual(show(text, parseSqlFile(text, parser))));
+  });
+
+  it.each([
+    ['a file ending in an open comment, the next closing it', ['SELECT 1; /* never closed', '*/ SELECT 2;']],
+    ['a file ending in an open string', ["SELECT 'open", "x'; DROP TABLE t;"]],
+    ['a file ending in an open dollar quote', ['DO $$ BEGIN', 'END $$; DROP TABLE t;']],
+    ['files without a final semicolon, and non-ASCII ones', ['SELECT 1', "SELECT 'é😀'", '-- only a comment', 'DROP TABLE t']],
+  ])('a batch whose files run into each other is parsed again file by file: %s', (_, texts) => {
+    const batched = parseSqlFiles(texts.map((text) => ({ text, scan: scanSql(text) })), parser);
+    const kinds = (p: ReturnType<typeof parseSqlFile>) => p.statements.map((s) => (s.error ? `error ${s.error.index}` : `${Object.keys(s.ast ?? {})[0]} ${s.statement.offset}`));
+    texts.forEach((text, i) => expect(kinds(batched[i]!)).toEqual(kinds(parseSqlFile(text, parser))));
   });
 });
