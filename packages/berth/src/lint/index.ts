@@ -152,12 +152,13 @@ export async function lintTargets(targets: readonly LintTarget[], options: RunOp
     }
   };
   if (options.cacheDir === undefined) {
-    const p = options.parser ?? (await loadParser());
+    // The parser's module compiles on another thread while the files are read.
+    const parsing = options.parser ? Promise.resolve(options.parser) : loadParser();
+    const items = targets.map((t) => ({ file: t.file, bytes: read(t) }));
+    const p = await parsing;
     const lintOptions = fileOptions(options);
     const reports: FileReport[] = [];
-    for (let i = 0; i < targets.length; i += CHUNK) {
-      reports.push(...lintFiles(targets.slice(i, i + CHUNK).map((t) => ({ file: t.file, bytes: read(t) })), p, lintOptions));
-    }
+    for (let i = 0; i < items.length; i += CHUNK) reports.push(...lintFiles(items.slice(i, i + CHUNK), p, lintOptions));
     return summarize(reports);
   }
 
