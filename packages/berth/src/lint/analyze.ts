@@ -127,7 +127,6 @@ interface HeldLock {
   readonly table: string;
   /** The statement that took it. */
   readonly statement: number;
-  readonly what: string;
 }
 
 /** A constraint validated in this file (for SET NOT NULL). */
@@ -249,7 +248,7 @@ class FileAnalysis {
     if (!this.#inTransaction()) return;
     const table = relName(rv);
     const held = this.#held.get(table);
-    if (held === undefined || held.mode < mode) this.#held.set(table, { mode, table, statement: this.#index, what });
+    if (held === undefined || held.mode < mode) this.#held.set(table, { mode, table, statement: this.#index });
   }
 
   #needTimeout(what: string): void {
