@@ -202,7 +202,7 @@ export const RULES: readonly RuleInfo[] = [
   },
   {
     id: 'drop-not-null',
-    severity: 'warning',
+    severity: 'error',
     title: 'dropping NOT NULL from a column',
     why: 'Rows with NULL in the column can appear as soon as the migration commits, while the old version (and reports, triggers, PL/pgSQL functions) still assume there are none and may fail on them.',
     fix: 'Keep the column NOT NULL with a marker value, or move to a new nullable column (expand/contract). When every reader copes with NULL, keep the change with "-- berth:allow drop-not-null <reason>".',
@@ -258,7 +258,7 @@ export const RULES: readonly RuleInfo[] = [
   },
   {
     id: 'json-column',
-    severity: 'warning',
+    severity: 'error',
     title: 'adding a json (not jsonb) column to an existing table',
     why: 'json has no equality operator: the old version\'s SELECT DISTINCT, UNION, GROUP BY or DISTINCT ON queries over the table\'s columns fail once the column exists ("could not identify an equality operator for type json").',
     fix: 'Use jsonb, which has equality, indexing and a compact binary form.',
