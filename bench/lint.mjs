@@ -3,7 +3,11 @@
 // paired run by run (the order alternates), and the report gives both medians, the ratio
 // berth/squawk and each one's peak RSS, from one run. Ratios only mean something within a run.
 //
-//   node bench/lint.mjs [--files 1000] [--runs 7]
+//   node bench/lint.mjs [--files 1000] [--runs 7] [--workload small|typical]
+//
+// Two workloads, both run unless --workload picks one: `small` (12 shapes of ~180 bytes, so
+// start-up weighs most) and `typical` (12 shapes of ~1 KB: tables with a dozen columns,
+// functions, seed data, views, partitions, policies; the size of real projects' migrations).
 //
 // berth runs as a user runs it: `node packages/berth/bin/berth.js lint <dir> --format json`.
 // squawk runs as its raw binary (the one squawk-cli ships for this platform, not its Node
@@ -28,6 +32,19 @@ const opt = (name, fallback) => {
   return i < 0 ? fallback : Number(argv[i + 1]);
 };
 const FILES = opt('--files', 1000);
+if (!argv.includes('--workload')) {
+  for (const workload of ['small', 'typical']) {
+    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...argv, '--workload', workload], { stdio: 'inherit' });
+    if (child.status !== 0) process.exit(child.status ?? 1);
+    console.log('');
+  }
+  process.exit(0);
+}
+const WORKLOAD = argv[argv.indexOf('--workload') + 1];
+if (WORKLOAD !== 'small' && WORKLOAD !== 'typical') {
+  console.error('--workload: small or typical');
+  process.exit(2);
+}
 const RUNS = opt('--runs', 7);
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
@@ -66,6 +83,23 @@ const SHAPES = [
   (n) => `SET lock_timeout = '5s';\nALTER TABLE t${n - 11} ADD COLUMN settings json, ADD COLUMN kind text;\nALTER TYPE mood${n - 3} ADD VALUE 'c';\nREINDEX INDEX t${n - 11}_name_idx;\n`,
 ];
 
+const cols = (n) => Array.from({ length: 10 }, (_, i) => `  c${i} ${['text', 'bigint', 'timestamptz', 'boolean', 'numeric(12,2)'][i % 5]}${i % 3 === 0 ? ' NOT NULL' : ''}${i % 4 === 1 ? ` DEFAULT ${['0', "'x'", 'now()', 'false', '0'][i % 5]}` : ''}`).join(',\n');
+// Migrations of the size real projects have: about 1 KB each.
+const TYPICAL = [
+  (n) => `CREATE TABLE accounts_${n} (\n  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n  owner_id bigint NOT NULL REFERENCES users (id),\n  email text NOT NULL,\n${cols(n)},\n  created_at timestamptz NOT NULL DEFAULT now(),\n  CONSTRAINT accounts_${n}_email_check CHECK (email LIKE '%@%')\n);\nCREATE UNIQUE INDEX accounts_${n}_email_key ON accounts_${n} (lower(email));\nCREATE INDEX accounts_${n}_owner_idx ON accounts_${n} (owner_id, created_at DESC);\nCOMMENT ON TABLE accounts_${n} IS 'accounts of batch ${n}';\n`,
+  (n) => `-- berth:lock-timeout 5s\n-- Expand: new nullable columns the running release ignores.\nALTER TABLE accounts_${n - 1}\n  ADD COLUMN display_name text,\n  ADD COLUMN locale text DEFAULT 'en',\n  ADD COLUMN last_seen_at timestamptz,\n  ADD COLUMN flags integer NOT NULL DEFAULT 0;\nCOMMENT ON COLUMN accounts_${n - 1}.display_name IS 'shown in the UI';\nCOMMENT ON COLUMN accounts_${n - 1}.flags IS 'bit set, see docs/flags.md';\n`,
+  (n) => `CREATE OR REPLACE FUNCTION touch_${n}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n  IF TG_OP = 'UPDATE' AND NEW.* IS NOT DISTINCT FROM OLD.* THEN\n    RETURN NEW;\n  END IF;\n  NEW.updated_at := now();\n  IF NEW.email IS DISTINCT FROM OLD.email THEN\n    NEW.email := lower(trim(NEW.email));\n  END IF;\n  INSERT INTO audit_log (table_name, row_id, op, at) VALUES (TG_TABLE_NAME, NEW.id, TG_OP, now());\n  RETURN NEW;\nEND\n$$;\nCREATE TRIGGER touch_${n} BEFORE UPDATE ON accounts_${n - 2} FOR EACH ROW EXECUTE FUNCTION touch_${n}();\n`,
+  (n) => `INSERT INTO settings (key, value, description) VALUES\n${Array.from({ length: 16 }, (_, i) => `  ('feature_${n}_${i}', '${i % 2 === 0 ? 'true' : 'false'}', 'toggle ${i} of release ${n}')`).join(',\n')}\nON CONFLICT (key) DO NOTHING;\n`,
+  (n) => `CREATE OR REPLACE VIEW account_summary_${n} AS\n  SELECT a.id, a.email, a.created_at,\n         count(o.id) AS orders,\n         coalesce(sum(o.total), 0) AS spent,\n         CASE WHEN count(o.id) > 10 THEN 'gold' WHEN count(o.id) > 3 THEN 'silver' ELSE 'bronze' END AS tier\n  FROM accounts_${n - 4} a\n  LEFT JOIN orders o ON o.account_id = a.id AND o.status <> 'cancelled'\n  WHERE a.created_at > now() - interval '2 years'\n  GROUP BY a.id, a.email, a.created_at;\nCOMMENT ON VIEW account_summary_${n} IS 'read by the reporting service';\n`,
+  (n) => `-- Built concurrently so that writes to accounts_${n - 5} go on while it builds.\nCREATE INDEX CONCURRENTLY IF NOT EXISTS accounts_${n - 5}_last_seen_idx ON accounts_${n - 5} (last_seen_at) WHERE last_seen_at IS NOT NULL;\n`,
+  (n) => `CREATE TYPE plan_${n} AS ENUM ('free', 'team', 'business', 'enterprise');\nCREATE TABLE subscriptions_${n} (\n  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n  account_id bigint NOT NULL,\n  plan plan_${n} NOT NULL DEFAULT 'free',\n  seats integer NOT NULL DEFAULT 1 CHECK (seats > 0),\n  started_at timestamptz NOT NULL DEFAULT now(),\n  ends_at timestamptz,\n  CONSTRAINT subscriptions_${n}_period CHECK (ends_at IS NULL OR ends_at > started_at)\n);\nCREATE INDEX subscriptions_${n}_account_idx ON subscriptions_${n} (account_id);\n`,
+  (n) => `-- berth:no-transaction\n-- Backfill in batches, outside a transaction, after the expand migration.\nUPDATE accounts_${n - 7} SET locale = 'en' WHERE locale IS NULL AND id BETWEEN 1 AND 50000;\nUPDATE accounts_${n - 7} SET locale = 'en' WHERE locale IS NULL AND id BETWEEN 50001 AND 100000;\nUPDATE accounts_${n - 7} SET locale = 'en' WHERE locale IS NULL AND id BETWEEN 100001 AND 150000;\nANALYZE accounts_${n - 7};\n`,
+  (n) => `-- berth:lock-timeout 5s\nALTER TABLE subscriptions_${n - 2}\n  ADD CONSTRAINT subscriptions_${n - 2}_account_fk FOREIGN KEY (account_id) REFERENCES accounts_${n - 8} (id) ON DELETE CASCADE NOT VALID;\nCOMMENT ON CONSTRAINT subscriptions_${n - 2}_account_fk ON subscriptions_${n - 2} IS 'validated by the next migration';\n`,
+  (n) => `CREATE TABLE events_${n} (\n  id bigint GENERATED ALWAYS AS IDENTITY,\n  account_id bigint NOT NULL,\n  kind text NOT NULL,\n  payload jsonb NOT NULL DEFAULT '{}',\n  at timestamptz NOT NULL DEFAULT now(),\n  PRIMARY KEY (id, at)\n) PARTITION BY RANGE (at);\nCREATE TABLE events_${n}_2026 PARTITION OF events_${n} FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');\nCREATE TABLE events_${n}_2027 PARTITION OF events_${n} FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');\nCREATE INDEX events_${n}_account_idx ON events_${n} (account_id, at);\n`,
+  (n) => `ALTER TABLE subscriptions_${n - 4} ENABLE ROW LEVEL SECURITY;\nCREATE POLICY subscriptions_${n - 4}_owner ON subscriptions_${n - 4}\n  USING (account_id = current_setting('app.account_id')::bigint)\n  WITH CHECK (account_id = current_setting('app.account_id')::bigint);\nGRANT SELECT, INSERT, UPDATE ON subscriptions_${n - 4} TO app;\nGRANT USAGE ON SCHEMA public TO reporting;\nGRANT SELECT ON account_summary_${n - 6} TO reporting;\n`,
+  (n) => `BEGIN;\nALTER TABLE subscriptions_${n - 5} VALIDATE CONSTRAINT subscriptions_${n - 5}_account_fk;\nCREATE TABLE invoices_${n} (\n  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n  subscription_id bigint NOT NULL REFERENCES subscriptions_${n - 5} (id),\n  amount numeric(12,2) NOT NULL CHECK (amount >= 0),\n  issued_at timestamptz NOT NULL DEFAULT now(),\n  paid_at timestamptz\n);\nCREATE INDEX invoices_${n}_subscription_idx ON invoices_${n} (subscription_id);\nCOMMIT;\n`,
+];
+
 const work = mkdtempSync(join(os.tmpdir(), 'berth-bench-lint-'));
 const cleanup = () => rmSync(work, { recursive: true, force: true });
 process.on('exit', cleanup);
@@ -74,7 +108,8 @@ const dir = join(work, 'migrations');
 mkdirSync(dir);
 let bytes = 0;
 for (let i = 1; i <= FILES; i++) {
-  const text = SHAPES[(i - 1) % SHAPES.length](i);
+  const shapes = WORKLOAD === 'typical' ? TYPICAL : SHAPES;
+  const text = shapes[(i - 1) % shapes.length](i);
   bytes += Buffer.byteLength(text);
   writeFileSync(join(dir, `${String(i).padStart(6, '0')}_m${i}.up.sql`), text);
 }
@@ -137,6 +172,7 @@ const summary = Object.fromEntries(tools.map((t) => [t, {
 }]));
 const paired = (t) => (SQUAWK ? median(full[t].map((b, i) => b.ms / full.squawk[i].ms)) : undefined);
 const result = {
+  workload: WORKLOAD,
   files: FILES,
   bytes,
   runs: RUNS,
@@ -156,7 +192,7 @@ const result = {
 const ms = (x) => (x === undefined ? '—' : `${Math.round(x)} ms`);
 const mib = (k) => (k === undefined ? '— (no /usr/bin/time)' : `${(k / 1024).toFixed(1)} MiB`);
 const lines = [
-  `berth lint${SQUAWK ? ' and squawk' : ''}, ${FILES} migration files (${(bytes / 1024).toFixed(0)} KiB), median of ${RUNS} paired runs`,
+  `berth lint${SQUAWK ? ' and squawk' : ''}, ${FILES} migration files (${WORKLOAD} workload, ${(bytes / 1024).toFixed(0)} KiB), median of ${RUNS} paired runs`,
   '',
   `| measure | ${tools.join(' | ')} |`,
   `|---|${tools.map(() => '---').join('|')}|`,
@@ -175,4 +211,4 @@ const lines = [
 ];
 console.log(lines.join('\n'));
 mkdirSync(join(BENCH, 'results'), { recursive: true });
-writeFileSync(join(BENCH, 'results', 'lint-latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+writeFileSync(join(BENCH, 'results', WORKLOAD === 'small' ? 'lint-latest.json' : `lint-${WORKLOAD}-latest.json`), `${JSON.stringify(result, null, 2)}\n`);
