@@ -174,6 +174,8 @@ class FileAnalysis {
   readonly #newEnumValues: { type: string; value: string; statement: number; txId: number }[] = [];
   /** Table renames in the running transaction, forgiven when a view takes the old name. */
   readonly #renames: { from: RangeVar; to: string; txId: number; finding: RawFinding }[] = [];
+  /** Views dropped in the running transaction: renaming a table to one's name ends a view-based rename. */
+  readonly #droppedViews = new Set<string>();
 
   // Per statement.
   #index = 0;
@@ -219,6 +221,7 @@ class FileAnalysis {
     this.#localTimeout = undefined;
     this.#newEnumValues.length = 0;
     this.#renames.length = 0;
+    this.#droppedViews.clear();
   }
 
   #report(f: RawFinding): void {
@@ -564,6 +567,9 @@ class FileAnalysis {
         }
         return;
       }
+      case 'OBJECT_VIEW':
+        if (this.#inTransaction()) for (const parts of objects) this.#droppedViews.add(parts.at(-1) ?? '');
+        return;
       case 'OBJECT_TRIGGER': {
         const table = (objects[0] ?? []).slice(0, -1);
         if (table.length > 0) this.#take(rangeVarOf(table), ACCESS_EXCLUSIVE, `DROP TRIGGER locks ${table.join('.')} against reads and writes`);
@@ -584,6 +590,9 @@ class FileAnalysis {
           return;
         }
         this.#take(stmt.relation, ACCESS_EXCLUSIVE, `ALTER TABLE ${table} RENAME locks it against reads and writes`);
+        // The last step of renaming behind a view: the view with the new name, which the new
+        // release has been using, is dropped and the table takes its name in one transaction.
+        if (this.#droppedViews.has(stmt.newname ?? '')) return;
         const finding: RawFinding = {
           rule: 'rename-table', ...this.#here(),
           message: `renames table ${table} to ${stmt.newname ?? '?'} while the running old version still uses the old name, and no view takes the old name in the same transaction`,
@@ -886,22 +895,23 @@ class FileAnalysis {
     return out;
   }
 
+  /**
+   * PRIMARY KEY USING INDEX sets NOT NULL (with a scan) on each index column that lacks it.
+   * Reported when the linted migrations show such a column nullable; when they do not show the
+   * index or its columns, nothing is said (the columns of a table older than the linted
+   * migrations are unknown, and most such attaches are on NOT NULL columns).
+   */
   #primaryKeyNullable(indexName: string, table: string): Omit<RawFinding, 'statement' | 'byte' | 'cmd'> | undefined {
     const index = this.#catalog.index(indexName);
-    const columns = index?.columns ?? [];
-    const on = index?.table ?? table;
+    if (index === undefined) return undefined;
     // A validated CHECK (col IS NOT NULL) spares the scan too (PostgreSQL 12+), as for SET NOT NULL.
-    const states = columns.map((c) => (c === undefined ? undefined : this.#catalog.notNull(on, c) === true || (this.#pg.num >= 120000 && this.#catalog.provesNotNull(on, c)) ? true : this.#catalog.notNull(on, c)));
-    if (index !== undefined && states.length > 0 && states.every((s) => s === true)) return undefined;
-    const nullable = columns.filter((c, i) => c !== undefined && states[i] === false);
-    const fix = `Make ${columns.filter((c) => c !== undefined).join(', ') || 'the columns'} NOT NULL first without a scan: ADD CONSTRAINT ... CHECK (col IS NOT NULL) NOT VALID in one migration, VALIDATE CONSTRAINT and SET NOT NULL in the next; then attach ${indexName} as the primary key.`;
-    if (nullable.length > 0) {
-      return { rule: 'primary-key-nullable', message: `PRIMARY KEY USING INDEX ${indexName} on ${table}: ${nullable.join(', ')} ${nullable.length === 1 ? 'is' : 'are'} nullable, so PostgreSQL sets NOT NULL with a full scan under the ACCESS EXCLUSIVE lock`, fix };
-    }
+    const nullable = index.columns.filter((c): c is string =>
+      c !== undefined && this.#catalog.notNull(index.table, c) === false && !(this.#pg.num >= 120000 && this.#catalog.provesNotNull(index.table, c)));
+    if (nullable.length === 0) return undefined;
     return {
-      rule: 'primary-key-nullable', severity: 'warning',
-      message: `PRIMARY KEY USING INDEX ${indexName} on ${table}: no linted migration shows that ${index ? `${columns.map((c) => c ?? '(expression)').join(', ')} ${columns.length === 1 ? 'is' : 'are'}` : 'the index\'s columns are'} NOT NULL; any that is not is set NOT NULL with a full scan under the ACCESS EXCLUSIVE lock`,
-      fix: `${fix} If they are NOT NULL already, keep it with "-- berth:allow primary-key-nullable <reason>".`,
+      rule: 'primary-key-nullable',
+      message: `PRIMARY KEY USING INDEX ${indexName} on ${table}: ${nullable.join(', ')} ${nullable.length === 1 ? 'is' : 'are'} nullable, so PostgreSQL sets NOT NULL with a full scan under the ACCESS EXCLUSIVE lock`,
+      fix: `Make ${nullable.join(', ')} NOT NULL first without a scan: ADD CONSTRAINT ... CHECK (col IS NOT NULL) NOT VALID in one migration, VALIDATE CONSTRAINT and SET NOT NULL in the next; then attach ${indexName} as the primary key.`,
     };
   }
 
