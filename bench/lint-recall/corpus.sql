@@ -5,6 +5,9 @@
 -- as migrations: "-- next" starts the next migration of the case (a peer's set-up migration, or
 -- a rewrite in several steps). Cases are named <peer>/<rule or check>/<variant>.
 -- Only what applies to SQL migration files is here; style-only rules (squawk's prefer-*) are not.
+-- Where a peer shows a concurrent index build together with other statements in one block, they
+-- are separate migrations here: a migration run in a transaction (berth's, Rails', Alembic's
+-- default) cannot hold both, as the peers' own text says.
 
 -- case squawk/adding-field-with-default/volatile: unsafe
 ALTER TABLE "core_recipe" ADD COLUMN "foo" uuid DEFAULT gen_random_uuid() NOT NULL;
