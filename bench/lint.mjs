@@ -6,7 +6,7 @@
 //   node bench/lint.mjs [--files 1000] [--runs 7] [--workload small|typical]
 //
 // Two workloads, both run unless --workload picks one: `small` (12 shapes of ~180 bytes, so
-// start-up weighs most) and `typical` (12 shapes of ~1 KB: tables with a dozen columns,
+// start-up weighs most) and `typical` (12 shapes of ~500 bytes: tables with a dozen columns,
 // functions, seed data, views, partitions, policies; the size of real projects' migrations).
 //
 // berth runs as a user runs it: `node packages/berth/bin/berth.js lint <dir> --format json`.
@@ -84,7 +84,7 @@ const SHAPES = [
 ];
 
 const cols = (n) => Array.from({ length: 10 }, (_, i) => `  c${i} ${['text', 'bigint', 'timestamptz', 'boolean', 'numeric(12,2)'][i % 5]}${i % 3 === 0 ? ' NOT NULL' : ''}${i % 4 === 1 ? ` DEFAULT ${['0', "'x'", 'now()', 'false', '0'][i % 5]}` : ''}`).join(',\n');
-// Migrations of the size real projects have: about 1 KB each.
+// Migrations of the size real projects have (about 500 bytes each).
 const TYPICAL = [
   (n) => `CREATE TABLE accounts_${n} (\n  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n  owner_id bigint NOT NULL REFERENCES users (id),\n  email text NOT NULL,\n${cols(n)},\n  created_at timestamptz NOT NULL DEFAULT now(),\n  CONSTRAINT accounts_${n}_email_check CHECK (email LIKE '%@%')\n);\nCREATE UNIQUE INDEX accounts_${n}_email_key ON accounts_${n} (lower(email));\nCREATE INDEX accounts_${n}_owner_idx ON accounts_${n} (owner_id, created_at DESC);\nCOMMENT ON TABLE accounts_${n} IS 'accounts of batch ${n}';\n`,
   (n) => `-- berth:lock-timeout 5s\n-- Expand: new nullable columns the running release ignores.\nALTER TABLE accounts_${n - 1}\n  ADD COLUMN display_name text,\n  ADD COLUMN locale text DEFAULT 'en',\n  ADD COLUMN last_seen_at timestamptz,\n  ADD COLUMN flags integer NOT NULL DEFAULT 0;\nCOMMENT ON COLUMN accounts_${n - 1}.display_name IS 'shown in the UI';\nCOMMENT ON COLUMN accounts_${n - 1}.flags IS 'bit set, see docs/flags.md';\n`,
