@@ -56,7 +56,15 @@ export interface UpOptions {
    * run, before the first one starts. Throwing stops the run with nothing applied (the CLI's
    * `--lint error` uses it). Not called when there is nothing to apply.
    */
-  readonly beforeApply?: (migrations: readonly PlannedMigration[]) => void | Promise<void>;
+  readonly beforeApply?: (migrations: readonly PlannedMigration[], target: ApplyTarget) => void | Promise<void>;
+}
+
+/** What `beforeApply` knows of the database the migrations are about to run on. */
+export interface ApplyTarget {
+  /** Rows in the history table, whatever their status: 0 on a database nothing was applied to. */
+  readonly recorded: number;
+  /** The server's `server_version_num`, e.g. 160004. */
+  readonly serverVersionNum: number;
 }
 
 /** A migration about to run, as `beforeApply` sees it. */

@@ -72,3 +72,20 @@ export function functionCalls(node: unknown, out: string[][] = []): string[][] {
   }
   return out;
 }
+
+/** The text of every string constant below `node` (`'refunded'` in `SET status = 'refunded'`). */
+export function stringConstants(node: unknown, out: string[] = []): string[] {
+  if (Array.isArray(node)) {
+    for (const item of node) stringConstants(item, out);
+  } else if (node !== null && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'A_Const') {
+        const sval = (value as { sval?: { sval?: string } }).sval;
+        if (sval !== undefined) out.push(sval.sval ?? '');
+      } else {
+        stringConstants(value, out);
+      }
+    }
+  }
+  return out;
+}

@@ -4,15 +4,15 @@
  */
 
 import { RULES } from './rules.js';
-import type { Finding, LintReport } from './types.js';
+import type { Finding, LintReport, SkippedFile } from './types.js';
 
 export type LintFormat = 'text' | 'json' | 'github' | 'sarif';
 export const LINT_FORMATS: readonly LintFormat[] = ['text', 'json', 'github', 'sarif'];
 
-export function formatReport(report: LintReport, format: LintFormat, tool: { version: string }): string {
+export function formatReport(report: LintReport, format: LintFormat, tool: { version: string; skipped?: readonly SkippedFile[] }): string {
   switch (format) {
     case 'text': return formatText(report);
-    case 'json': return `${JSON.stringify(toJson(report), null, 2)}\n`;
+    case 'json': return `${JSON.stringify({ ...toJson(report), ...(tool.skipped ? { skipped: tool.skipped } : {}) }, null, 2)}\n`;
     case 'github': return formatGithub(report);
     case 'sarif': return `${JSON.stringify(toSarif(report, tool.version), null, 2)}\n`;
   }

@@ -10,13 +10,22 @@ import { scanSql } from '../drivers/postgres/sql-scanner.js';
 import type { Statement } from '../source/types.js';
 import { findAllowComments, type AllowComment } from './allow.js';
 import { analyze, type RawFinding } from './analyze.js';
-import { parseSqlFile, type ParsedFile } from './parse-file.js';
+import type { Catalog } from './catalog.js';
+import { fileOffset, parseSqlFile, type ParsedFile } from './parse-file.js';
 import type { SqlParser } from './parser.js';
-import { byteToIndex, TextPositions } from './positions.js';
+import { TextPositions } from './positions.js';
 import { RULES_BY_ID, ruleInfo, type RuleId } from './rules.js';
 import type { FileReport, Finding, SuppressedFinding } from './types.js';
+import { ASSUMED_PG_VERSION, formatPgVersion, type PgVersion } from './version.js';
 
-export interface LintFileInput {
+export interface LintOptions {
+  /** The server the migrations will run on (default: ASSUMED_PG_VERSION). */
+  readonly pg?: PgVersion;
+  /** Shared between the files of one run, in version order (see catalog.ts). */
+  readonly catalog?: Catalog;
+}
+
+export interface LintFileInput extends LintOptions {
   /** How the file is named in findings. */
   readonly file: string;
   /** The file's text (UTF-8 decoded, BOM stripped). */
@@ -25,8 +34,8 @@ export interface LintFileInput {
 }
 
 /** Parses and lints one SQL text. */
-export function lintSql(file: string, text: string, parser: SqlParser): FileReport {
-  return lintParsedFile({ file, text, parsed: parseSqlFile(text, parser) });
+export function lintSql(file: string, text: string, parser: SqlParser, options: LintOptions = {}): FileReport {
+  return lintParsedFile({ file, text, parsed: parseSqlFile(text, parser), ...options });
 }
 
 /** A finding before suppression, with the statement it belongs to (for statement-level allows). */
@@ -34,7 +43,7 @@ interface Placed extends Finding {
   readonly statementOffset: number | undefined;
 }
 
-export function lintParsedFile({ file, text, parsed }: LintFileInput): FileReport {
+export function lintParsedFile({ file, text, parsed, pg = ASSUMED_PG_VERSION, catalog }: LintFileInput): FileReport {
   const positions = new TextPositions(text);
   const placed: Placed[] = [];
   const place = (rule: RuleId, offset: number, statementOffset: number | undefined, fields: Partial<Finding> & { message: string }): void => {
@@ -46,7 +55,7 @@ export function lintParsedFile({ file, text, parsed }: LintFileInput): FileRepor
     });
   };
 
-  const { directives, problems } = parseDirectives(text, scanSql(text));
+  const { directives, problems } = parseDirectives(text, parsed.scan);
   for (const problem of problems) {
     place('invalid-directive', lineCommentOffset(text, problem.line), undefined, { message: problem.message });
   }
@@ -54,18 +63,22 @@ export function lintParsedFile({ file, text, parsed }: LintFileInput): FileRepor
   for (const ps of parsed.statements) {
     if (ps.error === undefined) continue;
     place('syntax-error', ps.statement.offset + ps.error.index, ps.statement.offset, {
-      message: `PostgreSQL cannot parse this statement: ${ps.error.message}`,
+      message: `PostgreSQL 18's parser (the one berth lint uses) cannot parse this statement: ${ps.error.message}` +
+        (pg.known && pg.num < 180000 ? ` (the server is ${formatPgVersion(pg)}, whose grammar differs in places: new syntax is not checked against it)` : ''),
     });
   }
 
   const raw = analyze(parsed, {
     noTransaction: directives.noTransaction,
     lockTimeoutDirective: (directives.lockTimeoutMs ?? 0) > 0,
+    pg,
+    ...(catalog ? { catalog } : {}),
   });
   for (const f of raw) {
     const ps = parsed.statements[f.statement];
     if (ps === undefined) continue;
-    place(f.rule, ps.statement.offset + toIndex(ps, f.byte ?? ps.byteOffset), ps.statement.offset, findingFields(f));
+    const at = f.offset ?? (f.cmd === undefined ? undefined : ps.cmdAt?.(f.cmd)) ?? fileOffset(ps.source, f.byte ?? ps.byteOffset);
+    place(f.rule, at, ps.statement.offset, findingFields(f));
   }
 
   const statements = uniqueStatements(parsed);
@@ -153,10 +166,6 @@ function uniqueStatements(parsed: ParsedFile): Statement[] {
     last = ps.statement.offset;
   }
   return out;
-}
-
-function toIndex(ps: ParsedFile['statements'][number], byte: number): number {
-  return ps.ascii ? Math.min(byte, ps.statement.sql.length) : byteToIndex(ps.statement.sql, byte);
 }
 
 /** Where the `--` of the comment on `line` starts (directive problems only carry a line). */

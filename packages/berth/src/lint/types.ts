@@ -46,6 +46,14 @@ export interface LintReport {
   readonly warnings: number;
 }
 
+/** A file of a linted directory that is not linted, and why. */
+export interface SkippedFile {
+  readonly file: string;
+  /** `invalid`: named like a migration but not one (migrate refuses the directory); the others are skipped on purpose. */
+  readonly kind: 'invalid' | 'down' | 'code' | 'other';
+  readonly reason: string;
+}
+
 /** `--fail-on`: the lowest severity that makes the run fail, or `none`. */
 export type FailOn = Severity | 'none';
 

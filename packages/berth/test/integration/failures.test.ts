@@ -102,12 +102,12 @@ describe('a failing migration leaves a clear state', () => {
     await db().admin.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
     const dir = writeMigrations({
       '1_t.up.sql': 'CREATE TABLE t (id int);',
-      // With create_slot (the default), CREATE SUBSCRIPTION refuses a transaction block before it connects.
-      '2_sub.up.sql': "CREATE TABLE u (id int);\nCREATE SUBSCRIPTION berth_sub CONNECTION 'dbname=nowhere' PUBLICATION p;",
+      // The server refuses it once the transaction has run a query (berth's own checks, here).
+      '2_isolation.up.sql': 'CREATE TABLE u (id int);\nSET TRANSACTION ISOLATION LEVEL SERIALIZABLE;',
     });
     const result = await runBerth(['migrate', '--dir', dir, '--log-format', 'pretty'], { env: env() });
     expect(result.code, result.stderr).toBe(1);
-    expect(result.stderr).toContain('2_sub.up.sql:2:1');
+    expect(result.stderr).toContain('2_isolation.up.sql:2:1');
     expect(result.stderr).toContain('-- berth:no-transaction');
     expect((await db().admin.query("SELECT to_regclass('u') AS u")).rows[0]).toEqual({ u: null });
   });

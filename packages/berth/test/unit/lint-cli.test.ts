@@ -2,9 +2,10 @@
  * `berth lint` through runCli in-process: which files, output on stdout, exit codes, usage
  * errors. No database: lint never connects.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -92,6 +93,57 @@ describe('berth lint', () => {
     expect((await berth(['lint', 'nope.sql'], cwd)).code).toBe(2);
     expect((await berth(['lint', '--format', 'xml'], cwd)).code).toBe(2);
     expect((await berth(['lint', '--fail-on', 'info'], cwd)).code).toBe(2);
+  });
+
+  it('lists what it skipped: down files and code migrations on the summary line, a misnamed file as an invalid-file finding', async () => {
+    const cwd = project({ ...FILES, '3-typo.up.sql': 'SELECT 1;\n' });
+    const run = await berth(['lint', '--format', 'json'], cwd);
+    expect(run.code).toBe(5);
+    const report = JSON.parse(run.stdout);
+    expect(report.findings.map((f: { file: string; rule: string; line: number }) => `${f.file} ${f.rule} ${f.line}`)).toEqual([
+      `${path.join('migrations', '0002_drop.up.sql')} drop-column 2`,
+      `${path.join('migrations', '3-typo.up.sql')} invalid-file 1`,
+    ]);
+    expect(report.findings[1].message).toMatch(/named like a migration but not one.*does not start with <version>_/);
+    expect(report.skipped.map((s: { file: string; kind: string }) => `${path.basename(s.file)} ${s.kind}`)).toEqual([
+      '0001_init.down.sql down', '0003_code.ts code', 'README.md other',
+    ]);
+    const summary = JSON.parse(run.stderr.trim().split('\n').at(-1)!);
+    expect(summary.msg).toMatch(/skipped 1 down migration, 1 code migration \(SQL only is linted\), 1 other file \(README\.md\)$/);
+    expect(summary).toMatchObject({ skipped: 3 });
+  });
+
+  it('--pg-version judges for that server; a version it cannot read is a usage error', async () => {
+    const cwd = project({ '1_enum.up.sql': "ALTER TYPE order_status ADD VALUE 'refunded' AFTER 'paid';\n" });
+    expect((await berth(['lint'], cwd)).code).toBe(0);
+    const old = await berth(['lint', '--pg-version', '11', '--format', 'json'], cwd);
+    expect(old.code).toBe(5);
+    expect(JSON.parse(old.stdout).findings).toMatchObject([{ rule: 'enum-value-in-transaction', message: expect.stringContaining('PostgreSQL 11') }]);
+    const bad = await berth(['lint', '--pg-version', 'sixteen'], cwd);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--pg-version: \\"sixteen\\" is not a version/);
+  });
+
+  it('the example migrations pass berth lint (the README\'s first command runs them)', async () => {
+    const examples = fileURLToPath(new URL('../../../../examples/migrations', import.meta.url));
+    const run = await berth(['lint', examples, '--format', 'json', '--fail-on', 'warning'], process.cwd());
+    expect(run.code, run.stdout).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ files: 3, errors: 0, warnings: 0 });
+  });
+
+  it('reuses its cache (BERTH_LINT_CACHE) for unchanged files, and --no-cache does not touch it', async () => {
+    const cwd = project(FILES);
+    const cache = mkdtempSync(path.join(tmpdir(), 'berth-lint-cli-cache-'));
+    dirs.push(cache);
+    const first = await berth(['lint', '--format', 'json'], cwd, { BERTH_LINT_CACHE: cache });
+    expect(readdirSync(cache)).toHaveLength(1);
+    const second = await berth(['lint', '--format', 'json'], cwd, { BERTH_LINT_CACHE: cache });
+    expect([second.code, second.stdout]).toEqual([first.code, first.stdout]);
+    const other = mkdtempSync(path.join(tmpdir(), 'berth-lint-cli-cache-'));
+    dirs.push(other);
+    const uncached = await berth(['lint', '--format', 'json', '--no-cache'], cwd, { BERTH_LINT_CACHE: other });
+    expect(uncached.stdout).toBe(first.stdout);
+    expect(readdirSync(other)).toEqual([]);
   });
 
   it('a directory without SQL migrations is no error, and says so', async () => {

@@ -10,15 +10,19 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { lintSql, loadParser, RULES, type SqlParser } from '../../src/lint/index.js';
+import { parsePgVersion, type PgVersion } from '../../src/lint/version.js';
 
 const CORPUS = fileURLToPath(new URL('../fixtures/lint/', import.meta.url));
 const EXPECT = /^--\s*expect(-suppressed)?:\s*([a-z-]+)\s+(\d+):(\d+)(?:\s+(error|warning))?\s*$/;
+const PG_VERSION = /^--\s*expect-pg-version:\s*(\S+)\s*$/;
 
 interface Case {
   readonly name: string;
   readonly text: string;
   readonly findings: string[];
   readonly suppressed: string[];
+  /** `-- expect-pg-version: 11`: lint as for that server. */
+  readonly pg?: PgVersion;
 }
 
 function loadCases(dir: 'safe' | 'unsafe'): Case[] {
@@ -26,7 +30,13 @@ function loadCases(dir: 'safe' | 'unsafe'): Case[] {
     const text = readFileSync(path.join(CORPUS, dir, f), 'utf8');
     const findings: string[] = [];
     const suppressed: string[] = [];
+    let pg: PgVersion | undefined;
     for (const line of text.split('\n')) {
+      const version = PG_VERSION.exec(line.trim());
+      if (version !== null) {
+        pg = parsePgVersion('expect-pg-version', version[1]);
+        continue;
+      }
       const m = EXPECT.exec(line.trim());
       if (m === null) {
         if (/^--\s*expect/.test(line)) throw new Error(`${dir}/${f}: malformed expectation "${line}"`);
@@ -36,7 +46,7 @@ function loadCases(dir: 'safe' | 'unsafe'): Case[] {
       const severity = m[5] ?? RULES.find((r) => r.id === rule)?.severity ?? '?';
       (m[1] ? suppressed : findings).push(`${rule} ${m[3]}:${m[4]}${m[1] ? '' : ` ${severity}`}`);
     }
-    return { name: `${dir}/${f}`, text, findings: findings.sort(), suppressed: suppressed.sort() };
+    return { name: `${dir}/${f}`, text, findings: findings.sort(), suppressed: suppressed.sort(), ...(pg ? { pg } : {}) };
   });
 }
 
@@ -50,7 +60,7 @@ beforeAll(async () => {
 
 describe.each([...unsafe, ...safe])('$name', (c) => {
   it('has exactly the expected findings', () => {
-    const report = lintSql(c.name, c.text, parser);
+    const report = lintSql(c.name, c.text, parser, c.pg ? { pg: c.pg } : {});
     expect(report.findings.map((f) => `${f.rule} ${f.line}:${f.column} ${f.severity}`).sort()).toEqual(c.findings);
     expect(report.suppressed.map((f) => `${f.rule} ${f.line}:${f.column}`).sort()).toEqual(c.suppressed);
     for (const f of report.findings) {

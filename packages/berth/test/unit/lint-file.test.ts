@@ -136,7 +136,7 @@ describe('lintSources', () => {
     const report = await lintSources([
       { file: 'a.sql', text: 'ALTER TABLE t DROP COLUMN c;' },
       { file: 'b.sql', text: 'CREATE TABLE t2 (id int);' },
-    ], parser);
+    ], { parser });
     expect(report.files.map((f) => [f.file, f.statements])).toEqual([['a.sql', 1], ['b.sql', 1]]);
     expect([report.errors, report.warnings]).toEqual([1, 1]);
     expect(report.findings.every((f) => f.file === 'a.sql')).toBe(true);

@@ -103,6 +103,8 @@ describe('needsNoTransaction', () => {
     ['ALTER TABLE measurements DETACH PARTITION m2020 CONCURRENTLY', 'ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY'],
     ['CLUSTER', 'CLUSTER'],
     ['CLUSTER VERBOSE', 'CLUSTER'],
+    ["CREATE SUBSCRIPTION s CONNECTION 'host=a' PUBLICATION p", 'CREATE SUBSCRIPTION'],
+    ['DROP SUBSCRIPTION s', 'DROP SUBSCRIPTION'],
   ])('%j cannot run in a transaction block (%s)', (sql, command) => {
     expect(needsNoTransaction(sql)).toBe(command);
   });
@@ -119,6 +121,8 @@ describe('needsNoTransaction', () => {
     ['REFRESH MATERIALIZED VIEW CONCURRENTLY v'],
     ["SELECT 'VACUUM'"],
     ['CREATE TABLE vacuum_log (id int)'],
+    ["CREATE SUBSCRIPTION s CONNECTION 'host=a' PUBLICATION p WITH (connect = false)"],
+    ['DISCARD PLANS'],
   ])('%j runs in a transaction block', (sql) => {
     expect(needsNoTransaction(sql)).toBeUndefined();
   });

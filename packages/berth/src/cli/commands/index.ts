@@ -157,12 +157,15 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [
       { flags: '--format <format>', description: 'text, json, github (workflow annotations) or sarif (default: text)' },
       { flags: '--fail-on <severity>', description: 'exit 5 when a finding of this severity or worse remains: error, warning or none (default: error)' },
+      { flags: '--no-cache', description: 'lint every file again instead of reusing the reports of unchanged files (cache folder: BERTH_LINT_CACHE, default ~/.cache/berth/lint; never required)' },
+      { flags: '--pg-version <version>', description: 'the PostgreSQL version the migrations will run on, e.g. 16 or 14.3: rules whose truth depends on it judge for it (default: 14; migrate lints for the server it connects to)' },
     ],
     examples: [
       'berth lint                                 # every up migration in --dir (default ./migrations)',
       'berth lint migrations/20260101120000_add_email.up.sql --fail-on warning',
       'berth lint --format github                 # annotations on the pull request in GitHub Actions',
       'berth lint --format sarif > berth.sarif    # code scanning',
+      'berth lint --pg-version 11                 # judge for an older server (e.g. ALTER TYPE ... ADD VALUE in a transaction)',
     ],
     settings: ['dir', 'logFormat', 'quiet'],
     load: async () => (await import('./lint.js')).lint,

@@ -12,7 +12,7 @@ export const migrate: CommandRun = async (ctx, opts) => {
     singleTransaction: opts.singleTransaction === true,
     allowOutOfOrder: opts.allowOutOfOrder === true,
     // The lint code and its WASM parser load only when something is about to be applied.
-    ...(lint === 'off' ? {} : { beforeApply: async (planned) => (await import('./lint.js')).lintPending(ctx, lint, planned) }),
+    ...(lint === 'off' ? {} : { beforeApply: async (planned, target) => (await import('./lint.js')).lintPending(ctx, lint, planned, target) }),
   });
   if (result.dryRun) {
     const lines = result.planned.length === 0

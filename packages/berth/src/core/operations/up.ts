@@ -44,7 +44,7 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
     if (upOptions.dryRun) {
       failOnProblems(optimistic);
       session.warnEmpty(optimistic.toApply);
-      if (optimistic.toApply.length) await upOptions.beforeApply?.(optimistic.toApply.map(toPlanned));
+      if (optimistic.toApply.length) await upOptions.beforeApply?.(optimistic.toApply.map(toPlanned), { recorded: before?.length ?? 0, serverVersionNum: c.server.serverVersionNum });
       emit({ event: 'plan.ready', current: optimistic.current, pending: optimistic.pending.length, toApply: optimistic.toApply.length, dryRun: true, table: tableName });
       for (const m of optimistic.toApply) emit({ event: 'migration.planned', ...describe(m), transaction: !m.directives.noTransaction });
       return { applied: [], planned: optimistic.toApply.map(describe), current: optimistic.current, pending: optimistic.pending.length, lockWaitMs: 0, dryRun: true };
@@ -77,7 +77,7 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
         throw new ConfigError('ERR_USAGE', `--single-transaction cannot include ${conflict.migration.up.fileName}: ${conflict.why}. Run without --single-transaction, or --to the version before it.`);
       }
       session.warnEmpty(current.toApply);
-      if (current.toApply.length) await upOptions.beforeApply?.(current.toApply.map(toPlanned));
+      if (current.toApply.length) await upOptions.beforeApply?.(current.toApply.map(toPlanned), { recorded: history.length, serverVersionNum: c.server.serverVersionNum });
       // Code is loaded before anything runs, so a broken module fails the run with nothing applied.
       const steps = numbered(await Promise.all(current.toApply.map(async (m) => upStep(m, m.kind === 'code' ? (await session.loadCode(m)).up : undefined))));
       const applied: AppliedMigration[] = [];

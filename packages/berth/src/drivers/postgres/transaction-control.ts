@@ -92,11 +92,15 @@ export function needsNoTransaction(sql: string): string | undefined {
       if (w1 === 'unique' && w2 === 'index' && w3 === 'concurrently') return 'CREATE UNIQUE INDEX CONCURRENTLY';
       if (w1 === 'database') return 'CREATE DATABASE';
       if (w1 === 'tablespace') return 'CREATE TABLESPACE';
+      // It creates its replication slot (and so refuses a transaction block) unless told not to.
+      if (w1 === 'subscription' && !/\b(create_slot|connect)\s*=\s*false\b/i.test(sql)) return 'CREATE SUBSCRIPTION';
       return undefined;
     case 'drop':
       if (w1 === 'index' && w2 === 'concurrently') return 'DROP INDEX CONCURRENTLY';
       if (w1 === 'database') return 'DROP DATABASE';
       if (w1 === 'tablespace') return 'DROP TABLESPACE';
+      // With a replication slot, which cannot be seen from here.
+      if (w1 === 'subscription') return 'DROP SUBSCRIPTION';
       return undefined;
     case 'reindex': {
       // REINDEX [ ( options ) ] { INDEX | TABLE | SCHEMA | DATABASE | SYSTEM } [ CONCURRENTLY ] name
