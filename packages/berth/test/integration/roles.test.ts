@@ -14,10 +14,12 @@ describe('a migration that switches role', () => {
   // Roles belong to the cluster: random names keep parallel runs apart.
   const login = `berth_t_login_${suffix}`;
   const owner = `berth_t_owner_${suffix}`;
+  // Used where the server checks passwords (the embedded one the harness starts), ignored by trust.
+  const password = randomBytes(9).toString('hex');
   const url = () => {
     const u = new URL(db().url);
     u.username = login;
-    u.password = '';
+    u.password = password;
     return u.toString();
   };
 
@@ -33,7 +35,7 @@ describe('a migration that switches role', () => {
   });
 
   beforeAll(async () => {
-    await query(db().adminUrl, `CREATE ROLE ${owner} NOLOGIN; CREATE ROLE ${login} LOGIN; GRANT ${owner} TO ${login}`);
+    await query(db().adminUrl, `CREATE ROLE ${owner} NOLOGIN; CREATE ROLE ${login} LOGIN PASSWORD '${password}'; GRANT ${owner} TO ${login}`);
     // The owner role may create objects, and has no privilege at all on berth's history table.
     await db().admin.query(`GRANT ALL ON SCHEMA public TO ${owner}, ${login}; GRANT CREATE ON DATABASE ${db().name} TO ${login}`);
   });
