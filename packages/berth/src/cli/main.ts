@@ -140,7 +140,7 @@ async function startMetrics(config: ResolvedConfig, io: CliIo, reporter: Reporte
 function databaseLabel(config: ResolvedConfig): string {
   try {
     const target = parseDatabaseUrl(config.databaseUrl?.() ?? '');
-    return target.kind === 'postgres' ? `${target.host}:${target.port}/${target.database}` : `pglite:${target.dataDir ?? 'memory'}`;
+    return target.kind === 'pglite' ? `pglite:${target.dataDir ?? 'memory'}` : `${target.host}:${target.port}/${target.database}`;
   } catch {
     return 'unknown';
   }
@@ -198,7 +198,7 @@ function secretsOf(config: ResolvedConfig): (string | undefined)[] {
     const url = config.databaseUrl?.();
     if (!url) return [];
     const target = parseDatabaseUrl(url);
-    return target.kind === 'postgres' ? [target.password] : [];
+    return target.kind === 'pglite' ? [] : [target.password];
   } catch {
     return [];
   }

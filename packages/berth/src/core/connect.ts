@@ -2,6 +2,7 @@ import { parseDatabaseUrl, redactSecrets, type DatabaseTarget, type SslMode } fr
 import { formatDuration } from '../config/duration.js';
 import { ConnectionLostError, type Driver, type ServerInfo } from '../drivers/driver.js';
 import type { SqlSession } from '../drivers/postgres/sql-session.js';
+import type { SqlDialect } from '../source/types.js';
 import { BerthError, TargetRejectedError, UnreachableError } from './errors.js';
 import type { EventListener } from './events.js';
 import { guardDriver } from './guard-driver.js';
@@ -50,7 +51,7 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
   for (let attempt = 1; ; attempt++) {
     options.signal?.throwIfAborted();
     const target = applySsl(parseDatabaseUrl(await options.databaseUrl()), options.ssl);
-    const secrets = target.kind === 'postgres' ? [target.password] : [];
+    const secrets = target.kind === 'pglite' ? [] : [target.password];
     options.onEvent({ event: 'connect.attempt', attempt, target: target.redacted });
     // One attempt (no --wait) gets the full per-attempt budget; while waiting, an attempt never
     // outlives the deadline by more than the minimum.
@@ -88,6 +89,13 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
 }
 
 async function createDriver(target: DatabaseTarget, options: { applicationName: string; connectTimeoutMs: number; statementTimeoutMs: number; embedded?: Map<string, Promise<SqlSession>> }): Promise<Driver> {
+  if (target.kind === 'mysql') {
+    const [{ MysqlDriver }, { openMysqlSession }] = await Promise.all([import('../drivers/mysql/mysql-driver.js'), import('../drivers/mysql/mysql-session.js')]);
+    return new MysqlDriver({
+      open: () => openMysqlSession({ target, applicationName: options.applicationName, connectTimeoutMs: options.connectTimeoutMs }),
+      statementTimeoutMs: options.statementTimeoutMs,
+    });
+  }
   const { PostgresDriver } = await import('../drivers/postgres/postgres-driver.js');
   if (target.kind === 'pglite') {
     const { openPgliteSession } = await import('../drivers/pglite/pglite-session.js');
@@ -122,6 +130,20 @@ async function createDriver(target: DatabaseTarget, options: { applicationName: 
   });
 }
 
+/**
+ * How the files for `databaseUrl` split into statements: MySQL's splitter for a MySQL target,
+ * otherwise PostgreSQL's (undefined). A URL that does not parse is left for `connect` to refuse.
+ */
+export async function dialectFor(databaseUrl: () => string | Promise<string>): Promise<SqlDialect | undefined> {
+  let kind: DatabaseTarget['kind'];
+  try {
+    kind = parseDatabaseUrl(await databaseUrl()).kind;
+  } catch {
+    return undefined;
+  }
+  return kind === 'mysql' ? (await import('../drivers/mysql/mysql-splitter.js')).mysqlDialect : undefined;
+}
+
 /** Bounds an attempt as a whole: a slow DNS lookup is not covered by the client's own timeout. */
 async function withDeadline<T>(promise: Promise<T>, ms: number, target: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -136,7 +158,7 @@ async function withDeadline<T>(promise: Promise<T>, ms: number, target: string):
 }
 
 function applySsl(target: DatabaseTarget, ssl: ConnectOptions['ssl']): DatabaseTarget {
-  if (target.kind !== 'postgres' || !ssl) return target;
+  if (target.kind === 'pglite' || !ssl) return target;
   const mode = ssl.override ? ssl.mode ?? target.sslmode : target.sslmode ?? ssl.mode;
   const rootcert = ssl.override ? ssl.rootcert ?? target.sslrootcert : target.sslrootcert ?? ssl.rootcert;
   return { ...target, sslmode: mode, sslrootcert: rootcert };

@@ -9,7 +9,7 @@ import type { SqlSession } from '../drivers/postgres/sql-session.js';
 import { BERTH_VERSION } from '../version.js';
 import { commit, runInTransaction, runWithoutTransaction, upStep, type ApplyContext, type MigrationContext, type Step } from './apply.js';
 import type { CodeMigration } from '../source/load-module.js';
-import { connect, type Connection } from './connect.js';
+import { connect, dialectFor, type Connection } from './connect.js';
 import { ConfigError, OutcomeUnknownError, UnreachableError, ValidationError } from './errors.js';
 import { sleep } from './sleep.js';
 import type { EventListener } from './events.js';
@@ -284,7 +284,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
   /** The migrations, their names, bytes and structure checked; bodies wait for `checkUnverified`. */
   async function load(): Promise<Migration[]> {
     const ignored: string[] = [];
-    const migrations = await readMigrations(settings.dir, { bodies: 'lazy', onFileIgnored: (file) => ignored.push(file) });
+    const dialect = await dialectFor(settings.databaseUrl);
+    const migrations = await readMigrations(settings.dir, { bodies: 'lazy', onFileIgnored: (file) => ignored.push(file), ...(dialect ? { dialect } : {}) });
     if (migrations.length === 0 && !settings.allowEmpty) {
       const others = ignored.length === 0 ? 'it is empty' : `it holds ${ignored.length} other file(s) (${ignored.slice(0, 3).join(', ')}${ignored.length > 3 ? ', ...' : ''})`;
       throw new ValidationError('ERR_SOURCE_EMPTY',
@@ -411,6 +412,9 @@ export function createMigrator(options: MigratorOptions): Migrator {
         failOnProblems(current);
         warnAhead(current);
         emit({ event: 'plan.ready', current: current.current, pending: current.pending.length, toApply: current.toApply.length, dryRun: false, table: `${ctx.table.schema}.${ctx.table.table}` });
+        if (upOptions.singleTransaction && !ctx.driver.capabilities.transactionalDdl) {
+          throw new ConfigError('ERR_USAGE', '--single-transaction needs a database whose DDL is transactional; this one commits every DDL statement at once. Run without --single-transaction: each migration is then recorded as it goes.');
+        }
         if (upOptions.singleTransaction) {
           const noTx = current.toApply.find((m) => m.directives.noTransaction);
           if (noTx) {

@@ -26,7 +26,7 @@ import { parseMigrationFileName, type ParsedFileName } from './file-name.js';
 import { LineCounter } from './line-column.js';
 import { scanSql } from './sql-scanner.js';
 import { releasesSessionLock, transactionShape } from './transaction-control.js';
-import type { Migration, MigrationFileRef, SourceProblem, SqlBody } from './types.js';
+import type { Migration, MigrationFileRef, SourceProblem, SqlBody, SqlDialect } from './types.js';
 
 /** The subset of the file system berth reads migrations with. */
 export interface SourceFs {
@@ -55,6 +55,8 @@ export interface ReadMigrationsOptions {
    * `checkBodies` to report the problems of a set of files at once.
    */
   readonly bodies?: 'eager' | 'lazy';
+  /** How SQL files split into statements; default PostgreSQL's. */
+  readonly dialect?: SqlDialect;
 }
 
 /** 10 MiB (bytes): generous for DDL and seed data, small enough that a stray dump is caught. */
@@ -155,7 +157,7 @@ export async function readMigrations(dir: string, options: ReadMigrationsOptions
 
   const read = new Map<string, Body>();
   await forEachLimited(files, READ_CONCURRENCY, async (file) => {
-    const result = await readFile(fs, file, maxFileBytes);
+    const result = await readFile(fs, file, maxFileBytes, options.dialect);
     if ('problems' in result) problems.push(...result.problems);
     else read.set(file.ref.fileName, result.body);
   });
@@ -333,7 +335,7 @@ function checkVersion(version: number, ups: readonly Entry[], downs: readonly En
   return problems;
 }
 
-async function readFile(fs: SourceFs, file: Entry, maxFileBytes: number): Promise<{ body: Body } | { problems: SourceProblem[] }> {
+async function readFile(fs: SourceFs, file: Entry, maxFileBytes: number, dialect: SqlDialect | undefined): Promise<{ body: Body } | { problems: SourceProblem[] }> {
   const { bytes, problem } = await readBounded(fs, file.ref, maxFileBytes);
   if (bytes === undefined) return { problems: [problem] };
   // Only an up file's checksum is recorded (SPEC §3).
@@ -354,7 +356,7 @@ async function readFile(fs: SourceFs, file: Entry, maxFileBytes: number): Promis
   let unparsed: Uint8Array | undefined = bytes;
   const parse = (): ParsedBody => {
     if (parsed === undefined) {
-      parsed = checkSql(file.ref.fileName, unparsed!);
+      parsed = checkSql(file.ref.fileName, unparsed!, dialect);
       unparsed = undefined; // the text is kept instead; a large data file is not held twice
     }
     return parsed;
@@ -368,14 +370,15 @@ function isValidText(bytes: Uint8Array): boolean {
 }
 
 /** Decode, statements, directives, and how the file relates to berth's transaction. */
-function checkSql(fileName: string, bytes: Uint8Array): ParsedBody {
+function checkSql(fileName: string, bytes: Uint8Array, dialect: SqlDialect | undefined): ParsedBody {
   const decoded = decodeMigrationText(bytes);
   if ('problem' in decoded) {
     return { problems: [{ files: [fileName], line: decoded.problem.line, message: decoded.problem.message }] };
   }
   const sql = decoded.text;
   const problems: SourceProblem[] = [];
-  const scan = scanSql(sql);
+  const scan: ReturnType<SqlDialect['scan']> = dialect ? dialect.scan(sql) : scanSql(sql);
+  for (const { line, message } of scan.problems ?? []) problems.push({ files: [fileName], line, message });
   if (scan.unterminated) {
     const { line, column } = new LineCounter(sql).advanceTo(scan.unterminated.offset);
     problems.push({
@@ -385,7 +388,8 @@ function checkSql(fileName: string, bytes: Uint8Array): ParsedBody {
   }
   const { directives, problems: directiveProblems } = parseDirectives(sql, scan);
   for (const { line, message } of directiveProblems) problems.push({ files: [fileName], line, message });
-  for (const statement of scan.statements) {
+  const postgres = dialect?.postgresTransactionRules ?? true;
+  for (const statement of postgres ? scan.statements : []) {
     const command = releasesSessionLock(statement.sql);
     if (command !== undefined) {
       problems.push({
@@ -397,7 +401,7 @@ function checkSql(fileName: string, bytes: Uint8Array): ParsedBody {
   }
   let { statements } = scan;
   let noTransactionImpliedBy: string | undefined;
-  if (!directives.noTransaction) {
+  if (!directives.noTransaction && postgres) {
     const shape = transactionShape(statements);
     for (const { line, message } of shape.problems) problems.push({ files: [fileName], line, message });
     statements = [...shape.statements];

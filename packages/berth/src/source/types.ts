@@ -75,3 +75,20 @@ export interface SourceProblem {
   /** 1-based line when the problem is inside a file. */
   readonly line?: number;
 }
+
+/**
+ * How the files of one database are read. PostgreSQL's (the default) is source/sql-scanner.ts with
+ * the transaction-control rules of source/transaction-control.ts; another dialect brings its own
+ * splitter and runs without those rules.
+ */
+export interface SqlDialect {
+  /** Statements, `--` comments (for directives), the first unterminated quote or comment, and lines it cannot run. */
+  scan(text: string): {
+    readonly statements: Statement[];
+    readonly lineComments: { readonly text: string; readonly offset: number }[];
+    readonly unterminated?: { readonly what: string; readonly offset: number };
+    readonly problems?: readonly { readonly line: number; readonly message: string }[];
+  };
+  /** PostgreSQL's BEGIN/COMMIT wrapper, no-transaction statements and DISCARD ALL rules apply. */
+  readonly postgresTransactionRules: boolean;
+}

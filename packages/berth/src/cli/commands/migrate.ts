@@ -1,3 +1,4 @@
+import { parseDatabaseUrl } from '../../config/database-url.js';
 import { ConfigError } from '../../index.js';
 import type { CommandRun } from './index.js';
 import { parseVersionArg } from './parse-version.js';
@@ -12,7 +13,13 @@ export const migrate: CommandRun = async (ctx, opts) => {
     singleTransaction: opts.singleTransaction === true,
     allowOutOfOrder: opts.allowOutOfOrder === true,
     // The lint code and its WASM parser load only when something is about to be applied.
-    ...(lint === 'off' ? {} : { beforeApply: async (planned) => (await import('./lint.js')).lintPending(ctx, lint, planned) }),
+    ...(lint === 'off' ? {} : { beforeApply: async (planned) => {
+      if (!lintsTarget(ctx.config.databaseUrl?.())) {
+        ctx.reporter.log(lint === 'error' ? 'warn' : 'info', 'lint: not run, berth lint checks PostgreSQL statements and this target is MySQL/MariaDB', { event: 'lint.skipped', reason: 'dialect' });
+        return;
+      }
+      await (await import('./lint.js')).lintPending(ctx, lint, planned);
+    } }),
   });
   if (result.dryRun) {
     const lines = result.planned.length === 0
@@ -30,6 +37,15 @@ export const migrate: CommandRun = async (ctx, opts) => {
       : `applied ${result.applied.length} migration(s); schema is at version ${result.current}`;
   return { exitCode: 0, summary, fields };
 };
+
+/** The linter knows PostgreSQL's grammar and rules: a MySQL target's files are not linted. */
+function lintsTarget(url: string | undefined): boolean {
+  try {
+    return url === undefined || parseDatabaseUrl(url).kind !== 'mysql';
+  } catch {
+    return true;
+  }
+}
 
 /** `--lint`, else `BERTH_LINT`: off, warn (the default: print findings and go on) or error. */
 function lintMode(flag: unknown, env: string | undefined): 'off' | 'warn' | 'error' {
