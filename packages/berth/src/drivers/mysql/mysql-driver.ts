@@ -77,6 +77,8 @@ export class MysqlDriver implements Driver {
   /** The variables of SESSION_STATE (and the statement timeout) as they were after connecting. */
   #state = new Map<string, unknown>();
   #database: string | null = null;
+  /** A progress count that could not be written under the file's LOCK TABLES. */
+  #deferred: { version: number; change: HistoryChange } | undefined;
 
   constructor(options: MysqlDriverOptions) {
     this.#options = options;
@@ -239,17 +241,46 @@ export class MysqlDriver implements Driver {
   }
 
   async updateHistory(table: HistoryTable, version: number, change: HistoryChange): Promise<void> {
-    await this.#run(() => this.#s.query(
+    // Progress held back while the file's LOCK TABLES was in force goes with this write.
+    const deferred = this.#deferred?.version === version ? this.#deferred.change : {};
+    const merged = { ...deferred, ...change };
+    const progressOnly = merged.status === undefined && merged.checksum === undefined;
+    this.#deferred = undefined;
+    await this.#historyWrite(progressOnly ? 'defer' : 'unlock', () => this.#s.query(
       `UPDATE ${qualified(table)} SET status = COALESCE(?, status), statements_applied = COALESCE(?, statements_applied),
          duration_ms = COALESCE(?, duration_ms), checksum = COALESCE(?, checksum) WHERE version = ?`,
-      [change.status ?? null, change.statementsApplied ?? null,
-        change.durationMs === undefined ? null : Math.round(change.durationMs), change.checksum ?? null, version]));
+      [merged.status ?? null, merged.statementsApplied ?? null,
+        merged.durationMs === undefined ? null : Math.round(merged.durationMs), merged.checksum ?? null, version]),
+    () => {
+      this.#deferred = { version, change: merged };
+    });
   }
 
   async deleteHistory(table: HistoryTable, version: number, lockKey: bigint | null): Promise<boolean> {
-    const { affectedRows } = await this.#run(() => this.#s.query(
+    const { affectedRows } = await this.#historyWrite('unlock', () => this.#s.query(
       `DELETE FROM ${qualified(table)} WHERE version = ? AND ${lockKey === null ? 'TRUE' : lockHeldSql(lockKey)}`, [version]));
     return affectedRows === 1;
+  }
+
+  /**
+   * A history write while the migration's own `LOCK TABLES` is in force (a mysqldump excerpt
+   * locks the tables it fills) is refused by the server: only the locked tables can be used. The
+   * progress count waits for the next write (`defer`); the write that ends the migration, once
+   * its statements are done, first ends the locks it left (`unlock`), as the end of its session
+   * would. GET_LOCK locks are not table locks and stay.
+   */
+  async #historyWrite(onTablesLocked: 'defer' | 'unlock', write: () => Promise<MysqlResult>, defer?: () => void): Promise<MysqlResult> {
+    try {
+      return await this.#run(write);
+    } catch (err) {
+      if (!isTablesLocked(err)) throw err;
+      if (onTablesLocked === 'defer' && defer) {
+        defer();
+        return { rows: [], affectedRows: 0 };
+      }
+      await this.#run(() => this.#s.query('UNLOCK TABLES'));
+      return this.#run(write);
+    }
   }
 
   async insertHistory(table: HistoryTable, row: NewHistoryRow, lockKey: bigint | null): Promise<boolean> {
@@ -482,6 +513,11 @@ export function quoteIdent(name: string): string {
 
 function qualified(table: HistoryTable): string {
   return `${quoteIdent(table.schema)}.${quoteIdent(table.table)}`;
+}
+
+/** 1100 ER_TABLE_NOT_LOCKED: the session holds LOCK TABLES, and the history table is not among them. */
+function isTablesLocked(err: unknown): boolean {
+  return err instanceof DriverQueryError && (err.cause as { errno?: unknown } | undefined)?.errno === 1100;
 }
 
 /** 1146 ER_NO_SUCH_TABLE, 1049 ER_BAD_DB_ERROR: nothing was ever applied here. */
