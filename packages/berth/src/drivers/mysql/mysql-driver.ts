@@ -77,8 +77,8 @@ export class MysqlDriver implements Driver {
   /** The variables of SESSION_STATE (and the statement timeout) as they were after connecting. */
   #state = new Map<string, unknown>();
   #database: string | null = null;
-  /** A progress count that could not be written under the file's LOCK TABLES. */
-  #deferred: { version: number; change: HistoryChange } | undefined;
+  /** A statement count not written yet (see updateHistory). */
+  #progress: { table: HistoryTable; version: number; change: HistoryChange } | undefined;
 
   constructor(options: MysqlDriverOptions) {
     this.#options = options;
@@ -240,23 +240,35 @@ export class MysqlDriver implements Driver {
     await this.#run(() => this.#s.query(createHistoryTableSql(table)));
   }
 
+  /**
+   * A change of the statement count alone is written just before the next statement runs, or
+   * with the status that ends the migration: the row says as much after a crash as if it were
+   * written at once (a crash between a statement and its count loses the count either way), and
+   * a migration costs one commit less, each commit being a log flush in InnoDB.
+   */
   async updateHistory(table: HistoryTable, version: number, change: HistoryChange): Promise<void> {
-    // Progress held back while the file's LOCK TABLES was in force goes with this write.
-    const deferred = this.#deferred?.version === version ? this.#deferred.change : {};
-    const merged = { ...deferred, ...change };
-    const progressOnly = merged.status === undefined && merged.checksum === undefined;
-    this.#deferred = undefined;
-    await this.#historyWrite(progressOnly ? 'defer' : 'unlock', () => this.#s.query(
-      `UPDATE ${qualified(table)} SET status = COALESCE(?, status), statements_applied = COALESCE(?, statements_applied),
-         duration_ms = COALESCE(?, duration_ms), checksum = COALESCE(?, checksum) WHERE version = ?`,
-      [merged.status ?? null, merged.statementsApplied ?? null,
-        merged.durationMs === undefined ? null : Math.round(merged.durationMs), merged.checksum ?? null, version]),
-    () => {
-      this.#deferred = { version, change: merged };
+    const pending = this.#progress?.version === version ? this.#progress.change : {};
+    const merged = { ...pending, ...change };
+    this.#progress = undefined;
+    if (merged.status === undefined && merged.checksum === undefined) {
+      this.#progress = { table, version, change: merged };
+      return;
+    }
+    await this.#historyWrite('unlock', () => this.#s.query(updateHistorySql(table), updateHistoryValues(version, merged)));
+  }
+
+  /** Writes a held-back statement count; under the file's LOCK TABLES it waits for the next chance. */
+  async #flushProgress(): Promise<void> {
+    const progress = this.#progress;
+    if (!progress) return;
+    this.#progress = undefined;
+    await this.#historyWrite('defer', () => this.#s.query(updateHistorySql(progress.table), updateHistoryValues(progress.version, progress.change)), () => {
+      this.#progress ??= progress;
     });
   }
 
   async deleteHistory(table: HistoryTable, version: number, lockKey: bigint | null): Promise<boolean> {
+    await this.#flushProgress();
     const { affectedRows } = await this.#historyWrite('unlock', () => this.#s.query(
       `DELETE FROM ${qualified(table)} WHERE version = ? AND ${lockKey === null ? 'TRUE' : lockHeldSql(lockKey)}`, [version]));
     return affectedRows === 1;
@@ -265,7 +277,7 @@ export class MysqlDriver implements Driver {
   /**
    * A history write while the migration's own `LOCK TABLES` is in force (a mysqldump excerpt
    * locks the tables it fills) is refused by the server: only the locked tables can be used. The
-   * progress count waits for the next write (`defer`); the write that ends the migration, once
+   * statement count waits for the next chance (`defer`); the write that ends the migration, once
    * its statements are done, first ends the locks it left (`unlock`), as the end of its session
    * would. GET_LOCK locks are not table locks and stay.
    */
@@ -284,6 +296,7 @@ export class MysqlDriver implements Driver {
   }
 
   async insertHistory(table: HistoryTable, row: NewHistoryRow, lockKey: bigint | null): Promise<boolean> {
+    await this.#flushProgress();
     const { affectedRows } = await this.#run(() => this.#s.query(
       `INSERT INTO ${qualified(table)}
          (version, name, checksum, status, statements_applied, statements_total, duration_ms, applied_by, host, berth_version)
@@ -315,11 +328,13 @@ export class MysqlDriver implements Driver {
   }
 
   async exec(sql: string): Promise<void> {
+    await this.#flushProgress();
     await this.#run(() => this.#s.query(sql), sql);
   }
 
   async query(sql: string, params?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number }> {
     const [text, values] = params?.length ? numberedToPositional(sql, params) : [sql, undefined];
+    await this.#flushProgress();
     const result = await this.#run(() => this.#s.query(text, values), text);
     return { rows: result.rows, rowCount: result.rows.length || result.affectedRows };
   }
@@ -444,6 +459,16 @@ function versionNumber(version: string): number {
  */
 export function lockName(key: bigint): string {
   return `berth:${BigInt.asUintN(64, key).toString(16).padStart(16, '0')}`;
+}
+
+function updateHistorySql(table: HistoryTable): string {
+  return `UPDATE ${qualified(table)} SET status = COALESCE(?, status), statements_applied = COALESCE(?, statements_applied),
+    duration_ms = COALESCE(?, duration_ms), checksum = COALESCE(?, checksum) WHERE version = ?`;
+}
+
+function updateHistoryValues(version: number, change: HistoryChange): unknown[] {
+  return [change.status ?? null, change.statementsApplied ?? null,
+    change.durationMs === undefined ? null : Math.round(change.durationMs), change.checksum ?? null, version];
 }
 
 function lockHeldSql(key: bigint): string {
