@@ -128,3 +128,64 @@ export async function adminQuery<R = Record<string, unknown>>(server: MysqlServe
     await connection.end().catch(() => undefined);
   }
 }
+
+export interface PrivateMariadb {
+  readonly url: string;
+  /** Ends the server by its pid and removes its files. */
+  stop(): Promise<void>;
+}
+
+const MARIADBD = '/usr/sbin/mariadbd';
+
+/**
+ * A MariaDB server of this test's own, for what cannot be done to the shared one (a global
+ * `read_only`): its own data directory and a free port, ended by its pid. Undefined, with the
+ * reason, where there is no mariadbd or we are not root (it runs as root here).
+ */
+export async function startPrivateMariadb(options: { args: readonly string[] }): Promise<PrivateMariadb | string> {
+  const { existsSync, mkdtempSync, rmSync } = await import('node:fs');
+  const { execFile, spawn } = await import('node:child_process');
+  const { tmpdir } = await import('node:os');
+  const { createServer, connect } = await import('node:net');
+  if (!existsSync(MARIADBD)) return `${MARIADBD} is not installed`;
+  if (process.getuid?.() !== 0) return 'a private mariadbd needs root here';
+  const dir = mkdtempSync(`${tmpdir()}/berth-mariadb-`);
+  const installed = await new Promise<string | undefined>((resolve) => {
+    execFile('mariadb-install-db', ['--no-defaults', `--datadir=${dir}/data`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'],
+      { timeout: 60_000 }, (err) => resolve(err ? err.message : undefined));
+  });
+  if (installed !== undefined) {
+    rmSync(dir, { recursive: true, force: true });
+    return `mariadb-install-db failed: ${installed}`;
+  }
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port: p } = s.address() as { port: number };
+      s.close(() => resolve(p));
+    });
+  });
+  const child = spawn(MARIADBD, ['--no-defaults', `--datadir=${dir}/data`, '--user=root', `--port=${port}`, '--bind-address=127.0.0.1',
+    `--socket=${dir}/sock`, `--pid-file=${dir}/pid`, '--skip-log-bin', '--innodb-buffer-pool-size=16M', '--skip-name-resolve', ...options.args],
+  { stdio: 'ignore' });
+  const stop = async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  for (let i = 0; i < 300; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (up) return { url: `mysql://root@127.0.0.1:${port}/`, stop };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await stop();
+  return 'the private mariadbd did not answer within 30 s';
+}
