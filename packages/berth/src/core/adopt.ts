@@ -351,9 +351,10 @@ async function readHistories(driver: Driver, shapes: readonly InspectedTable[], 
 
 /**
  * SQLSTATEs of reading a table whose columns are not the ones asked for: undefined_column,
- * datatype_mismatch, undefined_function (an operator on a column of another type).
+ * datatype_mismatch, undefined_function (an operator on a column of another type); 42S22 is
+ * MySQL's unknown column.
  */
-const SHAPE_ERRORS = new Set(['42703', '42804', '42883']);
+const SHAPE_ERRORS = new Set(['42703', '42804', '42883', '42S22']);
 
 /**
  * When reading the history table failed because it is not shaped like one, the error that says

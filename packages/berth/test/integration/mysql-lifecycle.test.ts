@@ -168,6 +168,37 @@ describe.skipIf(!server)('berth on MySQL / MariaDB', () => {
     expect(await db().query("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'hist_refused'")).toEqual([]);
   });
 
+  it("adopts golang-migrate's and dbmate's MySQL history tables, and refuses one as --table", async () => {
+    // As their MySQL drivers create them: golang-migrate (database/mysql ensureVersionTable) and
+    // dbmate (pkg/driver/mysql CreateMigrationsTable).
+    await db().query('CREATE DATABASE IF NOT EXISTS `' + db().name + '_gm`');
+    const gm = `${db().name}_gm`;
+    try {
+      await db().query(`CREATE TABLE \`${gm}\`.schema_migrations (version bigint not null primary key, dirty boolean not null)`);
+      await db().query(`INSERT INTO \`${gm}\`.schema_migrations VALUES (2, false)`);
+      const files = { '1_a.up.sql': 'CREATE TABLE ad_a (id INT);\n', '2_b.up.sql': 'CREATE TABLE ad_b (id INT);\n', '3_c.up.sql': 'CREATE TABLE ad_c (id INT);\n' };
+      const dir = writeMigrations(files);
+      const url = db().url.replace(`/${db().name}`, `/${gm}`);
+      const refused = await runBerth(['migrate', '--dir', dir, '--log-format', 'json'], { env: { DATABASE_URL: url } });
+      expect(refused.code).toBe(5);
+      expect(refused.stderr).toContain('berth baseline --from golang-migrate');
+      const foreign = await runBerth(['migrate', '--dir', dir, '--table', 'schema_migrations', '--log-format', 'json'], { env: { DATABASE_URL: url } });
+      expect(jsonLines(foreign.stderr).find((e) => e.event === 'run.error')).toMatchObject({ code: 'ERR_HISTORY_TABLE_FOREIGN' });
+      const adopted = await runBerth(['baseline', '--from', 'golang-migrate', '--dir', dir, '--log-format', 'json'], { env: { DATABASE_URL: url } });
+      expect(adopted.code, adopted.stderr).toBe(0);
+      const up = await runBerth(['migrate', '--dir', dir, '--log-format', 'json'], { env: { DATABASE_URL: url } });
+      expect(jsonLines(up.stderr).find((e) => e.event === 'run.summary')).toMatchObject({ applied: 1, current: 3 });
+
+      await db().query(`CREATE TABLE \`${gm}\`.dbmate_history (version varchar(128) primary key)`);
+      await db().query(`INSERT INTO \`${gm}\`.dbmate_history VALUES ('1'), ('2')`);
+      const fromDbmate = await runBerth(['baseline', '--from', 'dbmate', '--from-table', 'dbmate_history', '--dir', dir, '--table', 'hist_dbmate', '--log-format', 'json'], { env: { DATABASE_URL: url } });
+      expect(fromDbmate.code, fromDbmate.stderr).toBe(0);
+      expect(await db().query(`SELECT version FROM \`${gm}\`.hist_dbmate ORDER BY version`)).toEqual([{ version: '1' }, { version: '2' }]);
+    } finally {
+      await db().query('DROP DATABASE IF EXISTS `' + gm + '`');
+    }
+  });
+
   it('--single-transaction is refused: DDL would commit inside it', async () => {
     const dir = writeMigrations({ '1_a.up.sql': 'CREATE TABLE st_a (id INT);\n' });
     const refused = await run(db(), ['migrate', '--single-transaction', '--dir', dir, '--table', 'hist_single']);
