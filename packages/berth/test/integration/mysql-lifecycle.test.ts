@@ -2,6 +2,7 @@
  * berth on MySQL / MariaDB, through the real CLI against the real server: every command, the
  * failed state DDL leaves, the session between migrations, timeouts, and what a user gets wrong.
  */
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { jsonLines, runBerth, writeMigrations } from '../helpers/cli.js';
@@ -52,8 +53,14 @@ describe.skipIf(!server)('berth on MySQL / MariaDB', () => {
     expect(await db().query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'users'")).toEqual([]);
     expect(await db().query('SELECT version FROM berth_migrations')).toEqual([]);
 
-    const again = await run(db(), ['migrate', '--dir', dir]);
+    const metrics = `${writeMigrations({})}/berth.prom`;
+    const again = await run(db(), ['migrate', '--dir', dir, '--metrics-file', metrics]);
     expect(again.code, again.stderr).toBe(0);
+    const prom = readFileSync(metrics, 'utf8');
+    const { hostname, port } = new URL(db().url);
+    expect(prom).toContain(`database="${hostname}:${port || 3306}/${db().name}"`);
+    expect(prom).toMatch(/berth_schema_version\{[^}]*\} 2/);
+    expect(prom).toMatch(/berth_migrations_applied_total\{[^}]*\} 2/);
     expect(await db().query('SELECT COUNT(*) AS n FROM users')).toEqual([{ n: '2' }]);
     // Up to date: the no-op answers from one query, no lock taken.
     const noop = await run(db(), ['migrate', '--dir', dir]);
