@@ -72,12 +72,7 @@ export function parseDatabaseUrl(raw: string, origin = 'the database URL'): Data
       ? 'it has no scheme; expected postgres://user:password@host:port/database, mysql://user:password@host:port/database or pglite://memory'
       : `its scheme${known ? ` "${scheme}:"` : ''} is not supported; use postgres://, postgresql://, mysql://, mariadb:// or pglite://`);
   }
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    throw invalid(origin, 'it is not a well-formed URL (percent-encode special characters in the user name and password)');
-  }
+  const url = wellFormed(input, origin);
   const params: Record<string, string> = {};
   let password = url.password === '' ? undefined : safeDecode(url.password, origin);
   let host = safeDecode(url.hostname, origin);
@@ -130,12 +125,7 @@ function parseMysql(input: string, scheme: 'mysql' | 'mariadb', origin: string):
   if (/@(tcp|unix)\(/i.test(input)) {
     throw invalid(origin, `the tcp(host:port) form is a Go DSN, not a URL; write ${scheme}://user:password@host:port/database`);
   }
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    throw invalid(origin, 'it is not a well-formed URL (percent-encode special characters in the user name and password)');
-  }
+  const url = wellFormed(input, origin);
   const params: Record<string, string> = {};
   let password = url.password === '' ? undefined : safeDecode(url.password, origin);
   let user = safeDecode(url.username, origin);
@@ -188,6 +178,14 @@ function formatPostgres(t: { host: string; port: number; database: string; user:
   if (t.sslmode) query.set('sslmode', t.sslmode);
   const qs = query.toString();
   return `postgres://${auth}${host}:${t.port}/${encodeURIComponent(t.database)}${qs ? `?${qs}` : ''}`;
+}
+
+function wellFormed(input: string, origin: string): URL {
+  try {
+    return new URL(input);
+  } catch {
+    throw invalid(origin, 'it is not a well-formed URL (percent-encode special characters in the user name and password)');
+  }
 }
 
 function safeDecode(value: string, origin: string): string {

@@ -86,13 +86,13 @@ export class MysqlDriver implements Driver {
 
   async connect(): Promise<ServerInfo> {
     this.#session = await this.#options.open();
-    await this.#run(() => this.#s.query(`SET SESSION wait_timeout = ${IDLE_SESSION_TIMEOUT_S}, interactive_timeout = ${IDLE_SESSION_TIMEOUT_S}`));
     const [row] = await this.#rows<{ pid: string; usr: string; db: string | null; v: string; ro: string }>(
       'SELECT CONNECTION_ID() AS pid, CURRENT_USER() AS usr, DATABASE() AS db, VERSION() AS v, @@global.read_only AS ro');
     if (!row) throw new ConnectionLostError('the server returned no session information');
     this.#flavor = /mariadb/i.test(row.v) ? 'mariadb' : 'mysql';
     const [timeoutName, timeoutValue] = statementTimeoutSetting(this.#flavor, this.#options.statementTimeoutMs);
-    await this.#run(() => this.#s.query(`SET SESSION ${timeoutName} = ${timeoutValue}`));
+    await this.#run(() => this.#s.query(
+      `SET SESSION wait_timeout = ${IDLE_SESSION_TIMEOUT_S}, interactive_timeout = ${IDLE_SESSION_TIMEOUT_S}, ${timeoutName} = ${timeoutValue}`));
     // MariaDB has no super_read_only and spells the session's read-only flag tx_read_only.
     const readOnlyFlags = this.#flavor === 'mariadb' ? '@@session.tx_read_only AS tro' : '@@global.super_read_only AS sro, @@session.transaction_read_only AS tro';
     const [state] = await this.#rows<Record<string, unknown>>(
