@@ -55,7 +55,10 @@ export async function mariadbFigures({ P, only, work, runChild, log, median, ber
   } catch (err) {
     return { unavailable: `no MySQL/MariaDB at ${MYSQL_ADMIN_URL} (${err.message})` };
   }
-  const created = new Set();
+  cleanupHook = async () => {
+    for (const db of [...created]) await dropDb(db).catch(() => undefined);
+    await admin.end().catch(() => undefined);
+  };
   const url = (db) => {
     const u = new URL(MYSQL_ADMIN_URL);
     u.pathname = `/${db}`;
@@ -150,9 +153,18 @@ export async function mariadbFigures({ P, only, work, runChild, log, median, ber
     }
     return result;
   } finally {
-    for (const db of [...created]) await dropDb(db).catch(() => undefined);
-    await admin.end().catch(() => undefined);
+    await cleanupMariadb();
   }
+}
+
+const created = new Set();
+let cleanupHook;
+
+/** Drops every database the MariaDB figures created and ends their connection; for an interrupted run too. */
+export async function cleanupMariadb() {
+  const hook = cleanupHook;
+  cleanupHook = undefined;
+  await hook?.();
 }
 
 /** The MariaDB table of the report. */

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import pg from 'pg';
 import { ensureGenerated } from './generate.mjs';
-import { MYSQL_ADMIN_URL, mariadbFigures, mariadbReport } from './mariadb.mjs';
+import { MYSQL_ADMIN_URL, cleanupMariadb, mariadbFigures, mariadbReport } from './mariadb.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH, '..');
@@ -760,6 +760,7 @@ async function doCleanup() {
   for (const db of [...created]) {
     try { await dropDb(db); } catch (err) { log(`could not drop ${db}: ${err.message}`); }
   }
+  await cleanupMariadb();
 }
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, async () => {

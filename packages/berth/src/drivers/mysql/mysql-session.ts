@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import mysql from 'mysql2';
 import { TargetRejectedError, UnreachableError } from '../../core/errors.js';
 import { redactSecrets, type MysqlTarget } from '../../config/database-url.js';
@@ -30,7 +31,8 @@ export interface MysqlSession {
 /** Opens one connection and classifies a failure to do so (SPEC §4.6). */
 export async function openMysqlSession(options: MysqlSessionOptions): Promise<MysqlSession> {
   const config = connectionConfig(options);
-  const connection = await connectOnce(config).catch((err: unknown) => {
+  const identity = options.target.sslmode === 'verify-full' ? options.target.host : undefined;
+  const connection = await connectOnce(config, identity).catch((err: unknown) => {
     throw classifyConnectError(err, options.target);
   });
   const threadId = connection.threadId;
@@ -44,7 +46,7 @@ export async function openMysqlSession(options: MysqlSessionOptions): Promise<My
     }),
     async cancel() {
       // The session is busy with the statement: a second one asks the server to kill it.
-      const other = await connectOnce({ ...config, connectTimeout: 2_000 }).catch(() => undefined);
+      const other = await connectOnce({ ...config, connectTimeout: 2_000 }, identity).catch(() => undefined);
       if (!other) return;
       await new Promise<void>((resolve) => other.query(`KILL QUERY ${Math.trunc(threadId)}`, () => resolve()));
       await endConnection(other);
@@ -63,9 +65,15 @@ function toResult(result: unknown): MysqlResult {
   return { rows: [], affectedRows: header.affectedRows ?? 0 };
 }
 
-function connectOnce(config: mysql.ConnectionOptions): Promise<mysql.Connection> {
+/**
+ * `identity`: the host name or address the server's certificate must be for (verify-full). mysql2
+ * checks a host name itself, but skips the check when the host is an IP address, so berth checks
+ * the certificate once TLS is up and before the credentials are sent, for either.
+ */
+function connectOnce(config: mysql.ConnectionOptions, identity?: string): Promise<mysql.Connection> {
   return new Promise((resolve, reject) => {
     const connection = mysql.createConnection(config);
+    if (identity !== undefined) verifyIdentityBeforeCredentials(connection, identity);
     // A connection whose socket dies while idle emits 'error'; without a listener Node would
     // crash. The next query on it fails and the driver reports a lost connection.
     connection.on('error', () => undefined);
@@ -74,6 +82,18 @@ function connectOnce(config: mysql.ConnectionOptions): Promise<mysql.Connection>
       connection.destroy();
       reject(err);
     });
+  });
+}
+
+function verifyIdentityBeforeCredentials(connection: mysql.Connection, identity: string): void {
+  const client = connection as unknown as { startTLS?: (onSecure: (err?: Error) => void) => void; stream: TLSSocket };
+  const startTLS = client.startTLS;
+  // Fail closed: a mysql2 that no longer upgrades through startTLS would otherwise skip the check.
+  if (typeof startTLS !== 'function') throw new TargetRejectedError('ERR_DB_TLS', 'this mysql2 cannot be made to verify the server certificate\'s host: sslmode=verify-full is not available');
+  client.startTLS = (onSecure) => startTLS.call(connection, (err) => {
+    if (err) return onSecure(err);
+    const mismatch = checkServerIdentity(identity, client.stream.getPeerCertificate(true));
+    onSecure(mismatch ? Object.assign(new Error(`certificate verification failed: ${mismatch.message}`), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }) : undefined);
   });
 }
 
