@@ -363,6 +363,10 @@ export function createMigrator(options: MigratorOptions): Migrator {
       allowOutOfOrder: upOptions.allowOutOfOrder ?? false,
     });
     return withConnection(async (c, table) => {
+      if (upOptions.singleTransaction && !c.driver.capabilities.transactionalDdl) {
+        throw new ConfigError('ERR_USAGE', '--single-transaction needs a database whose DDL is transactional; this one commits every DDL statement at once. ' +
+          'Run without --single-transaction: each migration is then recorded as it goes. Nothing was changed.');
+      }
       const upToDate = (p: Pick<Plan, 'current' | 'pending' | 'ahead'>, lockWaitMs: number): UpResult => {
         warnAhead(p);
         emit({ event: 'plan.ready', current: p.current, pending: p.pending.length, toApply: 0, dryRun: false, table: `${table.schema}.${table.table}` });
@@ -412,9 +416,6 @@ export function createMigrator(options: MigratorOptions): Migrator {
         failOnProblems(current);
         warnAhead(current);
         emit({ event: 'plan.ready', current: current.current, pending: current.pending.length, toApply: current.toApply.length, dryRun: false, table: `${ctx.table.schema}.${ctx.table.table}` });
-        if (upOptions.singleTransaction && !ctx.driver.capabilities.transactionalDdl) {
-          throw new ConfigError('ERR_USAGE', '--single-transaction needs a database whose DDL is transactional; this one commits every DDL statement at once. Run without --single-transaction: each migration is then recorded as it goes.');
-        }
         if (upOptions.singleTransaction) {
           const noTx = current.toApply.find((m) => m.directives.noTransaction);
           if (noTx) {

@@ -211,6 +211,7 @@ describe.skipIf(!server)('berth on MySQL / MariaDB', () => {
     const refused = await run(db(), ['migrate', '--single-transaction', '--dir', dir, '--table', 'hist_single']);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('--single-transaction needs a database whose DDL is transactional');
+    expect(await db().query("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'hist_single'")).toEqual([]);
   });
 });
 

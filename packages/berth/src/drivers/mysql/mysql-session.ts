@@ -93,7 +93,7 @@ function verifyIdentityBeforeCredentials(connection: mysql.Connection, identity:
   client.startTLS = (onSecure) => startTLS.call(connection, (err) => {
     if (err) return onSecure(err);
     const mismatch = checkServerIdentity(identity, client.stream.getPeerCertificate(true));
-    onSecure(mismatch ? Object.assign(new Error(`certificate verification failed: ${mismatch.message}`), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }) : undefined);
+    onSecure(mismatch ? new Error(`certificate verification failed: ${mismatch.message}`) : undefined);
   });
 }
 
