@@ -166,7 +166,7 @@ export async function startPrivateMariadb(options: { args: readonly string[] }):
     });
   });
   const child = spawn(MARIADBD, ['--no-defaults', `--datadir=${dir}/data`, '--user=root', `--port=${port}`, '--bind-address=127.0.0.1',
-    `--socket=${dir}/sock`, `--pid-file=${dir}/pid`, '--skip-log-bin', '--innodb-buffer-pool-size=16M', '--skip-name-resolve', ...options.args],
+    `--socket=${dir}/sock`, `--pid-file=${dir}/pid`, '--innodb-buffer-pool-size=16M', '--skip-name-resolve', ...options.args],
   { stdio: 'ignore' });
   const stop = async () => {
     if (child.exitCode === null) {

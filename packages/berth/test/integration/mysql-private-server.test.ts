@@ -1,7 +1,8 @@
 /**
  * What needs a MariaDB configured otherwise than the shared one, on private servers of this
  * file's own (the shared one is never changed): a read-only server (`--read-only`, as a replica
- * is usually run) is refused with exit 6 before anything is written; over TLS, --sslmode means
+ * is usually run) and a running replica that accepts writes are refused with exit 6 before
+ * anything is written; over TLS, --sslmode means
  * what it means for PostgreSQL, verify-full checking the host also when it is an IP address.
  */
 import { execFileSync } from 'node:child_process';
@@ -113,5 +114,58 @@ describe.skipIf(!server?.mariadb)('a MariaDB that speaks TLS', () => {
     const unknownCa = await wait(`mysql://root@localhost:${port}/app?sslmode=verify-ca`);
     expect(unknownCa.code).toBe(6);
     expect(jsonLines(unknownCa.stderr).find((e) => e.event === 'run.error')).toMatchObject({ code: 'ERR_DB_TLS' });
+  });
+});
+
+describe.skipIf(!server?.mariadb)('a MariaDB replica', () => {
+  const servers: PrivateMariadb[] = [];
+  let skipped: string | undefined;
+  let replica: PrivateMariadb | undefined;
+
+  beforeAll(async () => {
+    const [primary, second] = await Promise.all([
+      startPrivateMariadb({ args: ['--server-id=1', '--log-bin=primary-bin'] }),
+      startPrivateMariadb({ args: ['--server-id=2'] }),
+    ]);
+    for (const s of [primary, second]) if (typeof s !== 'string') servers.push(s);
+    if (typeof primary === 'string' || typeof second === 'string') {
+      skipped = [primary, second].find((s) => typeof s === 'string') as string;
+      console.log(`MariaDB replica test skipped: ${skipped}`);
+      return;
+    }
+    replica = second;
+    const admin = await mysql.createConnection({ uri: primary.url });
+    await admin.query('CREATE DATABASE app');
+    await admin.end();
+    // A replica is writable unless it is also made read-only: only its replication says what it is.
+    const r = await mysql.createConnection({ uri: second.url });
+    await r.query(`CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = ${Number(new URL(primary.url).port)}, MASTER_USER = 'root', MASTER_PASSWORD = '', MASTER_USE_GTID = no`);
+    await r.query('START SLAVE');
+    for (let i = 0; i < 100; i++) {
+      const [rows] = await r.query<mysql.RowDataPacket[]>('SHOW SLAVE STATUS');
+      const [dbs] = await r.query<mysql.RowDataPacket[]>("SHOW DATABASES LIKE 'app'");
+      if (rows[0]?.Slave_IO_Running === 'Yes' && dbs.length) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await r.end();
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+  });
+
+  it('is refused with exit 6, nothing written, though @@read_only is off', async (context) => {
+    if (skipped) context.skip();
+    const result = await runBerth(['migrate', '--dir', writeMigrations({ '1_a.up.sql': 'CREATE TABLE a (id INT);\n' }), '--log-format', 'json'], {
+      env: { DATABASE_URL: `${replica!.url}app` },
+    });
+    expect(result.code).toBe(6);
+    expect(jsonLines(result.stderr).find((e) => e.event === 'run.error')).toMatchObject({ code: 'ERR_DB_READ_ONLY' });
+    const admin = await mysql.createConnection({ uri: `${replica!.url}app` });
+    const [[ro]] = await admin.query<mysql.RowDataPacket[]>('SELECT @@read_only AS ro');
+    const [tables] = await admin.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app'");
+    await admin.end();
+    expect(Number(ro!.ro)).toBe(0);
+    expect(tables).toEqual([]);
   });
 });
