@@ -66,9 +66,10 @@ describe('the MySQL statement splitter', () => {
     const fn = 'CREATE FUNCTION f(x INT) RETURNS INT DETERMINISTIC\nBEGIN\n  RETURN x + 1;\nEND';
     const event = 'CREATE EVENT IF NOT EXISTS purge ON SCHEDULE EVERY 1 DAY DISABLE DO\nBEGIN\n  DELETE FROM log WHERE at < NOW();\nEND';
     const anonymous = 'BEGIN NOT ATOMIC\n  DECLARE x INT;\n  SET x = 1;\nEND';
+    const altered = 'ALTER DEFINER = CURRENT_USER EVENT purge DO\nBEGIN\n  DELETE FROM log;\n  DELETE FROM log2;\nEND';
     const trigger = 'CREATE TRIGGER t AFTER UPDATE ON a FOR EACH ROW IF NEW.x THEN\n  INSERT INTO b VALUES (1);\nEND IF';
-    expect(sqls(`${fn};\n${event};\n${anonymous};\n${trigger};\nBEGIN;\nINSERT INTO t VALUES (1);\nCOMMIT;`)).toEqual([
-      fn, event, anonymous, trigger, 'BEGIN', 'INSERT INTO t VALUES (1)', 'COMMIT',
+    expect(sqls(`${fn};\n${event};\n${anonymous};\n${trigger};\n${altered};\nBEGIN;\nINSERT INTO t VALUES (1);\nCOMMIT;\nALTER TABLE t ADD COLUMN c INT;`)).toEqual([
+      fn, event, anonymous, trigger, altered, 'BEGIN', 'INSERT INTO t VALUES (1)', 'COMMIT', 'ALTER TABLE t ADD COLUMN c INT',
     ]);
   });
 

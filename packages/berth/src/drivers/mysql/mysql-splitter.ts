@@ -207,13 +207,15 @@ export function scanMysql(text: string): MysqlScan {
 
 /**
  * A statement whose body may hold `;`: a stored program (`CREATE [OR REPLACE] [DEFINER = ...]
- * [AGGREGATE] PROCEDURE | FUNCTION | TRIGGER | EVENT`), or MariaDB's compound statements outside
+ * [AGGREGATE] PROCEDURE | FUNCTION | TRIGGER | EVENT`, `ALTER ... EVENT`), or MariaDB's compound statements outside
  * one (`BEGIN NOT ATOMIC`, `IF`, `LOOP`, `WHILE`, `REPEAT`, `FOR` as the first word).
  */
 function isCompound(words: readonly string[]): boolean {
   const [first, second, third] = words;
   if (words.length === 1) return first !== undefined && STATEMENT_OPENERS.has(first);
   if (first === 'begin') return second === 'not' && third === 'atomic';
+  // ALTER EVENT ... DO may be given a new body too.
+  if (first === 'alter') return second === 'event' || (words.includes('event') && !words.some((w) => NOT_ROUTINES.has(w)));
   if (first !== 'create') return false;
   for (const word of words.slice(1)) {
     if (NOT_ROUTINES.has(word)) return false;
