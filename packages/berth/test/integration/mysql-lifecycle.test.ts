@@ -4,8 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import path from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
-import { jsonLines, runBerth, writeMigrations } from '../helpers/cli.js';
+import { REPO_ROOT, jsonLines, runBerth, writeMigrations } from '../helpers/cli.js';
 import { mysqlServer, mysqlUrl, useMysqlDatabase, type MysqlTestDatabase } from '../helpers/mysql.js';
 
 const server = await mysqlServer();
@@ -30,6 +32,11 @@ describe.skipIf(!server)('berth on MySQL / MariaDB', () => {
     expect(events.filter((e) => e.event === 'migration.start').map((e) => e.transaction)).toEqual([false, false]);
     expect(events.find((e) => e.event === 'lint.skipped')).toBeDefined();
     expect(events.filter((e) => String(e.msg ?? '').startsWith('lint')).length).toBe(1);
+    // Every line, the MySQL-only ones included, is an event of the published schema.
+    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    ajv.addFormat('date-time', (t: string) => !Number.isNaN(Date.parse(t)));
+    const validate = ajv.compile(JSON.parse(readFileSync(path.join(REPO_ROOT, 'docs/events/v1.schema.json'), 'utf8')));
+    for (const line of events) expect(validate(line), `${JSON.stringify(line)}: ${ajv.errorsText(validate.errors)}`).toBe(true);
 
     const rows = await db().query<{ version: string; status: string; statements_applied: number; statements_total: number; applied_by: string }>(
       'SELECT version, status, statements_applied, statements_total, applied_by FROM berth_migrations ORDER BY version');
