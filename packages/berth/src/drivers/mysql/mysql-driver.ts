@@ -307,24 +307,30 @@ export class MysqlDriver implements Driver {
   }
 
   async beginMigration(options: MigrationSessionOptions, lockKey: bigint | null): Promise<{ pid: number; lockHeld: boolean }> {
-    await this.#run(() => this.#s.query(this.#sessionReset(options)));
-    const [row] = await this.#rows<{ pid: string; held: unknown; db: string | null }>(
-      `SELECT CONNECTION_ID() AS pid, ${lockKey === null ? 'TRUE' : lockHeldSql(lockKey)} AS held, DATABASE() AS db`);
+    const wanted = this.#sessionValues(options);
+    // One round trip in the usual case: the check that nothing changed the session rides along
+    // with the session and lock checks, and the SET follows only when something did.
+    const [row] = await this.#rows<{ pid: string; held: unknown; db: string | null; same: unknown }>(
+      `SELECT CONNECTION_ID() AS pid, ${lockKey === null ? 'TRUE' : lockHeldSql(lockKey)} AS held, DATABASE() AS db,
+         (${[...wanted].map(([name, value]) => `@@SESSION.${name} <=> ${value}`).join(' AND ')}) AS same`);
+    if (Number(row?.same) !== 1) {
+      await this.#run(() => this.#s.query(`SET SESSION ${[...wanted].map(([name, value]) => `${name} = ${value}`).join(', ')}`));
+    }
     // A `USE other` in the previous file would send this one's unqualified names elsewhere.
     if (this.#database !== null && row?.db !== this.#database) await this.#run(() => this.#s.query(`USE ${quoteIdent(this.#database!)}`));
     if (options.transaction) await this.#run(() => this.#s.query('START TRANSACTION'));
     return { pid: Number(row?.pid), lockHeld: Number(row?.held) === 1 };
   }
 
-  /** One SET of every variable of SESSION_STATE back to its value after connecting, the file's timeouts applied. */
-  #sessionReset(options: MigrationSessionOptions): string {
+  /** Every variable of SESSION_STATE as it was after connecting, with the file's timeouts applied, as literals. */
+  #sessionValues(options: MigrationSessionOptions): Map<string, string> {
     const values = new Map([...this.#state].map(([name, value]) => [name, literal(value)]));
     if (options.lockTimeoutMs !== undefined) for (const [name, value] of lockTimeoutSettings(options.lockTimeoutMs)) values.set(name, value);
     if (options.statementTimeoutMs !== undefined) {
       const [name, value] = statementTimeoutSetting(this.#flavor, options.statementTimeoutMs);
       values.set(name, value);
     }
-    return `SET SESSION ${[...values].map(([name, value]) => `${name} = ${value}`).join(', ')}`;
+    return values;
   }
 
   async exec(sql: string): Promise<void> {
