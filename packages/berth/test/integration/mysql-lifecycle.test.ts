@@ -258,6 +258,29 @@ describe.skipIf(!server)('connecting to MySQL / MariaDB', () => {
     expect(jsonLines(result.stderr).find((e) => e.event === 'run.error')).toMatchObject({ code: 'ERR_DB_NOT_FOUND' });
   });
 
+  it("a role that may not UPDATE berth's history table fails with exit 6 naming the privilege, not as the migration's statement", async () => {
+    const user = `berth_nu_${db().name.slice(-8)}`;
+    await db().query(`CREATE USER IF NOT EXISTS '${user}'@'%' IDENTIFIED BY 'nu-pass-5'`);
+    await db().query(`GRANT SELECT, INSERT, DELETE, CREATE, DROP ON \`${db().name}\`.* TO '${user}'@'%'`);
+    try {
+      const url = new URL(db().url);
+      url.username = user;
+      url.password = 'nu-pass-5';
+      const dir = writeMigrations({ '1_a.up.sql': 'CREATE TABLE nu_a (id INT);\nCREATE TABLE nu_b (id INT);\n' });
+      const result = await runBerth(['migrate', '--dir', dir, '--table', 'hist_noupdate', '--log-format', 'json'], { env: { DATABASE_URL: url.toString() } });
+      expect(result.code).toBe(6);
+      const error = jsonLines(result.stderr).find((e) => e.event === 'run.error');
+      expect(error).toMatchObject({ code: 'ERR_DB_PRIVILEGE' });
+      expect(String(error?.msg)).toContain('berth could not write its history table');
+      expect(String(error?.msg)).toContain('UPDATE command denied');
+      // Both statements ran; the row could not say so.
+      expect(await db().query("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'nu\\_%' ORDER BY 1")).toEqual([{ t: 'nu_a' }, { t: 'nu_b' }]);
+      expect(await db().query('SELECT status, statements_applied FROM hist_noupdate')).toEqual([{ status: 'started', statements_applied: 0 }]);
+    } finally {
+      await db().query(`DROP USER IF EXISTS '${user}'@'%'`);
+    }
+  });
+
   it('the password from DATABASE_URL_FILE, masked in what is shown', async () => {
     const user = `berth_f_${db().name.slice(-8)}`;
     await db().query(`CREATE USER IF NOT EXISTS '${user}'@'%' IDENTIFIED BY 'file-secret-91'`);

@@ -254,22 +254,30 @@ export class MysqlDriver implements Driver {
       this.#progress = { table, version, change: merged };
       return;
     }
-    await this.#historyWrite('unlock', () => this.#s.query(updateHistorySql(table), updateHistoryValues(version, merged)));
+    await this.#historyWrite(() => this.#s.query(updateHistorySql(table), updateHistoryValues(version, merged)));
   }
 
-  /** Writes a held-back statement count; under the file's LOCK TABLES it waits for the next chance. */
+  /**
+   * Writes a held-back statement count. One the server refuses (under the file's LOCK TABLES, or
+   * for a reason of its own) stays held back for the next write: this runs before a statement of
+   * the migration, whose failure it must not pose as, and the write that ends the migration
+   * carries the count anyway and reports a failure as berth's own.
+   */
   async #flushProgress(): Promise<void> {
     const progress = this.#progress;
     if (!progress) return;
     this.#progress = undefined;
-    await this.#historyWrite('defer', () => this.#s.query(updateHistorySql(progress.table), updateHistoryValues(progress.version, progress.change)), () => {
+    try {
+      await this.#run(() => this.#s.query(updateHistorySql(progress.table), updateHistoryValues(progress.version, progress.change)));
+    } catch (err) {
+      if (!(err instanceof DriverQueryError)) throw err;
       this.#progress ??= progress;
-    });
+    }
   }
 
   async deleteHistory(table: HistoryTable, version: number, lockKey: bigint | null): Promise<boolean> {
     await this.#flushProgress();
-    const { affectedRows } = await this.#historyWrite('unlock', () => this.#s.query(
+    const { affectedRows } = await this.#historyWrite(() => this.#s.query(
       `DELETE FROM ${qualified(table)} WHERE version = ? AND ${lockKey === null ? 'TRUE' : lockHeldSql(lockKey)}`, [version]));
     return affectedRows === 1;
   }
@@ -277,19 +285,14 @@ export class MysqlDriver implements Driver {
   /**
    * A history write while the migration's own `LOCK TABLES` is in force (a mysqldump excerpt
    * locks the tables it fills) is refused by the server: only the locked tables can be used. The
-   * statement count waits for the next chance (`defer`); the write that ends the migration, once
-   * its statements are done, first ends the locks it left (`unlock`), as the end of its session
-   * would. GET_LOCK locks are not table locks and stay.
+   * write that ends the migration, once its statements are done, first ends the locks the file
+   * left, as the end of its session would. GET_LOCK locks are not table locks and stay.
    */
-  async #historyWrite(onTablesLocked: 'defer' | 'unlock', write: () => Promise<MysqlResult>, defer?: () => void): Promise<MysqlResult> {
+  async #historyWrite(write: () => Promise<MysqlResult>): Promise<MysqlResult> {
     try {
       return await this.#run(write);
     } catch (err) {
       if (!isTablesLocked(err)) throw err;
-      if (onTablesLocked === 'defer' && defer) {
-        defer();
-        return { rows: [], affectedRows: 0 };
-      }
       await this.#run(() => this.#s.query('UNLOCK TABLES'));
       return this.#run(write);
     }
