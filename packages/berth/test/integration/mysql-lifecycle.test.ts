@@ -105,6 +105,16 @@ describe.skipIf(!server)('berth on MySQL / MariaDB', () => {
     expect(validate.code, validate.stderr).toBe(0);
   });
 
+  it('a DML file in START TRANSACTION ... COMMIT that fails inside it is rolled back, and recorded failed', async () => {
+    await db().query('CREATE TABLE tx_t (id INT PRIMARY KEY)');
+    const dir = writeMigrations({ '1_tx.up.sql': 'START TRANSACTION;\nINSERT INTO tx_t VALUES (1);\nINSERT INTO tx_t VALUES (1);\nCOMMIT;\n' });
+    const failed = await run(db(), ['migrate', '--dir', dir, '--table', 'hist_tx']);
+    expect(failed.code).toBe(1);
+    expect(jsonLines(failed.stderr).find((e) => e.event === 'run.error')?.msg).toMatch(/1_tx\.up\.sql:3:1: Duplicate entry/);
+    expect(await db().query('SELECT id FROM tx_t')).toEqual([]);
+    expect(await db().query('SELECT status, statements_applied FROM hist_tx')).toEqual([{ status: 'failed', statements_applied: 2 }]);
+  });
+
   it('baseline, repair and await', async () => {
     const files = { '1_a.up.sql': 'CREATE TABLE base_a (id INT);\n', '2_b.up.sql': 'CREATE TABLE base_b (id INT);\n' };
     const dir = writeMigrations(files);

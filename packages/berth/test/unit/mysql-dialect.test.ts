@@ -110,6 +110,15 @@ describe('MySQL files in the source layer', () => {
     expect(m!.directives.noTransaction).toBe(false);
   });
 
+  it('refuses a transaction the file opens and never commits, naming its line', async () => {
+    const read = readMigrations('/m', { dialect: mysqlDialect, fs: fsOf({
+      '1_open.up.sql': 'INSERT INTO t VALUES (0);\nSTART TRANSACTION;\nINSERT INTO t VALUES (1);\n',
+      '2_closed.up.sql': 'BEGIN;\nINSERT INTO t VALUES (1);\nROLLBACK;\nSTART TRANSACTION;\nINSERT INTO t VALUES (2);\nCREATE TABLE u (id INT);\n',
+    }) });
+    await expect(read).rejects.toThrow(/1_open\.up\.sql:2: the transaction this START TRANSACTION opens is never committed/);
+    await expect(read).rejects.not.toThrow(/2_closed/);
+  });
+
   it('refuses DELIMITER before anything runs, naming the file and line', async () => {
     const read = readMigrations('/m', { dialect: mysqlDialect, fs: fsOf({ '1_p.up.sql': 'SELECT 1;\nDELIMITER //\nSELECT 2//\n' }) });
     await expect(read).rejects.toThrow(/1_p\.up\.sql:2: DELIMITER is a command of the mysql client/);

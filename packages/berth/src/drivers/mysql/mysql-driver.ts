@@ -77,6 +77,8 @@ export class MysqlDriver implements Driver {
   /** The variables of SESSION_STATE (and the statement timeout) as they were after connecting. */
   #state = new Map<string, unknown>();
   #database: string | null = null;
+  /** The file's statements left a transaction open (START TRANSACTION without COMMIT yet). */
+  #inTransaction = false;
   /** A statement count not written yet (see updateHistory). */
   #progress: { table: HistoryTable; version: number; change: HistoryChange } | undefined;
 
@@ -254,6 +256,12 @@ export class MysqlDriver implements Driver {
       this.#progress = { table, version, change: merged };
       return;
     }
+    // A migration that failed inside its own START TRANSACTION: that transaction is rolled back,
+    // as the end of the session would, so that its failure is not written into it and lost with it.
+    if (merged.status === 'failed' && this.#inTransaction) {
+      await this.#run(() => this.#s.query('ROLLBACK'));
+      this.#inTransaction = false;
+    }
     await this.#historyWrite(() => this.#s.query(updateHistorySql(table), updateHistoryValues(version, merged)));
   }
 
@@ -338,7 +346,8 @@ export class MysqlDriver implements Driver {
 
   async exec(sql: string): Promise<void> {
     await this.#flushProgress();
-    await this.#run(() => this.#s.query(sql), sql);
+    const result = await this.#run(() => this.#s.query(sql), sql);
+    if (result.inTransaction !== undefined) this.#inTransaction = result.inTransaction;
   }
 
   async query(sql: string, params?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number }> {

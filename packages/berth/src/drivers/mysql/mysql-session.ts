@@ -15,6 +15,8 @@ export interface MysqlSessionOptions {
 export interface MysqlResult {
   readonly rows: Record<string, unknown>[];
   readonly affectedRows: number;
+  /** Whether a transaction is open after the statement (the OK packet's SERVER_STATUS_IN_TRANS), when the server said. */
+  readonly inTransaction?: boolean;
 }
 
 /** One mysql2 connection, promise-shaped; failures are mysql2's errors, classified by the driver. */
@@ -55,14 +57,19 @@ export async function openMysqlSession(options: MysqlSessionOptions): Promise<My
   };
 }
 
+const SERVER_STATUS_IN_TRANS = 0x0001;
+
 function toResult(result: unknown): MysqlResult {
   if (Array.isArray(result)) {
     // A CALL answers with result sets followed by a status: the last result set is the answer.
     const sets = result.filter((r) => Array.isArray(r)) as Record<string, unknown>[][];
     return { rows: sets.length ? sets[sets.length - 1]! : (result as Record<string, unknown>[]), affectedRows: 0 };
   }
-  const header = (result ?? {}) as { affectedRows?: number };
-  return { rows: [], affectedRows: header.affectedRows ?? 0 };
+  const header = (result ?? {}) as { affectedRows?: number; serverStatus?: number };
+  return {
+    rows: [], affectedRows: header.affectedRows ?? 0,
+    ...(typeof header.serverStatus === 'number' ? { inTransaction: (header.serverStatus & SERVER_STATUS_IN_TRANS) !== 0 } : {}),
+  };
 }
 
 /**

@@ -159,6 +159,8 @@ export function scanMysql(text: string): MysqlScan {
     i++;
   }
   finish();
+  const unclosed = unclosedTransaction(statements);
+  if (unclosed) problems.push({ line: unclosed.line, message: UNCLOSED_MESSAGE(unclosed.sql.split(/\s+/).slice(0, 2).join(' ').toUpperCase()) });
   const result = { statements, lineComments, problems };
   return unterminated ? { ...result, unterminated } : result;
 
@@ -203,6 +205,27 @@ export function scanMysql(text: string): MysqlScan {
       }
     }
   }
+}
+
+const UNCLOSED_MESSAGE = (what: string) =>
+  `the transaction this ${what} opens is never committed: end it with COMMIT. berth records the migration after its last statement, ` +
+  'and a transaction left open would be rolled back with the session, the migration recorded as applied all the same';
+
+/** Statements after which MySQL has committed whatever transaction was open (the common ones). */
+const IMPLICIT_COMMIT = new Set(['create', 'alter', 'drop', 'rename', 'truncate', 'lock', 'unlock', 'grant', 'revoke']);
+
+/**
+ * The `START TRANSACTION` or `BEGIN` of a file that ends with that transaction still open: no
+ * COMMIT, ROLLBACK or statement that commits implicitly (DDL) after it.
+ */
+function unclosedTransaction(statements: readonly MysqlStatement[]): MysqlStatement | undefined {
+  let open: MysqlStatement | undefined;
+  for (const statement of statements) {
+    const [first = '', second = ''] = statement.sql.toLowerCase().split(/[\s;]+/, 2);
+    if ((first === 'start' && second === 'transaction') || (first === 'begin' && (second === '' || second === 'work'))) open = statement;
+    else if (first === 'commit' || (first === 'rollback' && second !== 'to') || IMPLICIT_COMMIT.has(first)) open = undefined;
+  }
+  return open;
 }
 
 /**
