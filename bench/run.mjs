@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import pg from 'pg';
 import { ensureGenerated } from './generate.mjs';
+import { MYSQL_ADMIN_URL, cleanupMariadb, mariadbFigures, mariadbReport } from './mariadb.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH, '..');
@@ -35,7 +36,7 @@ const opt = (name) => {
   return argv[i].includes('=') ? argv[i].slice(argv[i].indexOf('=') + 1) : argv[i + 1];
 };
 if (flag('--help') || flag('-h')) {
-  console.log('usage: node bench/run.mjs [--quick] [--only a,b,c] [--tools psql,dbmate,node-pg-migrate,postgrator,berth]\n' +
+  console.log('usage: node bench/run.mjs [--quick] [--only a,b,c] [--db postgres,mariadb] [--tools psql,dbmate,node-pg-migrate,postgrator,berth]\n' +
     '                         [--n-a 1000] [--reps-a 5] [--reps-b 20] [--n-c 200] [--reps-c 5] [--runners 16]');
   process.exit(0);
 }
@@ -56,6 +57,8 @@ for (const [k, f] of Object.entries({ nA: '--n-a', repsA: '--reps-a', repsB: '--
 // Per-child time limits. A tool that hits one is not run again in that figure.
 const TIMEOUT = { apply: QUICK ? 60_000 : 180_000, noop: 30_000, concurrent: QUICK ? 60_000 : 120_000 };
 const ONLY = new Set((opt('--only') ?? 'a,b,c').split(',').map((s) => s.trim().toLowerCase()));
+// Which servers: PostgreSQL (figures a, b, c with every peer) and MariaDB (figures a and c, berth and dbmate).
+const DBS = new Set((opt('--db') ?? 'postgres,mariadb').split(',').map((s) => s.trim().toLowerCase()));
 const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 // ---------------------------------------------------------------- helpers
@@ -714,12 +717,17 @@ function report(tools) {
     }
     out.push('');
   }
+  out.push(...mariadbReport(results.figures.mariadb, { table, fmtMs, fmtRatio, fmtMiB }));
   out.push('commands (<url> = postgres://postgres@127.0.0.1:5432/<fresh random db>, <workdir> = bench/.work/migrations-<n>):');
   for (const t of tools) {
     out.push(`  ${t.id}: ${results.commands[t.id]?.apply ?? t.unavailable}`);
     if (results.commands[t.id]?.noop && results.commands[t.id].noop !== results.commands[t.id].apply) out.push(`  ${t.id} (b): ${results.commands[t.id].noop}`);
   }
   out.push(`  node -e 0 (b baseline): node -e 0`);
+  if (results.figures.mariadb && !results.figures.mariadb.unavailable) {
+    out.push(`  MariaDB (<my> = ${MYSQL_ADMIN_URL}<fresh random db>, <workdir> = bench/.work/mysql-migrations-<n>): mariadb client floor: mariadb -h <host> -P <port> -u <user> <db> < <workdir>/client/floor.sql;` +
+      ' dbmate: dbmate --url <my> --migrations-dir <workdir>/dbmate/db/migrations --no-dump-schema migrate; berth: node packages/berth/bin/berth.js migrate --database-url <my> --dir <workdir>/berth --log-format json');
+  }
   if (B?.tools[NODE_FLOOR.id]) out.push('  Node floor (b): node bench/runners/node-floor.cjs <url> <workdir>/berth');
   if (A?.tools[BERTH_LINT_OFF.id]) out.push(`  ${BERTH_LINT_OFF.id} (a): berth's command with --lint off`);
   // Noise: this machine may be shared (builds, test suites, other benchmarks).
@@ -752,6 +760,7 @@ async function doCleanup() {
   for (const db of [...created]) {
     try { await dropDb(db); } catch (err) { log(`could not drop ${db}: ${err.message}`); }
   }
+  await cleanupMariadb();
 }
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, async () => {
@@ -804,15 +813,24 @@ async function main() {
     results.commands[t.id] = { apply: commandTemplate(a, 'DB', wlDemo), noop: commandTemplate(n, 'DB', wlDemo) };
   }
 
-  await preflight(tools);
+  if (DBS.has('postgres')) await preflight(tools);
   const figures = { a: figureA, b: figureB, c: figureC };
   results.elapsedByFigureS = {};
   for (const [k, fn] of Object.entries(figures)) {
-    if (!ONLY.has(k)) continue;
+    if (!ONLY.has(k) || !DBS.has('postgres')) continue;
     const t0 = performance.now();
     results.figures[k] = await fn(tools);
     results.elapsedByFigureS[k] = Math.round((performance.now() - t0) / 1000);
     log(`(${k}) took ${results.elapsedByFigureS[k]} s`);
+  }
+
+  if (DBS.has('mariadb') && (ONLY.has('a') || ONLY.has('c'))) {
+    const t0 = performance.now();
+    results.figures.mariadb = await mariadbFigures({
+      P, only: ONLY, work: WORK, runChild, log, median, berthBin: BERTH_BIN, dbmateBin: DBMATE_BIN, node: NODE,
+    });
+    results.elapsedByFigureS.mariadb = Math.round((performance.now() - t0) / 1000);
+    if (results.figures.mariadb.unavailable) log(`MariaDB figures skipped: ${results.figures.mariadb.unavailable}`);
   }
 
   results.finishedAt = new Date().toISOString();

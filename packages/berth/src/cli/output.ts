@@ -106,7 +106,8 @@ export function describeEvent(e: BerthEvent): { level: Level; msg: string } {
   switch (e.event) {
     case 'connect.attempt': return { level: 'debug', msg: `connecting to ${e.target} (attempt ${e.attempt})` };
     case 'connect.retry': return { level: 'warn', msg: `attempt ${e.attempt} failed: ${e.reason}; retrying in ${formatDuration(e.delayMs)} (${formatDuration(e.remainingMs)} left)` };
-    case 'connect.ok': return { level: 'info', msg: `connected to ${e.target} (PostgreSQL ${e.serverVersion}${e.pooled ? ', through a pooler' : ''}, attempt ${e.attempt})` };
+    // PostgreSQL's version is a bare number; other drivers name their server in it.
+    case 'connect.ok': return { level: 'info', msg: `connected to ${e.target} (${/^\d/.test(e.serverVersion) ? `PostgreSQL ${e.serverVersion}` : e.serverVersion}${e.pooled ? ', through a pooler' : ''}, attempt ${e.attempt})` };
     case 'connect.warning': return { level: 'warn', msg: e.message };
     case 'lock.wait': return { level: 'info', msg: `waiting for the migration lock on ${e.table} (${formatDuration(e.lockWaitMs)} so far): ${describeHolder(e.holder)}` };
     case 'lock.acquired': return { level: 'info', msg: `acquired the migration lock on ${e.table}${e.lockWaitMs > 0 ? ` after ${formatDuration(e.lockWaitMs)}` : ''}` };

@@ -39,6 +39,29 @@ export function effectiveSsl(url: { sslmode: SslMode | undefined; sslrootcert: s
 
 export const MASK = '****';
 
+/** Query parameters that carry secrets: kept for the connection, masked in every display form. */
+export const SECRET_PARAMS = new Set(['sslpassword', 'passfile']);
+
+/** `sslmode` as berth understands it, for every driver: libpq's names, never one that may fall back to plaintext. */
+export function parseSslMode(value: string, origin: string, key = 'sslmode'): SslMode {
+  if (value === 'prefer' || value === 'allow') {
+    throw invalidUrl(origin, `${key}=${value} may fall back to plaintext, which berth never does; use disable, require, verify-ca or verify-full`);
+  }
+  if (!SSL_MODES.includes(value as SslMode)) {
+    throw invalidUrl(origin, `${key} "${value}" is not one of ${SSL_MODES.join(', ')}`);
+  }
+  return value as SslMode;
+}
+
+/** The URL, or the error that says it is not one (never quoting it). */
+export function wellFormed(input: string, origin: string): URL {
+  try {
+    return new URL(input);
+  } catch {
+    throw invalidUrl(origin, 'it is not a well-formed URL (percent-encode special characters in the user name and password)');
+  }
+}
+
 export function safeDecode(value: string, origin: string): string {
   try {
     return decodeURIComponent(value);

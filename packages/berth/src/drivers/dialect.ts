@@ -27,6 +27,8 @@ export interface ScanResult {
   readonly lineComments: LineComment[];
   /** The first quote or comment that is never closed, if any. */
   readonly unterminated?: Unterminated;
+  /** Lines the database's own client would handle but the server never sees (MySQL's `DELIMITER`). */
+  readonly problems?: readonly StatementProblem[];
 }
 
 export interface Unterminated {

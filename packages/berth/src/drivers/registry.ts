@@ -10,6 +10,8 @@
 import { invalidUrl, type DatabaseTarget, type SslSettings } from '../config/database-url.js';
 import type { Dialect } from './dialect.js';
 import type { Driver, DriverCapabilities, SessionKeeper } from './driver.js';
+import { mysqlDialect } from './mysql/dialect.js';
+import { parseMysqlUrl, type MysqlTarget } from './mysql/url.js';
 import { parsePgliteUrl, type PgliteTarget } from './pglite/url.js';
 import { postgresDialect } from './postgres/dialect.js';
 import { parsePostgresUrl, type PostgresTarget } from './postgres/url.js';
@@ -79,7 +81,26 @@ const pglite: DriverEntry<PgliteTarget> = {
   },
 };
 
-export const DRIVERS: readonly DriverEntry[] = [postgres as unknown as DriverEntry, pglite as unknown as DriverEntry];
+const mysql: DriverEntry<MysqlTarget> = {
+  kind: 'mysql',
+  schemes: ['mysql', 'mariadb'],
+  example: 'mysql://user:password@host:3306/database',
+  dialect: mysqlDialect,
+  // DDL commits implicitly in MySQL and MariaDB: a migration cannot be rolled back whole, so core
+  // runs each one statement by statement through a `started` row (SPEC §4.3, §9). GET_LOCK locks
+  // belong to the session; a second connection can kill a statement or look at the holder.
+  capabilities: { transactionalDdl: false, advisoryLocks: true, multipleConnections: true, inProcess: false },
+  parseUrl: parseMysqlUrl,
+  async create(target, options) {
+    const [{ MysqlDriver }, { openMysqlSession }] = await Promise.all([import('./mysql/mysql-driver.js'), import('./mysql/mysql-session.js')]);
+    return new MysqlDriver({
+      capabilities: mysql.capabilities,
+      open: () => openMysqlSession({ target, applicationName: options.applicationName, connectTimeoutMs: options.connectTimeoutMs }),
+    });
+  },
+};
+
+export const DRIVERS: readonly DriverEntry[] = [postgres, pglite, mysql] as unknown as readonly DriverEntry[];
 
 const SCHEME = /^([a-z][a-z0-9+.-]*):/i;
 
@@ -112,4 +133,4 @@ export function parseDatabaseUrl(raw: string, origin = 'the database URL', ssl?:
     : `its scheme${known ? ` "${scheme}:"` : ''} is not supported; use ${supported}`);
 }
 
-const KNOWN_OTHER_SCHEMES = ['mysql', 'mariadb', 'http', 'https', 'sqlite', 'file', 'jdbc', 'cockroachdb', 'redis', 'mongodb'];
+const KNOWN_OTHER_SCHEMES = ['http', 'https', 'sqlite', 'file', 'jdbc', 'cockroachdb', 'redis', 'mongodb'];

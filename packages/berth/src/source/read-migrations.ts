@@ -377,6 +377,7 @@ function checkSql(fileName: string, bytes: Uint8Array, dialect: Dialect): Parsed
   const sql = decoded.text;
   const problems: SourceProblem[] = [];
   const scan = dialect.scan(sql);
+  for (const { line, message } of scan.problems ?? []) problems.push({ files: [fileName], line, message });
   if (scan.unterminated) {
     const { line, column } = new LineCounter(sql).advanceTo(scan.unterminated.offset);
     problems.push({

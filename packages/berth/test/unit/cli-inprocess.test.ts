@@ -106,7 +106,7 @@ describe('runCli: configuration errors exit 2', () => {
     `postgres://app:${SECRET}@[::1/app`,
     `postgres://app:${SECRET}%zz@db/app`,
     `postgres://app:${SECRET}@db/app?sslmode=prefer`,
-    `mysql://app:${SECRET}@db/app`,
+    `mysql://app:${SECRET}@tcp(db:3306)/app`,
     `app:${SECRET}@db/app`,
   ];
 

@@ -1,4 +1,4 @@
-import { ConfigError } from '../../index.js';
+import { ConfigError, driverFor, parseDatabaseUrl } from '../../index.js';
 import type { CommandRun } from './index.js';
 import { parseVersionArg } from './parse-version.js';
 
@@ -12,7 +12,13 @@ export const migrate: CommandRun = async (ctx, opts) => {
     singleTransaction: opts.singleTransaction === true,
     allowOutOfOrder: opts.allowOutOfOrder === true,
     // The lint code and its WASM parser load only when something is about to be applied.
-    ...(lint === 'off' ? {} : { beforeApply: async (planned, target) => (await import('./lint.js')).lintPending(ctx, lint, planned, target) }),
+    ...(lint === 'off' ? {} : { beforeApply: async (planned, target) => {
+      if (!lintsTarget(ctx.config.databaseUrl?.())) {
+        ctx.reporter.log(lint === 'error' ? 'warn' : 'info', 'lint: not run: berth lint reads PostgreSQL statements, and this target speaks another dialect', { event: 'lint.skipped', reason: 'dialect' });
+        return;
+      }
+      await (await import('./lint.js')).lintPending(ctx, lint, planned, target);
+    } }),
   });
   if (result.dryRun) {
     const lines = result.planned.length === 0
@@ -30,6 +36,15 @@ export const migrate: CommandRun = async (ctx, opts) => {
       : `applied ${result.applied.length} migration(s); schema is at version ${result.current}`;
   return { exitCode: 0, summary, fields };
 };
+
+/** The linter knows PostgreSQL's grammar and rules: a MySQL target's files are not linted. */
+function lintsTarget(url: string | undefined): boolean {
+  try {
+    return url === undefined || driverFor(parseDatabaseUrl(url)).dialect.lint;
+  } catch {
+    return true;
+  }
+}
 
 /** `--lint`, else `BERTH_LINT`: off, warn (the default: print findings and go on) or error. */
 function lintMode(flag: unknown, env: string | undefined): 'off' | 'warn' | 'error' {

@@ -50,6 +50,10 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
       return { applied: [], planned: optimistic.toApply.map(describe), current: optimistic.current, pending: optimistic.pending.length, lockWaitMs: 0, dryRun: true };
     }
     if (before !== null && optimistic.problems.length === 0 && optimistic.toApply.length === 0) return upToDate(optimistic, 0);
+    if (upOptions.singleTransaction && !c.driver.capabilities.transactionalDdl) {
+      throw new ConfigError('ERR_USAGE', '--single-transaction needs a database whose DDL is transactional; this one commits every DDL statement at once. ' +
+        'Run without --single-transaction: each migration is then recorded as it goes. Nothing was changed.');
+    }
     // While another runner holds the lock: once the schema has reached the last version this
     // run would apply, re-plan without the lock; up to date means done, as at the start.
     const last = optimistic.toApply.at(-1)?.version ?? Infinity;

@@ -1,4 +1,4 @@
-import { effectiveSsl, invalidUrl, MASK, safeDecode, SSL_MODES, type DatabaseTarget, type SslMode, type SslSettings } from '../../config/database-url.js';
+import { effectiveSsl, invalidUrl, MASK, parseSslMode, safeDecode, SECRET_PARAMS, wellFormed, type DatabaseTarget, type SslMode, type SslSettings } from '../../config/database-url.js';
 
 export interface PostgresTarget extends DatabaseTarget {
   readonly kind: 'postgres';
@@ -14,21 +14,13 @@ export interface PostgresTarget extends DatabaseTarget {
   readonly params: Readonly<Record<string, string>>;
 }
 
-/** Query parameters that carry secrets: kept for the connection, masked in every display form. */
-const SECRET_PARAMS = new Set(['sslpassword', 'passfile']);
-
 /**
  * `postgres://user:password@host:port/database?sslmode=...` (and `postgresql://`), with libpq's
  * query parameters for user, password, host and port. Never echoes the input: a URL that cannot be
  * parsed may be a password pasted in the wrong place, so the error names only what is wrong.
  */
 export function parsePostgresUrl(input: string, origin: string, ssl?: SslSettings): PostgresTarget {
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    throw invalidUrl(origin, 'it is not a well-formed URL (percent-encode special characters in the user name and password)');
-  }
+  const url = wellFormed(input, origin);
   const params: Record<string, string> = {};
   let password = url.password === '' ? undefined : safeDecode(url.password, origin);
   let host = safeDecode(url.hostname, origin);
@@ -42,15 +34,7 @@ export function parsePostgresUrl(input: string, origin: string, ssl?: SslSetting
       case 'user': user = value; break;
       case 'host': host = value; break;
       case 'port': port = Number(value); break;
-      case 'sslmode':
-        if (value === 'prefer' || value === 'allow') {
-          throw invalidUrl(origin, `sslmode=${value} may fall back to plaintext, which berth never does; use disable, require, verify-ca or verify-full`);
-        }
-        if (!SSL_MODES.includes(value as SslMode)) {
-          throw invalidUrl(origin, `sslmode "${value}" is not one of ${SSL_MODES.join(', ')}`);
-        }
-        sslmode = value as SslMode;
-        break;
+      case 'sslmode': sslmode = parseSslMode(value, origin); break;
       case 'sslrootcert': sslrootcert = value; break;
       default: params[key] = value;
     }
