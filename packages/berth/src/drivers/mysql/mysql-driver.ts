@@ -249,9 +249,17 @@ export class MysqlDriver implements Driver {
     const merged = { ...pending, ...change };
     this.#progress = undefined;
     if (merged.status === undefined && merged.checksum === undefined) {
-      // Held back: the next write (which checks the lock) or the next statement writes it.
-      this.#progress = { table, version, change: merged, lockKey };
-      return true;
+      // A statement count, with the lock check. One the server refuses (under the file's own
+      // LOCK TABLES only the locked tables can be written) is held back for the next write or
+      // statement; the closing write, which ends those locks first, checks the lock then.
+      try {
+        const { affectedRows } = await this.#run(() => this.#s.query(updateHistorySql(table, lockKey), updateHistoryValues(version, merged)));
+        return affectedRows === 1;
+      } catch (err) {
+        if (!(err instanceof DriverQueryError)) throw err;
+        this.#progress = { table, version, change: merged, lockKey };
+        return true;
+      }
     }
     // A migration that failed inside its own START TRANSACTION: that transaction is rolled back,
     // as the end of the session would, so that its failure is not written into it and lost with it.
