@@ -186,7 +186,6 @@ events_logger = "file"
 events_logfile_path = "$PODMAN_RUN/events.log"
 tmp_dir = "$PODMAN_RUN/tmp"
 volume_path = "$PODMAN_DATA/volumes"
-static_dir = "$PODMAN_DATA/libpod"
 
 [network]
 network_config_dir = "$PODMAN_DATA/networks"
