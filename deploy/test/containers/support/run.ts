@@ -73,3 +73,12 @@ export async function must(command: string, args: readonly string[], options: Ru
   }
   return result;
 }
+
+/** Polls `check` until it returns true (also in hooks, where `expect.poll` is not allowed). */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs: number, intervalMs = 500): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
