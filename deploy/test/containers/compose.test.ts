@@ -8,35 +8,25 @@
  * older engine cannot take) is a test's own migrations folder mounted instead of the service's,
  * where a test needs a slow or a failing migration.
  */
-import { cpSync, readdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonLines, makeTempDir } from '../../../packages/berth/test/helpers/cli.js';
-import { ComposeProject, engineEnv, generateSecrets, skipReason, upVersions, type ContainerRow } from './support/compose.js';
+import { jsonLines } from '../../../packages/berth/test/helpers/cli.js';
+import {
+  ComposeProject,
+  engineEnv,
+  generateSecrets,
+  logs,
+  migrationsOverride,
+  migrationsWith,
+  skipReason,
+  upVersions,
+  type ContainerRow,
+} from './support/compose.js';
 import { must, repoPath } from './support/run.js';
 
 const APPS = ['users', 'orders'] as const;
 const versions = (app: string) => upVersions(readdirSync(repoPath('services', app, 'migrations')));
 const byService = (rows: ContainerRow[], service: string) => rows.filter((r) => r.Service === service);
-
-/** A copy of a service's migrations plus `extra` files, readable by the migrator's UID (10001). */
-function migrationsWith(app: string, extra: Record<string, string>): string {
-  const dir = makeTempDir(`berth-${app}-migrations-`, 0o755);
-  cpSync(repoPath('services', app, 'migrations'), dir, { recursive: true });
-  for (const [name, text] of Object.entries(extra)) writeFileSync(path.join(dir, name), text, { mode: 0o644 });
-  return dir;
-}
-
-/** compose.yaml's migrator, with `dir` mounted at /migrations instead of the service's folder. */
-const migrationsOverride = (migrator: string, dir: string) => ({
-  services: { [migrator]: { volumes: [{ type: 'bind', source: dir, target: '/migrations', read_only: true }] } },
-});
-
-async function logs(name: string): Promise<string> {
-  const env = engineEnv();
-  const { stdout, stderr } = await must(env.DOCKER!, ['logs', name], { env });
-  return stdout + stderr;
-}
 
 describe.skipIf(skipReason() !== undefined)('compose.yaml in containers', () => {
   const project = new ComposeProject('system');

@@ -4,7 +4,7 @@
  * name so that nothing of a running `berth-example` project is touched.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { inject } from 'vitest';
 import YAML from 'yaml';
@@ -45,6 +45,12 @@ export class ComposeProject {
     writeFileSync(file, YAML.stringify(data));
     this.files.push(file);
     return file;
+  }
+
+  /** The project as Compose reads it from the environment, for scripts that run `docker compose`. */
+  composeEnv(): Record<string, string> {
+    const env = engineEnv();
+    return { ...env, COMPOSE: env.COMPOSE!, COMPOSE_FILE: this.files.join(':'), COMPOSE_PROJECT_NAME: this.name };
   }
 
   removeOverride(file: string): void {
@@ -127,4 +133,24 @@ export function upVersions(files: readonly string[]): number[] {
     .filter((v): v is string => v !== undefined)
     .map(Number)
     .sort((a, b) => a - b);
+}
+
+/** A copy of a service's migrations plus `extra` files, readable by the migrator's UID (10001). */
+export function migrationsWith(app: string, extra: Record<string, string>): string {
+  const dir = makeTempDir(`berth-${app}-migrations-`, 0o755);
+  cpSync(repoPath('services', app, 'migrations'), dir, { recursive: true });
+  for (const [name, text] of Object.entries(extra)) writeFileSync(path.join(dir, name), text, { mode: 0o644 });
+  return dir;
+}
+
+/** An override mounting `dir` at `target` instead of compose.yaml's migrations folder of `service`. */
+export const migrationsOverride = (service: string, dir: string, target = '/migrations') => ({
+  services: { [service]: { volumes: [{ type: 'bind', source: dir, target, read_only: true }] } },
+});
+
+/** A container's log (stdout and stderr). */
+export async function logs(name: string): Promise<string> {
+  const env = engineEnv();
+  const { stdout, stderr } = await must(env.DOCKER!, ['logs', name], { env });
+  return stdout + stderr;
 }
