@@ -86,7 +86,7 @@ stop_pid() {
 leftover_pids() {
   local proc cmd
   for proc in /proc/[0-9]*; do
-    cmd=$(tr '\0' ' ' <"$proc/cmdline" 2>/dev/null) || continue
+    cmd=$(tr '\0' ' ' 2>/dev/null <"$proc/cmdline") || continue
     case $cmd in *"$BERTH_CONTAINERS_RUN/"*) [ "${proc#/proc/}" != $$ ] && echo "${proc#/proc/}" ;; esac
   done
 }

@@ -8,7 +8,7 @@
  * older engine cannot take) is a test's own migrations folder mounted instead of the service's,
  * where a test needs a slow or a failing migration.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonLines } from '../../../packages/berth/test/helpers/cli.js';
 import {
@@ -219,5 +219,39 @@ describe.skipIf(skipReason() !== undefined)('compose.yaml in containers: a faili
       ['running', 'healthy'],
       ['running', 'healthy'],
     ]);
+  });
+});
+
+describe.skipIf(skipReason() !== undefined)('compose.dev.yaml in containers: the app start-up pattern', () => {
+  // compose.dev.yaml on top of compose.yaml. Its published ports are reset: the tests reach the
+  // services from inside, and 127.0.0.1:8081/8082/55432 may be taken on a shared machine.
+  const project = new ComposeProject('dev', [repoPath('deploy/compose/compose.dev.yaml')]);
+
+  beforeAll(async () => {
+    engineEnv();
+    await generateSecrets();
+    // `!reset` is a YAML tag: written as text (YAML.stringify would quote it).
+    writeFileSync(project.override({}), `services:\n${['postgres', 'users', 'orders'].map((s) => `  ${s}:\n    ports: !reset []\n`).join('')}`);
+  });
+  afterAll(() => project.down());
+
+  it("one replica each, running the host's build output; orders applies a new migration itself on start, as the owner role", async () => {
+    const up = await project.run(['up', '--wait', '--detach']);
+    expect(up.code, up.stderr).toBe(0);
+    for (const app of APPS) expect(byService(await project.ps(), app).map((r) => [r.State, r.Health]), app).toEqual([['running', 'healthy']]);
+    expect(await project.request('users', 'http://orders:8080/ready')).toMatchObject({ status: 200, body: { schemaVersion: versions('orders').at(-1) } });
+
+    // A new migration file in the folder the dev override mounts into orders: `up` recreates the
+    // service, which migrates before it listens (MIGRATE_ON_START=true).
+    const next = versions('orders').at(-1)! + 1;
+    const dir = migrationsWith('orders', { [`${String(next).padStart(6, '0')}_add_orders_note.up.sql`]: 'ALTER TABLE orders ADD COLUMN note text;\n' });
+    project.override(migrationsOverride('orders', dir, '/app/migrations'));
+    const again = await project.run(['up', '--wait', '--detach', '--no-deps', 'orders']);
+    expect(again.code, again.stderr).toBe(0);
+    const row = byService(await project.ps(), 'orders')[0]!;
+    const started = jsonLines(await logs(row.Name)).find((l) => l.msg === 'migrations on start finished');
+    expect(started).toMatchObject({ applied: 1, current: next });
+    expect(await project.sql('orders', `SELECT applied_by FROM berth_migrations WHERE version = ${next}`)).toEqual([['orders_owner']]);
+    expect(await project.request('users', 'http://orders:8080/ready')).toEqual({ status: 200, body: { status: 'ready', schemaVersion: next } });
   });
 });
