@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// Reads vitest's JSON report and prints one closing line: `N passed, N failed[, N skipped]`.
+// Reads vitest's JSON reports and prints one closing line: `N passed, N failed[, N skipped]`.
 //
-//   node scripts/test-summary.mjs [report.json]      (default .tmp/vitest.json)
+//   node scripts/test-summary.mjs [report.json ...]      (default .tmp/vitest.json)
+//
+// Several reports (`.ci/run`: the main suite, then the container tests) add up to one line.
 //
 // Counting:
 // - passed / failed: tests with that status.
@@ -9,51 +11,66 @@
 //   tests vitest then reports as skipped) counts as one failed test; otherwise a broken file could
 //   read "0 failed".
 // - skipped: skipped + todo tests (printed only when non-zero).
+// - A report that is missing or unreadable (vitest did not run, or crashed) counts as one failed
+//   test when other reports were read, so the line never reads as if everything passed.
 //
-// Exit status: 0 only when the report exists, at least one test ran, and nothing failed.
+// Exit status: 0 only when every report exists, at least one test ran, and nothing failed.
 // Notes go before the closing line, which is always the last line written to stdout, even when the
-// report is missing (then `0 passed, 0 failed`).
+// only report is missing (then `0 passed, 0 failed`).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-const reportPath = process.argv[2] ?? '.tmp/vitest.json';
+const reportPaths = process.argv.length > 2 ? process.argv.slice(2) : ['.tmp/vitest.json'];
 
 function closingLine({ passed, failed, skipped }) {
   return `${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`;
 }
 
-let report;
-try {
-  report = JSON.parse(readFileSync(reportPath, 'utf8'));
-} catch (error) {
-  console.log(`test-summary: no usable vitest report at ${reportPath} (${error.code ?? error.message}); vitest did not run or crashed`);
-  console.log(closingLine({ passed: 0, failed: 0, skipped: 0 }));
-  process.exit(1);
-}
-
-const files = Array.isArray(report.testResults) ? report.testResults : [];
 const rel = (file) => path.relative(process.cwd(), file);
 let passed = 0;
 let failed = 0;
 let skipped = 0;
+let allSucceeded = true;
 const failures = [];
+const missing = [];
 
-for (const file of files) {
-  const tests = Array.isArray(file.assertionResults) ? file.assertionResults : [];
-  let failedHere = 0;
-  for (const test of tests) {
-    if (test.status === 'passed') passed++;
-    else if (test.status === 'failed') {
+for (const reportPath of reportPaths) {
+  let report;
+  try {
+    report = JSON.parse(readFileSync(reportPath, 'utf8'));
+  } catch (error) {
+    console.log(`test-summary: no usable vitest report at ${reportPath} (${error.code ?? error.message}); vitest did not run or crashed`);
+    missing.push(reportPath);
+    continue;
+  }
+  if (report.success === false) allSucceeded = false;
+  const files = Array.isArray(report.testResults) ? report.testResults : [];
+  for (const file of files) {
+    const tests = Array.isArray(file.assertionResults) ? file.assertionResults : [];
+    let failedHere = 0;
+    for (const test of tests) {
+      if (test.status === 'passed') passed++;
+      else if (test.status === 'failed') {
+        failed++;
+        failedHere++;
+        failures.push(`${rel(file.name)} > ${test.fullName ?? test.title}`);
+      } else skipped++; // skipped, pending, todo, disabled
+    }
+    if (file.status === 'failed' && failedHere === 0) {
       failed++;
-      failedHere++;
-      failures.push(`${rel(file.name)} > ${test.fullName ?? test.title}`);
-    } else skipped++; // skipped, pending, todo, disabled
+      const reason = String(file.message ?? '').split('\n')[0].slice(0, 200) || 'failed without a failing test';
+      failures.push(`${rel(file.name)} (file error: ${reason})`);
+    }
   }
-  if (file.status === 'failed' && failedHere === 0) {
-    failed++;
-    const reason = String(file.message ?? '').split('\n')[0].slice(0, 200) || 'failed without a failing test';
-    failures.push(`${rel(file.name)} (file error: ${reason})`);
-  }
+}
+
+if (missing.length === reportPaths.length) {
+  console.log(closingLine({ passed: 0, failed: 0, skipped: 0 }));
+  process.exit(1);
+}
+for (const reportPath of missing) {
+  failed++;
+  failures.push(`${reportPath} (no report)`);
 }
 
 if (failures.length > 0) {
@@ -64,4 +81,4 @@ if (passed + failed === 0) {
   console.log('test-summary: no tests ran');
 }
 console.log(closingLine({ passed, failed, skipped }));
-process.exit(failed === 0 && passed > 0 && report.success !== false ? 0 : 1);
+process.exit(failed === 0 && passed > 0 && allSucceeded ? 0 : 1);

@@ -49,7 +49,7 @@ check() {
   require_root
   require_disk "$BERTH_CONTAINERS_STATE"
   local tool
-  for tool in dockerd "$DOCKER" containerd runc podman debootstrap iptables "$COMPOSE"; do
+  for tool in dockerd "$DOCKER" containerd runc podman catatonit debootstrap iptables "$COMPOSE"; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is missing; run: bash deploy/containers/install.sh"
   done
 }

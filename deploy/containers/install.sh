@@ -5,7 +5,7 @@
 #   sudo bash deploy/containers/install.sh
 #
 # - bookworm: Docker Engine 20.10 (docker.io, with containerd and runc), podman 4.3 (for
-#   `podman kube play`), debootstrap (the base images' rootfs), iptables (the engine's NAT).
+#   `podman kube play`, with catatonit for its pause image), debootstrap (the base images' rootfs), iptables (the engine's NAT).
 #   Installing docker.io starts no daemon here: the harness starts dockerd itself, on private
 #   paths (deploy/containers/engine.sh).
 # - Compose v2: bookworm packages only Compose v1 (no `up --wait`). trixie's `docker-compose`
@@ -15,12 +15,14 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-readonly PACKAGES=(docker.io containerd runc iptables podman conmon debootstrap curl)
+# catatonit: the init of the pause container podman builds locally for each pod (no registry).
+readonly PACKAGES=(docker.io containerd runc iptables podman conmon catatonit debootstrap curl)
 # The Compose v2 package: its suite and the version this project is tested with.
 readonly COMPOSE_SUITE=trixie
 readonly COMPOSE_PACKAGE=docker-compose
 
 require_root
+require_disk "$BERTH_CONTAINERS_STATE"
 
 install_packages() {
   local missing=() pkg

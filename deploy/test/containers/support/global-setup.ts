@@ -136,11 +136,6 @@ async function pruneImages(env: Record<string, string>, keep: Set<string>): Prom
 }
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
-  mkdirSync(LOG_DIR, { recursive: true });
-  const logFile = `${LOG_DIR}/setup.log`;
-  writeFileSync(logFile, '');
-  const log = (chunk: string) => writeFileSync(logFile, chunk, { flag: 'a' });
-
   const check = await run('bash', [repoPath('deploy/containers/engine.sh'), 'check']);
   if (check.code === CANNOT_RUN) {
     const reason = check.stderr.trim().replace(/^engine\.sh: cannot run containers here: /, '');
@@ -153,6 +148,10 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     return undefined;
   }
 
+  mkdirSync(LOG_DIR, { recursive: true });
+  const logFile = `${LOG_DIR}/setup.log`;
+  writeFileSync(logFile, '');
+  const log = (chunk: string) => writeFileSync(logFile, chunk, { flag: 'a' });
   say(`starting the engines; build output in ${logFile}`);
   let engine: ChildProcess | undefined;
   let env: Record<string, string> = {};
