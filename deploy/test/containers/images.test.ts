@@ -112,6 +112,8 @@ describe.skipIf(skipReason() !== undefined)('the images the Dockerfiles build', 
       if (image === BERTH_IMAGE) expect(config.Healthcheck, image).toEqual({ Test: ['NONE'] });
       else {
         expect(config.Healthcheck ?? null, image).toBeNull();
+        // A service image runs the service only: `berth await` belongs in the migrator image.
+        expect((await docker(['run', '--rm', '--entrypoint', 'sh', image, '-c', 'command -v berth'])).code, image).not.toBe(0);
         expect((await dockerMust(['run', '--rm', '--entrypoint', 'ls', image, '/app'])).stdout.split('\n').filter(Boolean).sort(), image).toEqual(['dist', 'migrations', 'package.json']);
       }
     }
