@@ -182,6 +182,12 @@ describe.skipIf(skipReason() !== undefined)('Kubernetes manifests on podman kube
       expect(await history(app)).toEqual(versions(app).map((v) => [String(v), `${app}_owner`, `${app}-pod-0`]));
     }
     await expectOrdersCallUsers('orders-pod-0-orders', 'users-pod-1-users');
+
+    // A pod's stop: SIGTERM reaches the service as PID 1, which finishes and exits 0 well within
+    // terminationGracePeriodSeconds (podman sends SIGKILL after it: exit 137).
+    const grace = docs.users[0].spec.template.spec.terminationGracePeriodSeconds;
+    await podmanMust(['pod', 'stop', '--time', String(grace), 'users-pod-1']);
+    expect((await podmanMust(['inspect', '-f', '{{.State.ExitCode}}', 'users-pod-1-users'])).stdout.trim()).toBe('0');
   });
 
   it('job/: the migration Job runs to completion as the owner role, then the Deployment starts ready', async () => {
