@@ -7,9 +7,9 @@
 # (deploy/containers/engine.sh runs that engine; the container tests and `npm run
 # start:containers` call this script themselves.)
 #
-# 1. Debian rootfs images (debootstrap --variant=minbase from the mirror apt uses, docs and
-#    locales removed): berth-local/debian:bookworm for Node.js, berth-local/debian:trixie for
-#    PostgreSQL (Debian's PostgreSQL of the major version compose.yaml names).
+# 1. A Debian rootfs image, berth-local/debian:trixie (debootstrap --variant=minbase from the mirror
+#    apt uses, docs and locales removed): trixie, whose PostgreSQL has the major version
+#    compose.yaml names; the Node.js stand-ins use it too (one debootstrap, not two).
 # 2. node:<tags of the Dockerfiles' FROM lines>: this machine's Node.js binary and npm laid out
 #    as in the official image (node/Dockerfile).
 # 3. postgres:<tag of compose.yaml>: Debian's PostgreSQL with an entrypoint that does the official
@@ -26,8 +26,7 @@ repo=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 
 readonly LABEL=org.berth.stand-in.recipe
-readonly NODE_SUITE=bookworm
-readonly POSTGRES_SUITE=trixie
+readonly SUITE=trixie
 
 require_root
 require_disk "$BERTH_CONTAINERS_STATE"
@@ -121,7 +120,7 @@ build_tagged() {
 }
 
 node_images() {
-  local node version want npm_dir
+  local node version want npm_dir ca recipe
   node=$(command -v node) || die "no node on PATH: the Node.js image is made from this machine's Node.js"
   version=$(node --version)
   version=${version#v}
@@ -132,6 +131,14 @@ node_images() {
       *) say "warning: $image is made from this machine's Node.js $version" ;;
     esac
   done
+  ca=${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}
+  recipe=$(recipe_of "$(recipe_of_dir "$here/node")" "$version" "$(sha256sum <"$ca")" "$(recipe_of "$MIRROR" "$SUITE")")
+  local image missing=0
+  for image in "${NODE_IMAGES[@]}"; do has_image "$image" "$recipe" || missing=1; done
+  if [ "$missing" -eq 0 ]; then
+    say "${NODE_IMAGES[*]}: kept"
+    return 0
+  fi
   npm_dir=$(cd "$(dirname "$(readlink -f "$(command -v npm)")")/.." && pwd)
   context=$(mktemp -d "${TMPDIR:-/tmp}/berth-node-image.XXXXXX")
   # shellcheck disable=SC2064 # expand now: the folder is this call's
@@ -141,22 +148,23 @@ node_images() {
   mkdir -p "$context/node_modules"
   cp -a "$npm_dir" "$context/node_modules/npm"
   [ -d "$(dirname "$npm_dir")/corepack" ] && cp -a "$(dirname "$npm_dir")/corepack" "$context/node_modules/corepack"
-  cp "${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}" "$context/ca-certificates.crt"
-  local recipe
-  recipe=$(recipe_of "$(recipe_of_dir "$here/node")" "$version" "$(sha256sum <"$context/ca-certificates.crt")" "$(recipe_of "$MIRROR" "$NODE_SUITE")")
-  build_tagged "$recipe" "${NODE_IMAGES[@]}" -- --build-arg "BASE=berth-local/debian:$NODE_SUITE" --build-arg "NODE_VERSION=$version"
+  cp "$ca" "$context/ca-certificates.crt"
+  build_tagged "$recipe" "${NODE_IMAGES[@]}" -- --build-arg "BASE=berth-local/debian:$SUITE" --build-arg "NODE_VERSION=$version"
 }
 
 postgres_image() {
   context=$here/postgres
   local recipe
-  recipe=$(recipe_of "$(recipe_of_dir "$here/postgres")" "$PG_MAJOR" "$(recipe_of "$MIRROR" "$POSTGRES_SUITE")")
-  build_tagged "$recipe" "$POSTGRES_IMAGE" -- --build-arg "BASE=berth-local/debian:$POSTGRES_SUITE" --build-arg "PG_MAJOR=$PG_MAJOR"
+  recipe=$(recipe_of "$(recipe_of_dir "$here/postgres")" "$PG_MAJOR" "$(recipe_of "$MIRROR" "$SUITE")")
+  build_tagged "$recipe" "$POSTGRES_IMAGE" -- --build-arg "BASE=berth-local/debian:$SUITE" --build-arg "PG_MAJOR=$PG_MAJOR"
 }
 
 mkdir -p "$BERTH_CONTAINERS_CACHE"
-say "stand-ins for ${NODE_IMAGES[*]} $POSTGRES_IMAGE (Debian $NODE_SUITE/$POSTGRES_SUITE from $MIRROR; local stand-ins, not the official images)"
-step "rootfs $NODE_SUITE" rootfs_image "$NODE_SUITE"
-step "rootfs $POSTGRES_SUITE" rootfs_image "$POSTGRES_SUITE"
+say "stand-ins for ${NODE_IMAGES[*]} $POSTGRES_IMAGE (Debian $SUITE from $MIRROR; local stand-ins, not the official images)"
+step "rootfs $SUITE" rootfs_image "$SUITE"
 step "Node.js image" node_images
 step "PostgreSQL image" postgres_image
+# Rootfs images of other suites, from an earlier recipe of this script.
+for image in $("$DOCKER" images --format '{{.Repository}}:{{.Tag}}' berth-local/debian); do
+  [ "$image" = "berth-local/debian:$SUITE" ] || "$DOCKER" rmi "$image" >/dev/null 2>&1 || true
+done
