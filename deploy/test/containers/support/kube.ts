@@ -128,10 +128,11 @@ export async function containerEvents(since: number): Promise<PodmanEvent[]> {
     .sort((a, b) => a.time - b.time);
 }
 
-/** An HTTP GET from inside a container, to its own port (the pods publish none). */
-export async function getFrom(container: string, url: string): Promise<{ status: number; body: any }> {
-  const script = `fetch(process.argv[1]).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.json() })), (e) => { console.error(String(e.cause ?? e)); process.exit(1); });`;
-  const { stdout } = await podmanMust(['exec', container, 'node', '-e', script, url]);
+/** HTTP GETs from inside a container, to its own port (the pods publish none), in one `exec`. */
+export async function getFrom(container: string, urls: readonly string[]): Promise<{ status: number; body: any }[]> {
+  const script = `Promise.all(process.argv.slice(1).map((u) => fetch(u).then(async (r) => ({ status: r.status, body: await r.json() }))))
+  .then((all) => console.log(JSON.stringify(all)), (e) => { console.error(String(e.cause ?? e)); process.exit(1); });`;
+  const { stdout } = await podmanMust(['exec', container, 'node', '-e', script, ...urls]);
   return JSON.parse(stdout.trim().split('\n').at(-1)!);
 }
 
