@@ -70,6 +70,23 @@ describe.skipIf(skipReason() !== undefined)('the images the Dockerfiles build', 
     expect(result.stdout + result.stderr).not.toContain(PASSWORD);
   });
 
+  it('a TypeScript migration loads in the image on a read-only root, as any UID (jiti keeps no disk cache)', async () => {
+    await createDatabase('typescript');
+    const dir = makeTempDir('berth-images-ts-', 0o755);
+    writeFileSync(
+      path.join(dir, '0001_create_things.ts'),
+      "import type { MigrationContext } from 'berth';\nexport async function up(ctx: MigrationContext): Promise<void> {\n  await ctx.sql`CREATE TABLE things (id int PRIMARY KEY)`;\n}\n",
+      { mode: 0o644 },
+    );
+    const result = await docker([
+      'run', '--rm', '--read-only', '--user', '23456', '--network', NETWORK, '-v', `${dir}:/migrations:ro`,
+      '-e', 'DATABASE_URL_FILE=/run/secrets/db_url', '-v', `${urlFile('typescript')}:/run/secrets/db_url:ro`,
+      BERTH_IMAGE, 'migrate', '--wait', '60s',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(jsonLines(result.stdout + result.stderr).find((l) => l.event === 'migration.applied')).toMatchObject({ file: '0001_create_things.ts' });
+  });
+
   it('berth lint runs in the image on a read-only root (libpg-query loaded from node_modules)', async () => {
     const result = await docker(['run', '--rm', '--read-only', '--user', '10001', '-v', `${repoPath('services/users/migrations')}:/migrations:ro`, BERTH_IMAGE, 'lint', '/migrations']);
     expect(result.code, result.stderr).toBe(0);
