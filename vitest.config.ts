@@ -13,6 +13,9 @@ import type { TestProjectInlineConfiguration } from 'vitest/config';
  * - `deploy-db`: the deploy/initdb script against the real PostgreSQL.
  * - `e2e`: the whole reference system as the processes compose.yaml declares (deploy/test/e2e), and
  *   `npm start`'s script, against the real PostgreSQL (`npm test` builds berth and the services first).
+ * - `containers`: the reference system in real containers (deploy/test/containers): Docker Engine
+ *   with Compose v2 and podman, started by its global setup on private paths. Not part of
+ *   `npm test` (minutes, and root); `npm run test:containers`, and `.ci/run` after the others.
  *
  * To add a project that needs PostgreSQL (e.g. a service), spread `withPostgres`: the global setup
  * shares one server between all projects that list it.
@@ -20,6 +23,9 @@ import type { TestProjectInlineConfiguration } from 'vitest/config';
 
 /** Per test and per hook: integration tests spawn processes and wait on a real server, on 2 cores (ms). */
 const INTEGRATION_TIMEOUT_MS = 60_000;
+
+/** Per container test and hook: a Compose up, a kube play, a backup and restore, on 2 cores (ms). */
+const CONTAINER_TIMEOUT_MS = 300_000;
 
 /** Every project: per-file cleanup of spawned CLI processes and temp directories. */
 const common = {
@@ -93,6 +99,20 @@ export default defineConfig({
           include: ['deploy/test/db/**/*.test.ts'],
           ...common,
           ...withPostgres,
+        },
+      },
+      {
+        // The reference system in containers. Its own group, after every other project, one file at a
+        // time: the files share one engine, and builds and containers need the machine's 2 cores.
+        test: {
+          name: 'containers',
+          include: ['deploy/test/containers/**/*.test.ts'],
+          ...common,
+          globalSetup: ['deploy/test/containers/support/global-setup.ts'],
+          testTimeout: CONTAINER_TIMEOUT_MS,
+          hookTimeout: CONTAINER_TIMEOUT_MS,
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
         },
       },
       {

@@ -13,10 +13,12 @@
 //   tests vitest then reports as skipped) counts as one failed test; otherwise a broken file could
 //   read "0 failed".
 // - skipped: skipped + todo tests (printed only when non-zero).
+// - A report that is missing or unreadable (vitest did not run, or crashed) counts as one failed
+//   test when other reports were read, so the line never reads as if everything passed.
 //
 // Exit status: 0 only when every report exists, at least one test ran, and nothing failed.
 // Notes go before the closing line, which is always the last line written to stdout, even when the
-// report is missing (then `0 passed, 0 failed`).
+// only report is missing (then `0 passed, 0 failed`).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -32,6 +34,7 @@ let failed = 0;
 let skipped = 0;
 let usable = true;
 const failures = [];
+const missing = [];
 
 for (const reportPath of reportPaths) {
   const label = reportPaths.length > 1 ? `[${path.basename(reportPath, '.json')}] ` : '';
@@ -40,6 +43,7 @@ for (const reportPath of reportPaths) {
     report = JSON.parse(readFileSync(reportPath, 'utf8'));
   } catch (error) {
     console.log(`test-summary: no usable vitest report at ${reportPath} (${error.code ?? error.message}); vitest did not run or crashed`);
+    missing.push(reportPath);
     usable = false;
     continue;
   }
@@ -62,6 +66,15 @@ for (const reportPath of reportPaths) {
       failures.push(`${label}${rel(file.name)} (file error: ${reason})`);
     }
   }
+}
+
+if (missing.length === reportPaths.length) {
+  console.log(closingLine({ passed: 0, failed: 0, skipped: 0 }));
+  process.exit(1);
+}
+for (const reportPath of missing) {
+  failed++;
+  failures.push(`${reportPath} (no report)`);
 }
 
 if (failures.length > 0) {
