@@ -200,16 +200,15 @@ export class MysqlDriver implements Driver {
   }
 
   async inspectTables(tables: readonly HistoryTable[], options: { readonly rows: boolean }): Promise<InspectedTable[]> {
-    if (tables.length === 0) return [];
-    const pairs = tables.map(() => '(?, ?)').join(', ');
-    const columns = await this.#rows<{ schema_name: string; table_name: string; col: string; type: string }>(
-      `SELECT TABLE_SCHEMA AS schema_name, TABLE_NAME AS table_name, COLUMN_NAME AS col, COLUMN_TYPE AS type
-         FROM information_schema.COLUMNS WHERE (TABLE_SCHEMA, TABLE_NAME) IN (${pairs}) ORDER BY ORDINAL_POSITION`,
-      tables.flatMap((t) => [t.schema, t.table]));
     const result: InspectedTable[] = [];
     for (const table of tables) {
-      const found = columns.filter((c) => c.schema_name === table.schema && c.table_name === table.table)
-        .map((c) => ({ name: c.col, type: postgresSpelling(c.type) }));
+      // One table per query, by equality: the server then opens only that table's definition.
+      // A row-constructor IN over information_schema.COLUMNS reads every table of every database
+      // (slow on a server with many, and it once crashed a MariaDB 10.11 under concurrent DDL).
+      const columns = await this.#rows<{ col: string; type: string }>(
+        `SELECT COLUMN_NAME AS col, COLUMN_TYPE AS type FROM information_schema.COLUMNS
+          WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, [table.schema, table.table]);
+      const found = columns.map((c) => ({ name: c.col, type: postgresSpelling(c.type) }));
       if (found.length === 0) continue;
       if (!options.rows) {
         result.push({ schema: table.schema, table: table.table, columns: found });
@@ -233,10 +232,9 @@ export class MysqlDriver implements Driver {
   }
 
   /**
-   * A change of the statement count alone is written just before the next statement runs, or
-   * with the status that ends the migration: the row says as much after a crash as if it were
-   * written at once (a crash between a statement and its count loses the count either way), and
-   * a migration costs one commit less, each commit being a log flush in InnoDB.
+   * Each write checks the lock in its own WHERE (IS_USED_LOCK), so a session that lost it changes
+   * nothing and says so. A statement count the server refuses under the file's own LOCK TABLES is
+   * held back for the next write (#updateHistory).
    */
   async writeHistory(table: HistoryTable, change: HistoryWrite, lockKey: bigint | null): Promise<boolean> {
     if ('insert' in change) return this.#insertHistory(table, change.insert, lockKey);
