@@ -2,6 +2,7 @@ import { locateInStatement } from '../source/locate.js';
 import type { Directives, Migration, Statement } from '../source/types.js';
 import { formatDuration } from '../duration.js';
 import { redactSecrets } from '../config/database-url.js';
+import type { Dialect } from '../drivers/dialect.js';
 import { ConnectionLostError, DriverQueryError, type Driver, type HistoryTable, type HistoryWrite } from '../drivers/driver.js';
 import { BerthError, InterruptedError, MigrationFailedError, OutcomeUnknownError, TargetRejectedError, toBerthError } from '../errors.js';
 import type { EventListener } from './events.js';
@@ -28,6 +29,8 @@ export interface ApplyContext {
   readonly pid: number;
   /** The role berth connected as. */
   readonly user: string;
+  /** The target's dialect, for the GRANT a privilege error suggests. */
+  readonly dialect: Dialect;
   /** The target's secrets, masked in what a code migration throws or logs (text from outside berth). */
   readonly secrets: readonly (string | undefined)[];
   readonly host: string | null;
@@ -139,9 +142,9 @@ async function runAsOneMessage(ctx: ApplyContext, step: Step, statements: readon
     case 'commit':
       throw serverError(ctx, step, `COMMIT of ${step.file}`, {}, outcome.error);
     case 'setup':
-      throw ownStatementError(outcome.error, 'session', { user: ctx.user, table: ctx.table });
+      throw ownStatementError(outcome.error, 'session', { user: ctx.user, dialect: ctx.dialect, table: ctx.table });
     case 'history':
-      throw ownStatementError(outcome.error, 'write', { user: ctx.user, table: ctx.table });
+      throw ownStatementError(outcome.error, 'write', { user: ctx.user, dialect: ctx.dialect, table: ctx.table });
   }
 }
 
@@ -329,7 +332,7 @@ function lockLost(ctx: ApplyContext, step: Step): OutcomeUnknownError {
   const why = ctx.pooled
     ? '(the connection goes through a pooler, which may have closed or reset berth\'s server session: a RECONNECT or KILL ' +
       'from its console, server_reset_query_always, a restart)'
-    : '(did a migration call pg_advisory_unlock_all()?)';
+    : '(did a migration release it, with pg_advisory_unlock_all() or RELEASE_ALL_LOCKS(), or was its session killed?)';
   return new OutcomeUnknownError('ERR_LOCK_LOST',
     `the migration lock was no longer held before ${step.file} could be recorded ${why}; it was not committed. Run berth again.`);
 }

@@ -1,5 +1,6 @@
 import { redactSecrets, type DatabaseTarget, type SslSettings } from '../config/database-url.js';
 import { formatDuration } from '../duration.js';
+import type { Dialect } from '../drivers/dialect.js';
 import { ConnectionLostError, type Driver, type ServerInfo, type SessionKeeper, type UnsetSetting } from '../drivers/driver.js';
 import { driverFor, parseDatabaseUrl } from '../drivers/registry.js';
 import { BerthError, TargetRejectedError, UnreachableError } from '../errors.js';
@@ -30,6 +31,8 @@ export interface Connection {
   readonly driver: Driver;
   readonly server: ServerInfo;
   readonly target: DatabaseTarget;
+  /** How the target's database reads SQL (its registry entry's). */
+  readonly dialect: Dialect;
   /** The target's secrets, to mask in any other text from outside berth (a code migration's error). */
   readonly secrets: readonly string[];
 }
@@ -87,12 +90,12 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
       // A database inside this process has no network to time out on.
       const server = entry.capabilities.inProcess ? await driver.connect() : await withDeadline(driver.connect(), attemptTimeout + 500, target.redacted);
       if (server.readOnly) {
-        throw new TargetRejectedError('ERR_DB_READ_ONLY', `${target.redacted} is a read-only standby (or the session is read-only); migrations must run on the primary`);
+        throw new TargetRejectedError('ERR_DB_READ_ONLY', `${target.redacted} is read-only (a standby or replica, or a read-only session); migrations must run on the primary`);
       }
       options.onEvent({ event: 'connect.ok', attempt, target: target.redacted, serverVersion: server.serverVersion, durationMs: Date.now() - started,
         ...(server.pooled ? { pooled: true } : {}) });
       if (server.unsetSettings.length) options.onEvent(settingsWarning(target.redacted, server.unsetSettings));
-      return { driver: guardDriver(driver, { user: server.user, secrets }), server, target, secrets };
+      return { driver: guardDriver(driver, { user: server.user, dialect: entry.dialect, secrets }), server, target, dialect: entry.dialect, secrets };
     } catch (err) {
       await driver.close();
       // A client's own message is text from outside berth, and may quote the connection string;

@@ -1,4 +1,5 @@
 import { redactSecrets } from '../config/database-url.js';
+import type { Dialect } from '../drivers/dialect.js';
 import { ConnectionLostError, DriverQueryError, type Driver, type HistoryTable } from '../drivers/driver.js';
 import { BerthError, InternalError, LockTimeoutError, OutcomeUnknownError, TargetRejectedError } from '../errors.js';
 
@@ -21,6 +22,8 @@ const OWN_OPERATIONS: Readonly<Partial<Record<keyof Driver, OwnOperation>>> = {
 export interface GuardContext {
   /** The role berth is connected as, for the GRANT a privilege error suggests. */
   readonly user: string;
+  /** Spells that GRANT. */
+  readonly dialect: Dialect;
   /** Secrets of this target, masked in any text the server or client sends back. */
   readonly secrets: readonly (string | undefined)[];
 }
@@ -43,7 +46,7 @@ export function guardDriver(driver: Driver, context: GuardContext): Driver {
         } catch (err) {
           const clean = redactDriverError(err, context.secrets);
           if (operation === undefined || !(clean instanceof DriverQueryError)) throw clean;
-          throw ownStatementError(clean, operation, { user: context.user, table: isTable(args[0]) ? args[0] : undefined });
+          throw ownStatementError(clean, operation, { user: context.user, dialect: context.dialect, table: isTable(args[0]) ? args[0] : undefined });
         }
       };
     },
@@ -54,7 +57,7 @@ export function guardDriver(driver: Driver, context: GuardContext): Driver {
  * Turns the failure of one of berth's own statements into the error of its family (docs/errors.md,
  * "SQLSTATE classes"): what berth could not do, the server's words, and what would let it.
  */
-export function ownStatementError(err: DriverQueryError, operation: OwnOperation, where: { user: string; table?: HistoryTable | undefined }): BerthError {
+export function ownStatementError(err: DriverQueryError, operation: OwnOperation, where: { user: string; dialect: Dialect; table?: HistoryTable | undefined }): BerthError {
   const table = where.table ? `${where.table.schema}.${where.table.table}` : 'the history table';
   const what = {
     lock: 'use its migration lock (an advisory lock)',
@@ -67,7 +70,7 @@ export function ownStatementError(err: DriverQueryError, operation: OwnOperation
   const options = { cause: err, details: { operation, sqlState: err.info.sqlState, serverMessage: err.info.message } };
   switch (err.family) {
     case 'privilege':
-      return new TargetRejectedError('ERR_DB_PRIVILEGE', `berth could not ${what}: ${server}. ${privilegeHint(operation, where.user, where.table)}`, options);
+      return new TargetRejectedError('ERR_DB_PRIVILEGE', `berth could not ${what}: ${server}. ${privilegeHint(operation, where)}`, options);
     case 'read-only':
       return new TargetRejectedError('ERR_DB_READ_ONLY', `berth could not ${what}: ${server}. The server or this role's transactions are read-only; migrations must run on the primary with a role that may write.`, options);
     case 'conflict':
@@ -82,17 +85,19 @@ export function ownStatementError(err: DriverQueryError, operation: OwnOperation
   }
 }
 
-function privilegeHint(operation: OwnOperation, user: string, table: HistoryTable | undefined): string {
-  const t = table ? `${quoteIdent(table.schema)}.${quoteIdent(table.table)}` : 'the history table';
-  const role = quoteIdent(user);
+function privilegeHint(operation: OwnOperation, { user, dialect, table }: { user: string; dialect: Dialect; table?: HistoryTable | undefined }): string {
   switch (operation) {
     case 'read':
-      return `berth needs SELECT on it: GRANT SELECT ON ${t} TO ${role}, or run berth as the role that owns it.`;
+      return table
+        ? `berth needs SELECT on it: ${dialect.grant('SELECT', table, user)}, or run berth as the role that owns it.`
+        : 'berth needs SELECT on it, or run berth as the role that owns it.';
     case 'write':
-      return `berth needs INSERT, UPDATE and DELETE on it: GRANT INSERT, UPDATE, DELETE ON ${t} TO ${role}, or run berth as the role that owns it.`;
+      return table
+        ? `berth needs INSERT, UPDATE and DELETE on it: ${dialect.grant('INSERT, UPDATE, DELETE', table, user)}, or run berth as the role that owns it.`
+        : 'berth needs INSERT, UPDATE and DELETE on it, or run berth as the role that owns it.';
     case 'create':
       return table
-        ? `berth needs CREATE on schema ${table.schema} (GRANT CREATE ON SCHEMA ${quoteIdent(table.schema)} TO ${role}; or on the database if the schema does not exist yet), ` +
+        ? `berth needs CREATE on schema ${table.schema} (${dialect.grant('CREATE', { schema: table.schema }, user)}; or on the database if the schema does not exist yet), ` +
           'or the table created beforehand by a role that may, or another --schema.'
         : 'berth needs CREATE on the schema of its history table.';
     default:
@@ -115,8 +120,4 @@ export function redactDriverError(err: unknown, secrets: readonly (string | unde
 
 function isTable(value: unknown): value is HistoryTable {
   return typeof value === 'object' && value !== null && 'schema' in value && 'table' in value;
-}
-
-function quoteIdent(name: string): string {
-  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }

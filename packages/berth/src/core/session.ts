@@ -99,7 +99,7 @@ export function createSession(settings: Settings, options: Pick<MigratorOptions,
     try {
       const schema = settings.schema ?? connection.server.currentSchema;
       if (!schema) {
-        throw new ConfigError('ERR_CONFIG_INVALID', 'the connection has no current schema (empty search_path): set --schema (BERTH_SCHEMA) for the history table');
+        throw new ConfigError('ERR_CONFIG_INVALID', 'the connection has no current schema (on PostgreSQL an empty search_path, on MySQL no database in the URL): name the database in the URL, or set --schema (BERTH_SCHEMA) for the history table');
       }
       const table = { schema, table: settings.table };
       // A --table that names someone else's table fails its first read: say so, not "column … does not exist".
@@ -137,7 +137,7 @@ export function createSession(settings: Settings, options: Pick<MigratorOptions,
         history = [];
       }
       const ctx: ApplyContext = {
-        driver, table, lockKey: driver.capabilities.advisoryLocks ? key : null, pid: server.pid, user: server.user, secrets: c.secrets,
+        driver, table, lockKey: driver.capabilities.advisoryLocks ? key : null, pid: server.pid, user: server.user, dialect: c.dialect, secrets: c.secrets,
         host: settings.host, berthVersion: BERTH_VERSION, onEvent: emit, pooled: server.pooled,
         statementTimeoutMs: (unset ?? server.unsetSettings).some((s) => s.name === 'statement_timeout') ? undefined : settings.statementTimeoutMs,
         lock: { verified: true },

@@ -67,4 +67,9 @@ export interface Dialect {
   transactionShape(statements: readonly Statement[]): TransactionShape;
   /** `berth lint` understands this dialect (`migrate` lints pending files only then). */
   readonly lint: boolean;
+  /**
+   * The GRANT statement an error suggests: `privileges` on a table, or on a schema (MySQL: a
+   * database) when `on.table` is absent, to `user` as the server named berth's session user.
+   */
+  grant(privileges: string, on: { readonly schema: string; readonly table?: string }, user: string): string;
 }

@@ -17,6 +17,7 @@ import {
   type ServerErrorInfo,
   type ServerInfo,
 } from '../driver.js';
+import { quoteIdent, quoteLiteral } from './dialect.js';
 import { isSessionGone, mysqlErrorFamily, mysqlServerError } from './error-family.js';
 import type { MysqlResult, MysqlSession } from './mysql-session.js';
 
@@ -547,13 +548,6 @@ function literal(value: unknown): string {
 }
 
 /** Escapes what MySQL's default sql_mode treats specially in a string: backslash and quote. */
-function quoteLiteral(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-}
-
-export function quoteIdent(name: string): string {
-  return `\`${name.replace(/`/g, '``')}\``;
-}
 
 function qualified(table: HistoryTable): string {
   return `${quoteIdent(table.schema)}.${quoteIdent(table.table)}`;

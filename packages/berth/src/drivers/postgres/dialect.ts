@@ -16,6 +16,9 @@ export const postgresDialect: Dialect = {
   }),
   transactionShape,
   lint: true,
+  grant: (privileges, on, user) => on.table === undefined
+    ? `GRANT ${privileges} ON SCHEMA ${quoteIdent(on.schema)} TO ${quoteIdent(user)}`
+    : `GRANT ${privileges} ON ${quoteIdent(on.schema)}.${quoteIdent(on.table)} TO ${quoteIdent(user)}`,
 };
 
 /**
@@ -25,4 +28,9 @@ export const postgresDialect: Dialect = {
  */
 export function splitStatements(text: string): Statement[] {
   return scanSql(text).statements;
+}
+
+/** An identifier as PostgreSQL reads it: bare when it is lower case, else double-quoted. */
+function quoteIdent(name: string): string {
+  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }
