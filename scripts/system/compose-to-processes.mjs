@@ -3,6 +3,10 @@
  * commands, working directories and environments that `npm start` (scripts/start.mjs) and the
  * end-to-end test (deploy/test/e2e) run, so that neither can drift from the file.
  *
+ * Profiles: as in Compose, a service that lists `profiles` is left out unless one of them is asked
+ * for (`readSystem({ profiles: ['mariadb'] })`), so `npm start` and the end-to-end test of the
+ * default system see it as `docker compose up` does.
+ *
  * What is read from compose.yaml, per service:
  * - `entrypoint` + `command` (exec form, lists): the argv. `node` is this Node.js; any other
  *   executable must be a `bin` of the package whose Dockerfile builds the image (`berth` ->
@@ -23,7 +27,8 @@
  * (`http://users:8080`, `postgres://...@postgres:5432/db`) gets the local address the caller gives
  * in `hosts` (`{ 'users:8080': '127.0.0.1:41234', 'postgres:5432': '127.0.0.1:5432' }`); a URL
  * naming a Compose service that `hosts` does not map is an error. Secret files are written by the
- * caller with the local database address already in them (`writeSecrets`).
+ * caller with the local database addresses already in them (`writeSecrets`: `postgres:5432` and
+ * `mariadb:3306` become the local servers' `host:port`).
  *
  * Deliberate local differences, applied by the caller through `listen` and `env`: every instance
  * needs its own `PORT` on one host, and `HOST` is 127.0.0.1 (a container listens on 0.0.0.0 inside
@@ -43,8 +48,10 @@ import YAML from 'yaml';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const COMPOSE_FILE = path.join(REPO_ROOT, 'deploy/compose/compose.yaml');
 
-/** Where the official postgres image looks for init scripts. */
+/** Where the official postgres and mariadb images look for init scripts. */
 const INITDB_DIR = '/docker-entrypoint-initdb.d/';
+/** The database services, by image: one postgres; one mariadb where its profile is asked for. */
+const DATABASE_IMAGES = { postgres: /^postgres(:|$)/, mariadb: /^mariadb(:|$)/ };
 /** Variables a local process inherits from this one (the rest is what the Compose file sets). */
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
 
@@ -59,6 +66,16 @@ export function defaultNames() {
   return Object.fromEntries(DATABASES.map((db) => [db, { db, owner: `${db}_owner`, app: `${db}_app` }]));
 }
 
+/**
+ * The database of the `mariadb` profile (deploy/initdb/mariadb, examples/mariadb): the logical name
+ * (secret file prefix) and its init script's settings; it has an owner and no app role.
+ */
+export const MARIADB_DATABASES = Object.freeze(['inventory']);
+
+export function defaultMariadbNames() {
+  return Object.fromEntries(MARIADB_DATABASES.map((db) => [db, { db, owner: `${db}_owner` }]));
+}
+
 /** The contract's names with `_<suffix>` appended: for a shared server (tests, BERTH_START_PG_URL). */
 export function suffixedNames(suffix = randomBytes(4).toString('hex')) {
   return Object.fromEntries(
@@ -67,16 +84,16 @@ export function suffixedNames(suffix = randomBytes(4).toString('hex')) {
 }
 
 /**
- * The init script's name settings (USERS_DB, USERS_OWNER, ...) for `names`.
- * @param {Record<string, {db: string, owner: string, app: string}>} names
+ * An init script's name settings (USERS_DB, USERS_OWNER, USERS_APP, ..., INVENTORY_DB, ...) for `names`.
+ * @param {Record<string, {db: string, owner: string, app?: string}>} names
  */
 export function nameSettings(names) {
   const env = {};
-  for (const db of DATABASES) {
+  for (const [db, { db: database, owner, app }] of Object.entries(names)) {
     const upper = db.toUpperCase();
-    env[`${upper}_DB`] = names[db].db;
-    env[`${upper}_OWNER`] = names[db].owner;
-    env[`${upper}_APP`] = names[db].app;
+    env[`${upper}_DB`] = database;
+    env[`${upper}_OWNER`] = owner;
+    if (app !== undefined) env[`${upper}_APP`] = app;
   }
   return env;
 }
@@ -87,13 +104,19 @@ export function nameSettings(names) {
  * built from them, `postgres://<role>:<password>@<host>/<db>`, one value per file with a trailing
  * newline. `host` is the local server (`127.0.0.1:5432`) rather than Compose's `postgres:5432`;
  * `names` may differ from the defaults (the file names stay `users_owner_url`, ...).
+ * The `mariadb` profile's files likewise: its root and owner passwords and
+ * `mysql://<owner>:<password>@<mariadb.host>/<db>`; without `mariadb.host`, Compose's
+ * `mariadb:3306`, as generate.sh writes it (only the profile reads these files).
  * Directory 0700, files 0600 (local processes run as this user).
  *
  * @param {string} dir
- * @param {{ host: string, names?: ReturnType<typeof defaultNames>, superuserPassword?: string }} options
- * @returns {{ dir: string, names: ReturnType<typeof defaultNames>, files: string[] }}
+ * @param {{
+ *   host: string, names?: ReturnType<typeof defaultNames>, superuserPassword?: string,
+ *   mariadb?: { host?: string, names?: ReturnType<typeof defaultMariadbNames> },
+ * }} options
+ * @returns {{ dir: string, names: ReturnType<typeof defaultNames>, mariadbNames: ReturnType<typeof defaultMariadbNames>, files: string[] }}
  */
-export function writeSecrets(dir, { host, names = defaultNames(), superuserPassword }) {
+export function writeSecrets(dir, { host, names = defaultNames(), superuserPassword, mariadb = {} }) {
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o700);
   const files = [];
@@ -114,7 +137,14 @@ export function writeSecrets(dir, { host, names = defaultNames(), superuserPassw
       write(`${db}_${role}_url`, `postgres://${names[db][role]}:${passwords[`${db}_${role}`]}@${host}/${names[db].db}`);
     }
   }
-  return { dir, names, files };
+  const { host: mariadbHost = hostKey('mariadb', 3306), names: mariadbNames = defaultMariadbNames() } = mariadb;
+  write('mariadb_root_password', randomPassword());
+  for (const db of MARIADB_DATABASES) {
+    const password = randomPassword();
+    write(`${db}_owner_password`, password);
+    write(`${db}_owner_url`, `mysql://${mariadbNames[db].owner}:${password}@${mariadbHost}/${mariadbNames[db].db}`);
+  }
+  return { dir, names, mariadbNames, files };
 }
 
 /** 32 characters of [A-Za-z0-9], like generate.sh (no URL encoding needed). */
@@ -133,42 +163,52 @@ function randomPassword() {
 /**
  * Reads the Compose file and sorts its services into the roles the system needs.
  *
- * @param {string} [file]
+ * @param {{ file?: string, profiles?: string[] }} [options]  `profiles`: those to enable, as `docker compose --profile`
  * @returns {System}
  *
  * @typedef {object} System
  * @property {string} file   absolute path of the Compose file
  * @property {string} dir    its directory (relative paths in it are relative to this)
- * @property {Record<string, any>} services  the raw `services` map
- * @property {{ name: string, initScripts: string[] }} postgres  the database service and its init scripts (local paths, in run order)
- * @property {{ name: string, app: string }[]} migrators  one-shot services an app waits for (`service_completed_successfully`)
+ * @property {string[]} profiles  the profiles asked for
+ * @property {Record<string, any>} services  the raw `services` map, without the services of profiles not asked for
+ * @property {DatabaseService} postgres  the PostgreSQL service
+ * @property {DatabaseService | undefined} mariadb  the MariaDB service (profile `mariadb`)
+ * @property {{ name: string, app: string | undefined }[]} migrators  one-shot services: those an app waits for (`service_completed_successfully`), and any other that runs `berth migrate`
  * @property {{ name: string, replicas: number, migrator: string | undefined, packageDir: string }[]} apps  the long-running services
+ *
+ * @typedef {{ name: string, initScripts: string[] }} DatabaseService  a database service and its init scripts (local paths, in run order)
  */
-export function readSystem(file = COMPOSE_FILE) {
+export function readSystem({ file = COMPOSE_FILE, profiles = [] } = {}) {
   const text = readFileSync(file, 'utf8');
   const doc = YAML.parse(text, { uniqueKeys: true, merge: true });
-  const services = doc?.services;
-  if (!services || typeof services !== 'object') throw new Error(`${file}: no services`);
+  const declared = doc?.services;
+  if (!declared || typeof declared !== 'object') throw new Error(`${file}: no services`);
   const dir = path.dirname(file);
+  const services = Object.fromEntries(Object.entries(declared).filter(([, service]) => enabled(service, profiles)));
+  for (const [name, service] of Object.entries(services)) {
+    for (const dependency of Object.keys(dependsOn(service))) {
+      if (services[dependency]) continue;
+      const why = declared[dependency] ? `only in profile ${list(declared[dependency].profiles, dependency).join(', ')}, not asked for` : 'not a service';
+      throw new Error(`${file}: ${name} depends on ${dependency}, which is ${why}`);
+    }
+  }
 
-  const postgresNames = Object.keys(services).filter((name) => /^postgres(:|$)/.test(String(services[name].image ?? '')));
-  if (postgresNames.length !== 1) throw new Error(`${file}: expected one service with a postgres image, found ${postgresNames.length}`);
-  const postgresName = postgresNames[0];
-  const initScripts = bindMounts(services[postgresName], dir)
-    .filter((mount) => mount.target.startsWith(INITDB_DIR))
-    .sort((a, b) => a.target.localeCompare(b.target))
-    .map((mount) => mount.source);
+  const postgres = databaseService(file, dir, services, 'postgres');
+  if (!postgres) throw new Error(`${file}: expected one service with a postgres image, found none`);
+  const mariadb = databaseService(file, dir, services, 'mariadb');
+  const databases = new Set([postgres.name, mariadb?.name]);
 
   const migrators = [];
-  const apps = [];
   for (const [name, service] of Object.entries(services)) {
-    if (name === postgresName) continue;
-    const completed = Object.entries(dependsOn(service)).filter(([, condition]) => condition === 'service_completed_successfully');
-    for (const [dependency] of completed) migrators.push({ name: dependency, app: name });
+    if (databases.has(name)) continue;
+    const app = Object.keys(services).find((other) => dependsOn(services[other])[name] === 'service_completed_successfully');
+    const argv = [...list(service.entrypoint, `${name}.entrypoint`), ...list(service.command, `${name}.command`)];
+    if (app !== undefined || (argv[0] === 'berth' && argv[1] === 'migrate')) migrators.push({ name, app });
   }
   const migratorNames = new Set(migrators.map((m) => m.name));
+  const apps = [];
   for (const [name, service] of Object.entries(services)) {
-    if (name === postgresName || migratorNames.has(name)) continue;
+    if (databases.has(name) || migratorNames.has(name)) continue;
     apps.push({
       name,
       replicas: Number(service.deploy?.replicas ?? 1),
@@ -176,10 +216,7 @@ export function readSystem(file = COMPOSE_FILE) {
       packageDir: packageDir(name, service, dir),
     });
   }
-  for (const migrator of migrators) {
-    if (!services[migrator.name]) throw new Error(`${file}: ${migrator.app} depends on ${migrator.name}, which is not a service`);
-  }
-  return { file, dir, services, postgres: { name: postgresName, initScripts }, migrators, apps };
+  return { file, dir, profiles, services, postgres, mariadb, migrators, apps };
 }
 
 /**
@@ -252,37 +289,49 @@ export function serviceProcess(system, name, context) {
 }
 
 /**
- * The init scripts of the postgres service, run against a local server as the image runs them
- * (bash, as the superuser, with the service's `environment`: the role passwords as `_FILE`s).
- * The admin URL supplies PGHOST/PGPORT/PGPASSWORD, POSTGRES_USER and POSTGRES_DB; `env` adds the
- * name settings (USERS_DB, ...).
+ * The init scripts of a database service (`database`: `postgres`, or `mariadb` with its profile),
+ * run against a local server as the image runs them (bash, as the superuser, with the service's
+ * `environment`: the passwords as `_FILE`s); `env` adds the name settings (USERS_DB, ...,
+ * INVENTORY_DB, ...). The admin URL stands in for what the image gives its scripts:
+ * - postgres: PGHOST/PGPORT/PGPASSWORD, POSTGRES_USER and POSTGRES_DB;
+ * - mariadb: the client's MYSQL_HOST/MYSQL_TCP_PORT (the image's scripts use its socket),
+ *   MARIADB_ADMIN_USER and MARIADB_ROOT_PASSWORD (the image's, from MARIADB_ROOT_PASSWORD_FILE).
+ * The image's own superuser password setting is dropped: it is for the image's initdb, and locally
+ * the server exists already.
  *
  * @param {System} system
- * @param {{ secretsDir: string, adminUrl: string, env?: Record<string, string> }} context
+ * @param {{ database?: 'postgres' | 'mariadb', secretsDir: string, adminUrl: string, env?: Record<string, string> }} context
  * @returns {(LocalProcess & { script: string })[]}
  */
-export function initProcesses(system, { secretsDir, adminUrl, env: extra = {} }) {
-  const name = system.postgres.name;
-  const service = system.services[name];
-  const paths = pathMap(system, name, secretsDir);
+export function initProcesses(system, { database = 'postgres', secretsDir, adminUrl, env: extra = {} }) {
+  const db = system[database];
+  if (!db) throw new Error(`${system.file}: no ${database} service in the profiles asked for (${system.profiles.join(', ') || 'none'})`);
+  const service = system.services[db.name];
+  const paths = pathMap(system, db.name, secretsDir);
   const admin = new URL(adminUrl);
+  const user = decodeURIComponent(admin.username);
+  const password = decodeURIComponent(admin.password);
   const env = {};
   for (const key of INHERITED_ENV) if (process.env[key] !== undefined) env[key] = process.env[key];
-  for (const [key, value] of Object.entries(environment(service, name))) env[key] = mapArg(value, paths);
-  // The image's superuser password is for the image's own initdb; locally the server exists already.
-  delete env.POSTGRES_PASSWORD;
-  delete env.POSTGRES_PASSWORD_FILE;
-  Object.assign(env, {
-    PGHOST: admin.hostname,
-    PGPORT: admin.port || '5432',
-    POSTGRES_USER: decodeURIComponent(admin.username) || 'postgres',
-    POSTGRES_DB: decodeURIComponent(admin.pathname.slice(1)) || 'postgres',
-    ...(admin.password && { PGPASSWORD: decodeURIComponent(admin.password) }),
-    ...extra,
-  });
-  return system.postgres.initScripts.map((script) => {
+  for (const [key, value] of Object.entries(environment(service, db.name))) env[key] = mapArg(value, paths);
+  if (database === 'postgres') {
+    delete env.POSTGRES_PASSWORD;
+    delete env.POSTGRES_PASSWORD_FILE;
+    Object.assign(env, {
+      PGHOST: admin.hostname,
+      PGPORT: admin.port || '5432',
+      POSTGRES_USER: user || 'postgres',
+      POSTGRES_DB: decodeURIComponent(admin.pathname.slice(1)) || 'postgres',
+      ...(password && { PGPASSWORD: password }),
+    });
+  } else {
+    delete env.MARIADB_ROOT_PASSWORD_FILE;
+    Object.assign(env, { MYSQL_HOST: admin.hostname, MYSQL_TCP_PORT: admin.port || '3306', MARIADB_ADMIN_USER: user || 'root', MARIADB_ROOT_PASSWORD: password });
+  }
+  Object.assign(env, extra);
+  return db.initScripts.map((script) => {
     if (!script.endsWith('.sh')) throw new Error(`${system.file}: init script ${script}: only .sh scripts are supported locally`);
-    return { service: name, script, command: 'bash', args: [script], cwd: path.dirname(script), env };
+    return { service: db.name, script, command: 'bash', args: [script], cwd: path.dirname(script), env };
   });
 }
 
@@ -290,6 +339,24 @@ export function initProcesses(system, { secretsDir, adminUrl, env: extra = {} })
 export const hostKey = (service, port) => `${service}:${port}`;
 
 // --- helpers -----------------------------------------------------------------------------------
+
+/** As Compose decides: a service without `profiles` always runs, one with them when one is asked for. */
+function enabled(service, profiles) {
+  const own = service.profiles ?? [];
+  return own.length === 0 || own.some((profile) => profiles.includes(profile));
+}
+
+/** The one service with `kind`'s image (undefined when there is none), and its init scripts. */
+function databaseService(file, dir, services, kind) {
+  const names = Object.keys(services).filter((name) => DATABASE_IMAGES[kind].test(String(services[name].image ?? '')));
+  if (names.length > 1) throw new Error(`${file}: expected one service with a ${kind} image, found ${names.length}`);
+  if (names.length === 0) return undefined;
+  const initScripts = bindMounts(services[names[0]], dir)
+    .filter((mount) => mount.target.startsWith(INITDB_DIR))
+    .sort((a, b) => a.target.localeCompare(b.target))
+    .map((mount) => mount.source);
+  return { name: names[0], initScripts };
+}
 
 function list(value, where) {
   if (value === undefined || value === null) return [];

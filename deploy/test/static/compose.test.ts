@@ -1,7 +1,8 @@
 /**
  * deploy/compose: the Compose Specification's JSON Schema (the copy dclint ships, from
  * compose-spec/compose-spec), dclint's rules, and the contract (docs/reference-system.md): service
- * names, the migrator command, start-up order, environment, secrets as files, hardening.
+ * names, the migrator command, start-up order, environment, secrets as files, hardening, and the
+ * `mariadb` profile beside the default system.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,11 +12,19 @@ import path from 'node:path';
 import { Ajv } from 'ajv';
 import { DCLinter } from 'dclint';
 import { afterAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
 import { contractServiceVariables, isPinnedImage, readRepoFile, readYamlDocuments, repoPath } from '../support/files.js';
 
 const COMPOSE = 'deploy/compose/compose.yaml';
 const COMPOSE_DEV = 'deploy/compose/compose.dev.yaml';
+const ENGINE_OVERRIDE = 'deploy/containers/compose.engine-20.10.yaml';
 const SERVICES = ['users', 'orders'] as const;
+/** Each migrator: the database service it waits for, its owner URL secret, its migrations folder. */
+const MIGRATORS = [
+  { name: 'users-migrate', database: 'postgres', secret: 'users_owner_url', migrations: '../../services/users/migrations' },
+  { name: 'orders-migrate', database: 'postgres', secret: 'orders_owner_url', migrations: '../../services/orders/migrations' },
+  { name: 'inventory-migrate', database: 'mariadb', secret: 'inventory_owner_url', migrations: '../../examples/mariadb/migrations' },
+] as const;
 
 const compose = readYamlDocuments(COMPOSE)[0]!.data;
 const composeDev = readYamlDocuments(COMPOSE_DEV)[0]!.data;
@@ -75,8 +84,16 @@ describe('compose.yaml follows the contract', () => {
   const services = compose.services as Record<string, any>;
   const contractVariables = contractServiceVariables();
 
-  it('has postgres, one migrator per database and the two services', () => {
-    expect(Object.keys(services).sort()).toEqual(['orders', 'orders-migrate', 'postgres', 'users', 'users-migrate']);
+  it('has postgres, one migrator per database and the two services; the mariadb profile adds MariaDB and its migrator', () => {
+    const profiled = Object.keys(services).filter((name) => services[name].profiles !== undefined);
+    expect(Object.keys(services).filter((name) => !profiled.includes(name)).sort()).toEqual(['orders', 'orders-migrate', 'postgres', 'users', 'users-migrate']);
+    expect(profiled.sort()).toEqual(['inventory-migrate', 'mariadb']);
+    for (const name of profiled) expect(services[name].profiles, name).toEqual(['mariadb']);
+    // Nothing of the default system may need the profile (Compose would refuse to start it).
+    for (const [name, svc] of Object.entries(services)) {
+      if (svc.profiles) continue;
+      for (const dependency of Object.keys(svc.depends_on ?? {})) expect(services[dependency].profiles, `${name} -> ${dependency}`).toBeUndefined();
+    }
   });
 
   it('postgres: pinned image, pg_isready healthcheck, the init script mounted, passwords as secret files', () => {
@@ -95,18 +112,41 @@ describe('compose.yaml follows the contract', () => {
     }
   });
 
-  it.each(SERVICES)('%s-migrate runs `berth migrate --wait 60s --dir /migrations` as the owner, after postgres is healthy', (service) => {
-    const migrator = services[`${service}-migrate`];
+  it('mariadb: the 10.11 image, its own healthcheck, the init script mounted, passwords as secret files, data in a volume', () => {
+    const db = services.mariadb;
+    expect(db.image).toBe('mariadb:10.11');
+    expect(isPinnedImage(db.image)).toBe(true);
+    expect(db.healthcheck.test).toEqual(['CMD', 'healthcheck.sh', '--connect', '--innodb_initialized']);
+    const init = db.volumes.find((v: any) => v.target?.startsWith('/docker-entrypoint-initdb.d/'));
+    expect(init).toMatchObject({ type: 'bind', source: '../initdb/mariadb/01-database-and-owner.sh', read_only: true });
+    expect(existsSync(path.resolve(repoPath('deploy/compose'), init.source))).toBe(true);
+    expect(db.volumes).toContainEqual({ type: 'volume', source: 'mariadb-data', target: '/var/lib/mysql' });
+    expect(Object.keys(compose.volumes)).toContain('mariadb-data');
+    for (const key of ['MARIADB_ROOT_PASSWORD', 'INVENTORY_OWNER_PASSWORD']) {
+      expect(db.environment[key], `${key} must come from a file`).toBeUndefined();
+      const file = db.environment[`${key}_FILE`];
+      expect(file).toMatch(/^\/run\/secrets\/[a-z_]+$/);
+      expect(db.secrets).toContain(path.posix.basename(file));
+    }
+    // root only from inside the container; the image's default, '%', would open it to the network.
+    expect(db.environment.MARIADB_ROOT_HOST).toBe('localhost');
+    expect(db.tmpfs).toEqual(['/tmp', '/run/mysqld']);
+  });
+
+  it.each(MIGRATORS)('$name runs `berth migrate --wait 60s --dir /migrations` as the owner, after $database is healthy', (expected) => {
+    const migrator = services[expected.name];
     expect(migrator.entrypoint).toEqual(['berth']);
     expect(migrator.command).toEqual(['migrate', '--wait', '60s', '--lock-timeout', '5m', '--dir', '/migrations']);
     expect(migrator.build).toMatchObject({ context: '../..', dockerfile: 'packages/berth/Dockerfile' });
-    expect(migrator.environment).toEqual({ DATABASE_URL_FILE: `/run/secrets/${service}_owner_url`, BERTH_LOG_FORMAT: 'json' });
-    expect(migrator.secrets).toEqual([`${service}_owner_url`]);
+    expect(migrator.image).toBe(services['users-migrate'].image);
+    expect(migrator.environment).toEqual({ DATABASE_URL_FILE: `/run/secrets/${expected.secret}`, BERTH_LOG_FORMAT: 'json' });
+    expect(migrator.secrets).toEqual([expected.secret]);
     const migrations = migrator.volumes.find((v: any) => v.target === '/migrations');
-    expect(migrations).toMatchObject({ type: 'bind', source: `../../services/${service}/migrations`, read_only: true });
+    expect(migrations).toMatchObject({ type: 'bind', source: expected.migrations, read_only: true });
     expect(existsSync(path.resolve(repoPath('deploy/compose'), migrations.source))).toBe(true);
-    expect(migrator.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
+    expect(migrator.depends_on).toEqual({ [expected.database]: { condition: 'service_healthy' } });
     expect(migrator.restart).toBe('no');
+    expect(migrator.stop_grace_period).toBe('10s');
   });
 
   it.each(SERVICES)('%s starts after its migrator exited 0, as the app role, with the contract environment', (service) => {
@@ -127,13 +167,14 @@ describe('compose.yaml follows the contract', () => {
     expect(svc.healthcheck.test.join(' ')).toContain('/ready');
   });
 
-  it('every container except postgres runs as a non-root numeric user on a read-only root file system, with limits', () => {
+  it('every container except the databases runs as a non-root numeric user on a read-only root file system, with limits', () => {
     for (const [name, svc] of Object.entries(services)) {
       expect(svc.read_only, name).toBe(true);
       expect(svc.deploy?.resources?.limits?.memory, name).toBeTruthy();
       expect(svc.deploy?.resources?.limits?.cpus, name).toBeTruthy();
       expect(svc.restart, name).toBeTruthy();
-      if (name === 'postgres') continue; // the image starts as root and drops to its postgres user itself
+      // The images start as root and drop to their own user (postgres, mysql) themselves.
+      if (name === 'postgres' || name === 'mariadb') continue;
       expect(svc.user, name).toMatch(/^[1-9]\d*:\d+$/);
       expect(svc.cap_drop, name).toEqual(['ALL']);
       expect(svc.security_opt, name).toContain('no-new-privileges:true');
@@ -156,6 +197,16 @@ describe('compose.yaml follows the contract', () => {
       if (svc.entrypoint !== undefined) expect(Array.isArray(svc.entrypoint), name).toBe(true);
       expect(Array.isArray(svc.environment), name).toBe(false);
     }
+  });
+});
+
+describe('containers/compose.engine-20.10.yaml', () => {
+  it('resets healthcheck.start_interval (Engine 25 and later) on every service that sets it, and changes nothing else', () => {
+    const text = readRepoFile(ENGINE_OVERRIDE);
+    const override = YAML.parse(text, { customTags: [{ tag: '!reset', resolve: () => ({ reset: true }) }] }) as { services: Record<string, any> };
+    const withStartInterval = Object.keys(compose.services).filter((name) => compose.services[name].healthcheck?.start_interval !== undefined);
+    expect(Object.keys(override.services).sort()).toEqual(withStartInterval.sort());
+    for (const service of Object.values(override.services)) expect(service).toEqual({ healthcheck: { start_interval: { reset: true } } });
   });
 });
 
@@ -194,6 +245,12 @@ describe('secrets/generate.sh', () => {
     expect(second.status).toBe(0);
     expect(second.stdout).not.toContain('created');
     expect(read('users_app_url')).toBe(before);
+
+    const owner = new URL(read('inventory_owner_url'));
+    expect({ protocol: owner.protocol, user: owner.username, password: owner.password, host: owner.host, db: owner.pathname }).toEqual({
+      protocol: 'mysql:', user: 'inventory_owner', password: read('inventory_owner_password'), host: 'mariadb:3306', db: '/inventory',
+    });
+    expect(read('mariadb_root_password')).toMatch(/^[A-Za-z0-9]{32}$/);
   });
 
   it('the secrets folder commits nothing but the script', () => {

@@ -16,6 +16,7 @@ export const ENGINE_OVERRIDE = repoPath('deploy/containers/compose.engine-20.10.
 interface ComposeService {
   image?: string;
   build?: { context: string; dockerfile: string; target?: string };
+  profiles?: string[];
 }
 
 export function composeServices(): Record<string, ComposeService> {
@@ -52,7 +53,8 @@ export interface BuildPlan {
 
 export function buildPlan(): BuildPlan {
   const services = composeServices();
-  const compose = Object.entries(services).filter(([, s]) => s.build).map(([name]) => name);
+  // `compose build` builds the services of the default system; a profile's (mariadb) are left out.
+  const compose = Object.entries(services).filter(([, s]) => s.build && !s.profiles).map(([name]) => name);
   const builds: BuildPlan['builds'] = [];
   const tags: BuildPlan['tags'] = [];
   for (const image of kubernetesImages()) {

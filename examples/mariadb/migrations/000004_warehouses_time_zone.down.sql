@@ -1,0 +1,3 @@
+ALTER TABLE warehouses
+  MODIFY name VARCHAR(100) NOT NULL,
+  DROP COLUMN time_zone;
