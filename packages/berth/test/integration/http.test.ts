@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import parsePrometheus, { type MetricFamily } from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
-import { jsonLines, spawnBerth, runBerth, writeMigrations, type SpawnedProcess } from '../helpers/cli.js';
+import { REPO_ROOT, jsonLines, spawnBerth, runBerth, writeMigrations, type SpawnedProcess } from '../helpers/cli.js';
+import { createMigrator, type ProgressSnapshot } from '../../src/index.js';
 import { useTestDatabase } from '../helpers/db.js';
 
 /** `--http`: live /metrics, /healthz and /readyz while berth runs, and --linger after (SPEC §8, §11). */
@@ -80,6 +84,35 @@ describe('berth --http', () => {
     const result = await p.exited;
     expect(result.code, result.stderr).toBe(0);
     await expect(get(port, '/healthz')).rejects.toThrow();
+    // The new log lines (http.listening, http.lingering) are in the published event schema.
+    const schema = JSON.parse(readFileSync(path.join(REPO_ROOT, 'docs/events/v1.schema.json'), 'utf8'));
+    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    ajv.addFormat('date-time', (t: string) => !Number.isNaN(Date.parse(t)));
+    const validate = ajv.compile(schema);
+    const lines = jsonLines(result.stderr);
+    expect(lines.map((l) => l.event)).toEqual(expect.arrayContaining(['http.listening', 'http.lingering', 'run.summary']));
+    expect(lines.filter((l) => !validate(l))).toEqual([]);
+  });
+
+  it('the library shows the same progress: migrator.progress() during and after up()', async () => {
+    await db().admin.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+    const seen: ProgressSnapshot[] = [];
+    const migrator = createMigrator({
+      databaseUrl: db().url, dir: writeMigrations(FILES),
+      // Read while the migration's statement runs, as a host's own /metrics would.
+      onEvent: (e) => { if (e.event === 'migration.start' && e.version === 2) setTimeout(() => seen.push(migrator.progress()), 500); },
+    });
+    try {
+      expect(migrator.progress()).toMatchObject({ phase: 'idle', applied: 0, migration: null, session: null });
+      await migrator.up();
+      const [during] = seen;
+      expect(during).toMatchObject({ phase: 'running', current: 1, pending: 1, applied: 1, migration: { version: 2, name: 'slow', direction: 'up', index: 2, total: 2 } });
+      expect(during!.migration!.elapsedMs).toBeGreaterThan(0);
+      expect(during!.session).toMatchObject({ lost: false, busySince: expect.any(Number) });
+      expect(migrator.progress()).toMatchObject({ phase: 'idle', current: 2, pending: 0, applied: 2, migration: null, session: null });
+    } finally {
+      await migrator.close();
+    }
   });
 
   it('readyz stays 503 after a failed run, with its exit code; the linger ends by itself', async () => {
