@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, jsonLines, spawnBerth, runBerth, writeMigrations, type SpawnedProcess } from '../helpers/cli.js';
 import { createMigrator, type ProgressSnapshot } from '../../src/index.js';
 import { useTestDatabase } from '../helpers/db.js';
+import { mysqlServer, useMysqlDatabase } from '../helpers/mysql.js';
 
 /** `--http`: live /metrics, /healthz and /readyz while berth runs, and --linger after (SPEC §8, §11). */
 
@@ -149,6 +150,20 @@ describe('berth --http', () => {
     expect(result.code, result.stderr).toBe(0);
   });
 
+  it('a signal during the run interrupts it as usual (exit 143) and skips the linger', async () => {
+    await db().admin.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+    const p = spawnBerth(['migrate', '--dir', writeMigrations(FILES), '--http', '127.0.0.1:0', '--linger', '10m', '--log-format', 'json'], { env: env() });
+    const port = await listeningPort(p);
+    await p.waitForOutput(/"event":"migration.start","version":2/);
+    expect((await get(port, '/healthz')).status).toBe(200);
+    p.kill('SIGTERM');
+    const result = await p.exited;
+    expect(result.code, result.stderr).toBe(143);
+    expect(result.stderr).not.toContain('"event":"http.lingering"');
+    const { rows } = await db().admin.query('SELECT version FROM berth_migrations ORDER BY version');
+    expect(rows.map((r) => Number(r.version))).toEqual([1]);
+  });
+
   it('a port in use is a usage error (exit 2, ERR_HTTP_LISTEN) naming the address, before anything runs', async () => {
     await db().admin.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
     const taken = net.createServer();
@@ -173,5 +188,28 @@ describe('berth --http', () => {
     const fromEnv = await runBerth(['migrate', '--dir', writeMigrations(FILES)], { env: { ...env(), BERTH_HTTP: '9464x' } });
     expect(fromEnv.code).toBe(2);
     expect(messages(fromEnv.stderr)).toMatch(/BERTH_HTTP \(environment\): "9464x" is not a listen address/);
+  });
+});
+
+const server = await mysqlServer();
+
+describe.skipIf(!server)('berth --http on MySQL / MariaDB', () => {
+  const db = useMysqlDatabase(server!, 'http');
+
+  it('serves the running migration and a healthy busy session during SLEEP()', async () => {
+    const p = spawnBerth(['migrate', '--dir', writeMigrations({ '1_a.up.sql': 'CREATE TABLE a (id INT);', '2_slow.up.sql': 'SELECT SLEEP(3);' }),
+      '--http', '127.0.0.1:0', '--linger', '1s', '--log-format', 'json'], { env: { DATABASE_URL: db().url, BERTH_DEBUG: '1' } });
+    const port = await listeningPort(p);
+    await p.waitForOutput(/"event":"migration.start","version":2/);
+    await sleep(300);
+    const during = await scrape(port);
+    expect(value(during, 'berth_migration_in_progress', { version: '2', name: 'slow' })).toBe(1);
+    expect(value(during, 'berth_current_migration_elapsed_seconds')).toBeGreaterThan(0);
+    const health = await get(port, '/healthz');
+    expect(health.status, health.body).toBe(200);
+    expect(health.body).toMatch(/statement has been in flight/);
+    await p.waitForOutput(/"event":"http.lingering"/);
+    expect((await get(port, '/readyz')).status).toBe(200);
+    expect((await p.exited).code).toBe(0);
   });
 });

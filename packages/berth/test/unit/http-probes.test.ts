@@ -35,6 +35,9 @@ describe('--http addresses', () => {
     expect(resolveConfig({ ...base, env: {} })).toMatchObject({ http: undefined, lingerMs: 0 });
     expect(() => resolveConfig({ ...base, env: { BERTH_HTTP: 'localhost' } })).toThrow(/BERTH_HTTP \(environment\): "localhost" is not a listen address/);
     expect(() => resolveConfig({ ...base, flags: { linger: 'soon' }, env: {} })).toThrow(/--linger \(flag\): "soon" is not a duration/);
+    // In a config file, like every duration: a string or a number of seconds.
+    const file = { path: 'berth.config.json', baseDir: '/app', values: { http: '0.0.0.0:9464', linger: 45 } };
+    expect(resolveConfig({ ...base, env: {}, file })).toMatchObject({ http: { host: '0.0.0.0', port: 9464 }, lingerMs: 45_000 });
   });
 });
 
