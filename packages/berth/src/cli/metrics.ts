@@ -29,6 +29,7 @@ export class RunMetrics {
   readonly #runDuration: Gauge;
   readonly #lastSuccess: Gauge;
   readonly #progress: () => ProgressSnapshot | undefined;
+  #ended = false;
 
   constructor(labels: MetricLabels, progress: () => ProgressSnapshot | undefined = () => undefined) {
     this.#labels = labels;
@@ -69,8 +70,11 @@ export class RunMetrics {
       collect: live((s, set) => set((s.migration?.elapsedMs ?? 0) / 1000), 0),
     });
     new Gauge({
-      name: 'berth_run_in_progress', help: '1 while a berth operation runs, 0 once it ended.', labelNames, registers,
-      collect: live((_, set) => set(1), 0),
+      name: 'berth_run_in_progress', help: '1 while the berth command runs, 0 once it ended.', labelNames, registers,
+      // From the start of the command (before it connects) until its outcome is rendered.
+      collect() {
+        this.set(metrics.#l(), metrics.#ended ? 0 : 1);
+      },
     });
     new Gauge({
       name: 'berth_migration_in_progress', help: '1 for the migration running now (by version and name); no series when none.',
@@ -126,6 +130,7 @@ export class RunMetrics {
 
   /** Records the run's outcome; `previousLastSuccess` keeps the last success time across a failure. */
   async render(outcome: { ok: boolean; durationMs: number; current?: number | null; pending?: number; previousLastSuccess?: number }): Promise<string> {
+    this.#ended = true;
     this.#lastRunSuccess.set(this.#l(), outcome.ok ? 1 : 0);
     this.#runDuration.set(this.#l(), outcome.durationMs / 1000);
     if (outcome.current !== undefined) this.#schemaVersion.set(this.#l(), outcome.current ?? 0);
