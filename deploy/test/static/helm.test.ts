@@ -29,6 +29,8 @@ const CREATE_SECRETS = {
     orders: { ownerUrl: 'postgres://orders_owner:y@db:5432/orders', appUrl: 'postgres://orders_app:z@db:5432/orders' },
   },
 };
+/** Scraped by the Prometheus Operator, as deploy/README.md and docs/observability.md show. */
+const SERVICE_MONITOR = { migrations: { metrics: { serviceMonitor: { enabled: true, labels: { release: 'kube-prometheus-stack' } } } } };
 const CI_DEPLOY = { migrations: { enabled: false }, images: { registry: 'ghcr.io/acme/berth-example', tag: '3f9c2a17e5b84d0c9a61f2e7b3d45c8a0e19b6f4' } };
 
 const kind = (r: Rendered, k: string) => r.documents.filter((d) => d.data.kind === k);
@@ -51,6 +53,7 @@ describe.each([
   ['the default values', {}],
   ['secrets.create=true', CREATE_SECRETS],
   ['migrations.enabled=false (the CI deploy step)', CI_DEPLOY],
+  ['migrations.metrics.serviceMonitor.enabled=true', SERVICE_MONITOR],
 ])('rendered with %s', (_label, overrides) => {
   let rendered: Rendered;
   beforeAll(async () => {
@@ -157,11 +160,63 @@ describe('the migration hook', () => {
     const chartJob = podSpec(named(rendered, 'Job', 'demo-users-migrate'))!.containers[0];
     expect([...chartJob.command, ...chartJob.args]).toEqual([...plainJob.command, ...plainJob.args]);
     expect(chartJob.securityContext).toEqual(plainJob.securityContext);
+    expect(chartJob.ports).toEqual(plainJob.ports);
+    expect(chartJob.env).toEqual(plainJob.env);
+    expect(chartJob.livenessProbe).toEqual(plainJob.livenessProbe);
     const plainApp = podSpec(plain.find((d) => d.data.kind === 'Deployment')!)!.containers[0];
     const chartApp = podSpec(named(rendered, 'Deployment', 'demo-orders'))!.containers[0];
     const names = (c: any) => c.env.map((e: { name: string }) => e.name).sort();
     expect(names(chartApp)).toEqual(names(plainApp));
     expect(chartApp.readinessProbe).toEqual(plainApp.readinessProbe);
     expect(chartApp.livenessProbe).toEqual(plainApp.livenessProbe);
+  });
+});
+
+describe('the migration metrics', () => {
+  it('by default: each Job serves --http on its `metrics` port with --linger, probed on /healthz, behind a headless hook Service; no ServiceMonitor', async () => {
+    const rendered = await renderChart();
+    const { metrics } = defaultValues().migrations;
+    expect(kind(rendered, 'ServiceMonitor')).toEqual([]);
+    for (const service of SERVICES) {
+      const job = named(rendered, 'Job', `demo-${service}-migrate`);
+      const migrate = podSpec(job)!.containers[0];
+      expect(migrate.ports).toEqual([{ name: 'metrics', containerPort: metrics.port }]);
+      expect(envValue(migrate, 'BERTH_HTTP')).toBe(`:${metrics.port}`);
+      expect(envValue(migrate, 'BERTH_LINGER')).toBe(metrics.linger);
+      expect(migrate.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+      expect(migrate.readinessProbe).toBeUndefined();
+      const svc = named(rendered, 'Service', `demo-${service}-migrate-metrics`);
+      expect(svc.data.spec.clusterIP).toBe('None');
+      expect(svc.data.spec.ports).toEqual([{ name: 'metrics', port: metrics.port, targetPort: 'metrics' }]);
+      for (const [key, value] of Object.entries<string>(svc.data.spec.selector)) expect(job.data.spec.template.metadata.labels[key], key).toBe(value);
+      // It must exist before the pre-install Job runs: a hook of a lower weight.
+      expect(svc.data.metadata.annotations['helm.sh/hook']).toBe('pre-install,pre-upgrade');
+      expect(Number(svc.data.metadata.annotations['helm.sh/hook-weight'])).toBeLessThan(Number(job.data.metadata.annotations['helm.sh/hook-weight']));
+    }
+  });
+
+  it('with serviceMonitor.enabled: a ServiceMonitor per Job selects its metrics Service, with the extra labels', async () => {
+    const rendered = await renderChart(SERVICE_MONITOR);
+    expect(schemaErrors(kind(rendered, 'ServiceMonitor'))).toEqual([]);
+    for (const service of SERVICES) {
+      const monitor = named(rendered, 'ServiceMonitor', `demo-${service}-migrate`);
+      const svc = named(rendered, 'Service', `demo-${service}-migrate-metrics`);
+      for (const [key, value] of Object.entries<string>(monitor.data.spec.selector.matchLabels)) expect(svc.data.metadata.labels[key], key).toBe(value);
+      // Only this service's migrate Service matches, not the app's Service.
+      expect(kind(rendered, 'Service').filter((s) => Object.entries<string>(monitor.data.spec.selector.matchLabels).every(([k, v]) => s.data.metadata.labels?.[k] === v))).toHaveLength(1);
+      expect(monitor.data.spec.endpoints).toEqual([{ port: 'metrics', path: '/metrics', interval: '15s', scrapeTimeout: '5s' }]);
+      expect(monitor.data.metadata.labels.release).toBe('kube-prometheus-stack');
+    }
+  });
+
+  it('with metrics.enabled=false: no port, no --http, no probe, no Service', async () => {
+    const rendered = await renderChart({ migrations: { metrics: { enabled: false, serviceMonitor: { enabled: true } } } });
+    expect(kind(rendered, 'ServiceMonitor')).toEqual([]);
+    expect(kind(rendered, 'Service').map((s) => s.data.metadata.name).sort()).toEqual(['demo-orders', 'demo-users']);
+    const migrate = podSpec(named(rendered, 'Job', 'demo-users-migrate'))!.containers[0];
+    expect(migrate.ports).toBeUndefined();
+    expect(envValue(migrate, 'BERTH_HTTP')).toBeUndefined();
+    expect(migrate.livenessProbe).toBeUndefined();
+    expect(schemaErrors(rendered.documents)).toEqual([]);
   });
 });

@@ -31,8 +31,10 @@ describe('deploy/k8s manifests', () => {
     expect(FILES).toEqual([
       'deploy/k8s/init-container/orders.yaml',
       'deploy/k8s/init-container/users.yaml',
+      'deploy/k8s/job/orders-migrate-monitoring.yaml',
       'deploy/k8s/job/orders-migrate.yaml',
       'deploy/k8s/job/orders.yaml',
+      'deploy/k8s/job/users-migrate-monitoring.yaml',
       'deploy/k8s/job/users-migrate.yaml',
       'deploy/k8s/job/users.yaml',
       'deploy/k8s/secrets.example.yaml',
@@ -41,7 +43,8 @@ describe('deploy/k8s manifests', () => {
     ]);
     expect(byKind('Job')).toHaveLength(2);
     expect(byKind('Deployment')).toHaveLength(6);
-    expect(byKind('Service')).toHaveLength(6);
+    expect(byKind('Service')).toHaveLength(8);
+    expect(byKind('ServiceMonitor')).toHaveLength(2);
     expect(byKind('Secret')).toHaveLength(4);
   });
 
@@ -63,6 +66,13 @@ describe('deploy/k8s manifests', () => {
     bad.data.spec.activeDeadlineSeconds = '900';
     expect(schemaErrors([bad]).join('\n')).toMatch(/action must be equal to one of the allowed values/);
     expect(schemaErrors([bad]).join('\n')).toMatch(/activeDeadlineSeconds must be integer/);
+    // The ServiceMonitor's local CRD subset (support/monitoring-v1.ts) refuses the same way.
+    const monitor = structuredClone(byKind('ServiceMonitor')[0]!);
+    monitor.data.spec.endpoints[0].intervall = '15s';
+    monitor.data.spec.endpoints[0].interval = 'every 15s';
+    expect(schemaErrors([monitor]).join('\n')).toMatch(/\/spec\/endpoints\/0 must NOT have additional properties \(intervall\)/);
+    expect(schemaErrors([monitor]).join('\n')).toMatch(/\/spec\/endpoints\/0\/interval must match pattern/);
+    expect(strictFieldErrors([monitor]).join('\n')).toMatch(/intervall/);
   });
 
   it('run every pod under the restricted profile, with resource requests and limits', () => {
@@ -110,6 +120,28 @@ describe.each(SERVICES)('the %s migration Job', (service) => {
     expect([...migrate.command, ...migrate.args]).toEqual(['berth', 'migrate', '--wait', '60s', '--lock-timeout', '5m', '--dir', '/migrations']);
     expect(envValue(migrate, 'DATABASE_URL_FILE')).toBe('/run/secrets/db/url');
     expect(secretMountedAt(pod, migrate, '/run/secrets/db/url')).toBe(`${service}-db-owner`);
+  });
+
+  it('serves live metrics on its `metrics` port, scraped by a ServiceMonitor through a Service that selects the pod', () => {
+    expect(migrate.ports).toContainEqual({ name: 'metrics', containerPort: 9464 });
+    expect(envValue(migrate, 'BERTH_HTTP')).toBe(':9464');
+    expect(envValue(migrate, 'BERTH_LINGER')).toMatch(/^\d+s$/);
+    expect(migrate.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+    // An unready pod would leave the Service's endpoints, and the run would go unscraped.
+    expect(migrate.readinessProbe).toBeUndefined();
+    const monitoring = DOCS.filter((d) => d.file === `deploy/k8s/job/${service}-migrate-monitoring.yaml`);
+    const svc = byKind('Service', monitoring)[0]!;
+    const monitor = byKind('ServiceMonitor', monitoring)[0]!;
+    const podLabels = job.data.spec.template.metadata.labels;
+    for (const [key, value] of Object.entries<string>(svc.data.spec.selector)) expect(podLabels[key], key).toBe(value);
+    expect(svc.data.spec.ports).toContainEqual({ name: 'metrics', port: 9464, targetPort: 'metrics' });
+    for (const [key, value] of Object.entries<string>(monitor.data.spec.selector.matchLabels)) expect(svc.data.metadata.labels[key], key).toBe(value);
+    // Not the app's Service: that one selects the api pods.
+    expect(monitor.data.spec.selector.matchLabels['app.kubernetes.io/component']).toBe('migrate');
+    const [endpoint] = monitor.data.spec.endpoints;
+    expect(endpoint).toMatchObject({ port: 'metrics', path: '/metrics' });
+    // The linger covers at least one scrape interval, so the final state is scraped.
+    expect(Number.parseInt(envValue(migrate, 'BERTH_LINGER')!, 10)).toBeGreaterThanOrEqual(Number.parseInt(endpoint.interval, 10));
   });
 });
 

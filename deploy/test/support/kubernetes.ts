@@ -16,6 +16,7 @@ import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { Service } from 'kubernetes-models/v1/Service';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { REPO_ROOT, type YamlDocument } from './files.js';
+import { ServiceMonitor } from './monitoring-v1.js';
 
 interface Validatable {
   validate(): void;
@@ -27,6 +28,8 @@ const KINDS: Record<string, { model: new (data: any) => Validatable; typeModule:
   'apps/v1/Deployment': { model: Deployment, typeModule: 'kubernetes-types/apps/v1', typeName: 'Deployment' },
   'v1/Service': { model: Service, typeModule: 'kubernetes-types/core/v1', typeName: 'Service' },
   'v1/Secret': { model: Secret, typeModule: 'kubernetes-types/core/v1', typeName: 'Secret' },
+  // Not a built-in kind: a local subset of the Prometheus Operator's CRD (support/monitoring-v1.ts).
+  'monitoring.coreos.com/v1/ServiceMonitor': { model: ServiceMonitor, typeModule: './support/monitoring-v1-types.js', typeName: 'ServiceMonitorManifest' },
 };
 
 export const kindKey = (doc: YamlDocument): string => `${doc.data?.apiVersion}/${doc.data?.kind}`;

@@ -11,5 +11,7 @@ export const DEFAULTS = Object.freeze({
   /** No statement_timeout. */
   statementTimeout: '0',
   allowEmpty: false,
+  /** --http stops serving as soon as the command is done. */
+  linger: '0',
   quiet: false,
 });

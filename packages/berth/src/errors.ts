@@ -99,6 +99,7 @@ export const ERROR_CODES = {
   ERR_CONFIG_NO_URL: ConfigError,
   ERR_CONFIG_URL_INVALID: ConfigError,
   ERR_USAGE: ConfigError,
+  ERR_HTTP_LISTEN: ConfigError,
   ERR_DB_UNREACHABLE: UnreachableError,
   ERR_AWAIT_TIMEOUT: UnreachableError,
   ERR_LOCK_TIMEOUT: LockTimeoutError,

@@ -4,7 +4,7 @@
  */
 export { createMigrator, DEFAULT_DIR, DEFAULT_TABLE, DEFAULT_LOCK_TIMEOUT_MS } from './core/migrator.js';
 export type {
-  Migrator, MigratorOptions, UpOptions, UpResult, PlannedMigration, ApplyTarget, DownResult, HistoryChangeReport, AwaitOptions, AwaitResult, AppliedMigration, StatusReport, StatusEntry, CheckResult,
+  Migrator, MigratorOptions, ProgressSnapshot, MigrationInProgress, SessionActivity, UpOptions, UpResult, PlannedMigration, ApplyTarget, DownResult, HistoryChangeReport, AwaitOptions, AwaitResult, AppliedMigration, StatusReport, StatusEntry, CheckResult,
 } from './core/migrator.js';
 export type { BerthEvent, EventListener } from './core/events.js';
 export type { DownTarget } from './core/plan.js';

@@ -18,6 +18,8 @@
  *    at a pod of that service, as a Service's cluster IP would.
  * 7. Probes are dropped: without systemd podman 4.3 never runs them. The tests ask /health and
  *    /ready themselves.
+ * 8. `BERTH_LINGER` is dropped: it keeps a migration Job's --http serving for a Prometheus scrape
+ *    after the run, and nothing scrapes here; it would only delay each Job's end by that long.
  */
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -54,6 +56,7 @@ function podTemplate(doc: any): any {
     delete container.startupProbe;
     delete container.livenessProbe;
     delete container.readinessProbe;
+    if (container.env) container.env = container.env.filter((e: { name: string }) => e.name !== 'BERTH_LINGER');
   }
   return spec;
 }

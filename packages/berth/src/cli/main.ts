@@ -5,7 +5,8 @@ import { loadConfigFile } from '../config/config-file.js';
 import { resolveConfig, type ResolvedConfig } from '../config/resolve.js';
 import { SETTINGS, type SettingKey } from '../config/settings.js';
 import { redactSecrets } from '../config/database-url.js';
-import { BERTH_VERSION, BerthError, InterruptedError, InternalError, parseDatabaseUrl, type BerthEvent, type Migrator } from '../index.js';
+import { BERTH_VERSION, BerthError, InterruptedError, InternalError, formatDuration, parseDatabaseUrl, type BerthEvent, type Migrator, type ProgressSnapshot } from '../index.js';
+import type { HttpEndpoint } from './http.js';
 import { makeMigrator, type CliIo, type CommandContext } from './context.js';
 import { Reporter } from './output.js';
 import { parseCommandLine } from './args.js';
@@ -44,6 +45,8 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
   let reporter = fallbackReporter(io, opts);
   let metrics: MetricsSink | undefined;
   let migrator: Migrator | undefined;
+  let endpoint: HttpEndpoint | undefined;
+  let finished: { exitCode: number; pending: number | null } | undefined;
   const controller = new AbortController();
   const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
     const code = signal === 'SIGINT' ? 130 : 143;
@@ -64,7 +67,12 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
     config = resolveConfig({ flags: flagValues(opts), env: io.env, readFile: (p) => readFileSync(p, 'utf8'), ...(file ? { file } : {}) });
     reporter = makeReporter(io, config);
     const resolved = config;
-    if (config.metricsFile || config.metricsPush) metrics = await startMetrics(config, io, reporter);
+    if (config.metricsFile || config.metricsPush || config.http) metrics = await startMetrics(config, io, reporter, () => migrator?.progress());
+    if (config.http && metrics) {
+      const { serveHttp } = await import('./http.js');
+      endpoint = await serveHttp(config.http, metrics.text, { progress: () => migrator?.progress(), outcome: () => finished });
+      reporter.log('info', `serving /metrics, /healthz and /readyz on ${endpoint.address}`, { event: 'http.listening', address: endpoint.address, port: endpoint.port });
+    }
     const ctx: CommandContext = {
       config: resolved,
       reporter,
@@ -78,6 +86,7 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
     const run = await spec.load();
     const outcome = await run(ctx, opts, args);
     await metrics?.finish(true, Date.now() - started, outcome.fields);
+    finished = { exitCode: outcome.exitCode, pending: typeof outcome.fields?.pending === 'number' ? outcome.fields.pending : null };
     reporter.log(outcome.exitCode === 0 ? 'info' : 'error', outcome.summary ?? `${spec.name} finished`, {
       event: 'run.summary', command: spec.name, ok: outcome.exitCode === 0, exitCode: outcome.exitCode,
       durationMs: Date.now() - started, ...outcome.fields,
@@ -89,6 +98,7 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
       ? controller.signal.reason
       : toError(caught, config ? secretsOf(config) : []);
     await metrics?.finish(false, Date.now() - started);
+    finished = { exitCode: error.exitCode, pending: null };
     reporter.log('error', error.message, { event: 'run.error', code: error.code, exitCode: error.exitCode, ...(error instanceof InternalError && error.cause instanceof Error && error.cause.stack ? { stack: redactSecrets(error.cause.stack, config ? secretsOf(config) : []) } : {}) });
     reporter.log('error', `${spec.name} failed (exit ${error.exitCode}, ${error.code})`, {
       event: 'run.summary', command: spec.name, ok: false, exitCode: error.exitCode, code: error.code, durationMs: Date.now() - started,
@@ -99,11 +109,40 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
     await migrator?.close().catch(() => undefined);
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
+    // An interrupted run leaves at once: whoever sent the signal wants the pod gone.
+    if (endpoint && finished && config && config.lingerMs > 0 && !controller.signal.aborted) await linger(config.lingerMs, reporter);
+    await endpoint?.close();
+  }
+}
+
+/**
+ * Keeps `--http` serving after the command, so a scrape catches the final state. A signal ends
+ * the wait at once; the command's exit code stands (it already happened).
+ */
+async function linger(ms: number, reporter: Reporter): Promise<void> {
+  reporter.log('info', `serving the final state for --linger ${formatDuration(ms)} (SIGTERM ends it now)`, { event: 'http.lingering', lingerMs: ms });
+  let stop = (): void => undefined;
+  const timer = new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    stop = () => {
+      clearTimeout(t);
+      resolve();
+    };
+  });
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  try {
+    await timer;
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
   }
 }
 
 interface MetricsSink {
   observe(e: BerthEvent): void;
+  /** The metrics as a scrape sees them now. */
+  text(): Promise<string>;
   finish(ok: boolean, durationMs: number, fields?: Record<string, unknown>): Promise<void>;
 }
 
@@ -111,11 +150,12 @@ interface MetricsSink {
  * Metrics are written or pushed after the run, whatever its outcome; a metrics failure is a
  * warning and never changes the exit code. prom-client is loaded only when they are asked for.
  */
-async function startMetrics(config: ResolvedConfig, io: CliIo, reporter: Reporter): Promise<MetricsSink> {
+async function startMetrics(config: ResolvedConfig, io: CliIo, reporter: Reporter, progress: () => ProgressSnapshot | undefined): Promise<MetricsSink> {
   const { RunMetrics, previousLastSuccess, writeAtomically } = await import('./metrics.js');
-  const metrics = new RunMetrics({ database: databaseLabel(config), table: `${config.schema ?? 'public'}.${config.table}` });
+  const metrics = new RunMetrics({ database: databaseLabel(config), table: `${config.schema ?? 'public'}.${config.table}` }, progress);
   return {
     observe: metrics.observe,
+    text: () => metrics.text(),
     async finish(ok, durationMs, fields = {}) {
       const text = await metrics.render({
         ok, durationMs,

@@ -1,6 +1,6 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Pushgateway, Registry } from 'prom-client';
-import type { BerthEvent } from '../index.js';
+import type { BerthEvent, ProgressSnapshot } from '../index.js';
 
 /** Labels of every series: where the run went, never credentials. */
 export interface MetricLabels {
@@ -11,8 +11,11 @@ export interface MetricLabels {
 }
 
 /**
- * The SPEC §8 metrics of one run, derived from the library's events (never sprinkled through
- * core) and rendered in the Prometheus text format with prom-client.
+ * The SPEC §8 metrics of one run, derived from the library's events and its progress snapshot
+ * (never sprinkled through core) and rendered in the Prometheus text format with prom-client.
+ * The same registry serves `--metrics-file`, `--metrics-push` and `--http`'s live `/metrics`:
+ * while an operation runs, the gauges read the snapshot at each scrape (the running migration,
+ * its elapsed time, the lock wait so far, pending); once it ended, `render` records the outcome.
  */
 export class RunMetrics {
   readonly #registry = new Registry();
@@ -25,9 +28,20 @@ export class RunMetrics {
   readonly #lastRunSuccess: Gauge;
   readonly #runDuration: Gauge;
   readonly #lastSuccess: Gauge;
+  readonly #progress: () => ProgressSnapshot | undefined;
+  #ended = false;
 
-  constructor(labels: MetricLabels) {
+  constructor(labels: MetricLabels, progress: () => ProgressSnapshot | undefined = () => undefined) {
     this.#labels = labels;
+    this.#progress = progress;
+    // prom-client calls collect() on each scrape: `self` is the gauge, `metrics` this instance.
+    const metrics = this;
+    // `idle`: the value once no operation runs (undefined: keep what the events and the outcome set).
+    const live = (apply: (s: ProgressSnapshot, set: (value: number) => void) => void, idle?: number) => function collect(this: Gauge): void {
+      const snapshot = metrics.#progress();
+      if (snapshot && snapshot.phase !== 'idle') apply(snapshot, (value) => this.set(metrics.#l(), value));
+      else if (idle !== undefined) this.set(metrics.#l(), idle);
+    };
     const labelNames = ['database', 'table'] as const;
     const registers = [this.#registry];
     this.#applied = new Counter({ name: 'berth_migrations_applied_total', help: 'Migrations applied by this run.', labelNames, registers });
@@ -35,9 +49,42 @@ export class RunMetrics {
       name: 'berth_migration_duration_seconds', help: 'Time each migration of this run took.', labelNames, registers,
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600],
     });
-    this.#schemaVersion = new Gauge({ name: 'berth_schema_version', help: 'Highest applied migration version after the run.', labelNames, registers });
-    this.#pending = new Gauge({ name: 'berth_pending_migrations', help: 'Migrations still pending after the run.', labelNames, registers });
-    this.#lockWait = new Gauge({ name: 'berth_lock_wait_seconds', help: "Time spent waiting for another runner's lock.", labelNames, registers });
+    this.#schemaVersion = new Gauge({
+      name: 'berth_schema_version', help: 'Highest applied migration version (live while migrating, then after the run).', labelNames, registers,
+      collect: live((s, set) => { if (s.current !== null) set(s.current); }),
+    });
+    this.#pending = new Gauge({
+      name: 'berth_pending_migrations', help: 'Migrations still pending (live while migrating, then after the run).', labelNames, registers,
+      collect: live((s, set) => { if (s.pending !== null) set(s.pending); }),
+    });
+    this.#lockWait = new Gauge({
+      name: 'berth_lock_wait_seconds', help: "Time spent waiting for another runner's lock (growing while it waits).", labelNames, registers,
+      collect: live((s, set) => { if (s.lockWait) set(s.lockWait.elapsedMs / 1000); }),
+    });
+    new Gauge({
+      name: 'berth_current_migration_version', help: 'Version of the migration running now, 0 when none.', labelNames, registers,
+      collect: live((s, set) => set(s.migration?.version ?? 0), 0),
+    });
+    new Gauge({
+      name: 'berth_current_migration_elapsed_seconds', help: 'How long the migration running now has been running, 0 when none.', labelNames, registers,
+      collect: live((s, set) => set((s.migration?.elapsedMs ?? 0) / 1000), 0),
+    });
+    new Gauge({
+      name: 'berth_run_in_progress', help: '1 while the berth command runs, 0 once it ended.', labelNames, registers,
+      // From the start of the command (before it connects) until its outcome is rendered.
+      collect() {
+        this.set(metrics.#l(), metrics.#ended ? 0 : 1);
+      },
+    });
+    new Gauge({
+      name: 'berth_migration_in_progress', help: '1 for the migration running now (by version and name); no series when none.',
+      labelNames: [...labelNames, 'version', 'name', 'direction'], registers,
+      collect() {
+        this.reset();
+        const m = metrics.#progress()?.migration;
+        if (m) this.set({ ...metrics.#l(), version: String(m.version), name: m.name, direction: m.direction }, 1);
+      },
+    });
     this.#lastRunSuccess = new Gauge({ name: 'berth_last_run_success', help: '1 if the last run succeeded, 0 otherwise.', labelNames, registers });
     this.#runDuration = new Gauge({ name: 'berth_run_duration_seconds', help: 'Wall time of the last run.', labelNames, registers });
     this.#lastSuccess = new Gauge({ name: 'berth_last_success_timestamp_seconds', help: 'Unix time of the last successful run.', labelNames, registers });
@@ -76,8 +123,14 @@ export class RunMetrics {
     this.#applied.inc(this.#l(), 0);
   }
 
+  /** The metrics as they are now, for a scrape: live values while the run goes, else the outcome. */
+  text(): Promise<string> {
+    return this.#registry.metrics();
+  }
+
   /** Records the run's outcome; `previousLastSuccess` keeps the last success time across a failure. */
   async render(outcome: { ok: boolean; durationMs: number; current?: number | null; pending?: number; previousLastSuccess?: number }): Promise<string> {
+    this.#ended = true;
     this.#lastRunSuccess.set(this.#l(), outcome.ok ? 1 : 0);
     this.#runDuration.set(this.#l(), outcome.durationMs / 1000);
     if (outcome.current !== undefined) this.#schemaVersion.set(this.#l(), outcome.current ?? 0);

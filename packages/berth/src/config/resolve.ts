@@ -4,6 +4,7 @@ import * as z from 'zod/mini';
 import { ConfigError } from '../errors.js';
 import { configFileValues, type ConfigFileLayer } from './config-file.js';
 import { SSL_MODES, type SslMode } from './database-url.js';
+import { parseListenAddress, type ListenAddress } from './listen-address.js';
 import { parseDuration } from '../duration.js';
 import { DEFAULTS as BERTH_DEFAULTS } from '../defaults.js';
 import { SETTINGS, type SettingKey } from './settings.js';
@@ -33,6 +34,9 @@ export interface ResolvedConfig {
   readonly sslrootcert: string | undefined;
   readonly metricsFile: string | undefined;
   readonly metricsPush: string | undefined;
+  /** `--http`: where to serve /metrics, /healthz and /readyz. */
+  readonly http: ListenAddress | undefined;
+  readonly lingerMs: number;
   /** True when sslmode/sslrootcert came from a flag and so beat the URL's own parameters. */
   readonly sslFromFlag: boolean;
   readonly sources: Readonly<Partial<Record<SettingKey, ValueSource>>>;
@@ -80,6 +84,13 @@ const schema = z.object({
   sslrootcert: z.optional(z.string()),
   metricsFile: z.optional(z.string().check(z.minLength(1, 'must not be empty'))),
   metricsPush: z.optional(z.string().check(z.regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL of a Pushgateway'))),
+  http: z.optional(z.pipe(
+    z.string().check(z.refine((value) => parseListenAddress(value) !== undefined, {
+      error: (issue) => `"${String(issue.input)}" is not a listen address (use :9464, 0.0.0.0:9464, 127.0.0.1:9464 or [::]:9464; port 0 picks a free one)`,
+    })),
+    z.transform((value: string) => parseListenAddress(value) as ListenAddress),
+  )),
+  linger: timeout,
 });
 
 /** Built-in defaults, the lowest layer (src/defaults.ts). */
@@ -165,6 +176,8 @@ export function resolveConfig(input: ResolveInput): ResolvedConfig {
     sslrootcert: v.sslrootcert,
     metricsFile: v.metricsFile,
     metricsPush: v.metricsPush,
+    http: v.http,
+    lingerMs: v.linger,
     sslFromFlag: sources.sslmode?.kind === 'flag' || sources.sslrootcert?.kind === 'flag',
     sources: Object.freeze(sources),
     ...(input.file ? { configFile: input.file.path } : {}),

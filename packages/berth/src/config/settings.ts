@@ -19,7 +19,7 @@ export interface SettingSpec {
 
 export type SettingKey =
   | 'databaseUrl' | 'dir' | 'allowEmpty' | 'table' | 'schema' | 'wait' | 'lockTimeout' | 'statementTimeout'
-  | 'logFormat' | 'quiet' | 'sslmode' | 'sslrootcert' | 'metricsFile' | 'metricsPush';
+  | 'logFormat' | 'quiet' | 'sslmode' | 'sslrootcert' | 'metricsFile' | 'metricsPush' | 'http' | 'linger';
 
 export const SETTINGS: readonly SettingSpec[] = [
   { key: 'databaseUrl', flag: '-d, --database-url <url>', env: ['BERTH_DATABASE_URL', 'DATABASE_URL'], secret: true,
@@ -37,6 +37,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'sslrootcert', flag: '--sslrootcert <file>', env: ['PGSSLROOTCERT'], description: 'CA certificate for verify-ca / verify-full' },
   { key: 'metricsFile', flag: '--metrics-file <path>', env: ['BERTH_METRICS_FILE'], description: "write the run's Prometheus metrics to this file (atomically; for node_exporter's textfile collector)" },
   { key: 'metricsPush', flag: '--metrics-push <url>', env: ['BERTH_METRICS_PUSH'], description: "push the run's metrics to this Pushgateway (a failed push only warns)" },
+  { key: 'http', flag: '--http <addr>', env: ['BERTH_HTTP'], description: 'serve live /metrics, /healthz (alive, database session responsive) and /readyz (schema current) on this address while berth runs: :9464, 0.0.0.0:9464, 127.0.0.1:0 (any free port); a port in use exits 2 (ERR_HTTP_LISTEN)' },
+  { key: 'linger', flag: '--linger <duration>', env: ['BERTH_LINGER'], defaultText: DEFAULTS.linger, description: 'with --http, keep serving this long after the command finished, so a scrape sees the final state (SIGTERM ends it at once, with the exit code)' },
 ];
 
 /**

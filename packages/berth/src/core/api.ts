@@ -2,6 +2,7 @@ import type { SslMode } from '../config/database-url.js';
 import type { HistoryRow } from '../drivers/driver.js';
 import type { BaselineFrom } from './adopt.js';
 import type { EventListener } from './events.js';
+import type { ProgressSnapshot } from './progress.js';
 import type { DownTarget } from './plan.js';
 
 /*
@@ -181,5 +182,10 @@ export interface Migrator {
   awaitSchema(options: AwaitOptions): Promise<AwaitResult>;
   /** Only waits until the database accepts connections (and is not a standby). */
   wait(): Promise<void>;
+  /**
+   * What the migrator is doing right now: the running migration and for how long, the lock wait,
+   * applied and pending so far, the session's last round trip (no I/O; poll it as often as you like).
+   */
+  progress(): ProgressSnapshot;
   close(): Promise<void>;
 }

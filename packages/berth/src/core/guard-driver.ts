@@ -39,6 +39,8 @@ export function guardDriver(driver: Driver, context: GuardContext): Driver {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
       if (typeof value !== 'function') return value;
+      // The one synchronous method: it does no I/O, so it has nothing to redact or classify.
+      if (property === 'activity') return (value as () => unknown).bind(target);
       const operation = OWN_OPERATIONS[property as keyof Driver];
       return async (...args: unknown[]) => {
         try {

@@ -8,6 +8,7 @@ import { createSession } from './session.js';
 import { settle } from './settings.js';
 
 export type * from './api.js';
+export type { ProgressSnapshot, MigrationInProgress, SessionActivity } from './progress.js';
 export { DEFAULT_DIR, DEFAULT_TABLE, DEFAULT_LOCK_TIMEOUT_MS } from './settings.js';
 
 /**
@@ -17,17 +18,19 @@ export { DEFAULT_DIR, DEFAULT_TABLE, DEFAULT_LOCK_TIMEOUT_MS } from './settings.
  */
 export function createMigrator(options: MigratorOptions): Migrator {
   const session = createSession(settle(options), options);
+  const t = session.track;
   const migrator: Migrator = {
-    status: () => status(session),
-    up: (upOptions = {}) => up(session, upOptions),
-    down: (target) => down(session, target),
-    validate: (validateOptions = {}) => validate(session, validateOptions),
-    repair: () => repair(session),
-    resolve: (version, outcome) => resolve(session, version, outcome),
-    baseline: (target) => baseline(session, target),
-    check: (checkOptions = {}) => check(session, checkOptions),
-    awaitSchema: (awaitOptions) => awaitSchema(session, awaitOptions),
-    wait: () => wait(session),
+    status: () => t(() => status(session)),
+    up: (upOptions = {}) => t(() => up(session, upOptions)),
+    down: (target) => t(() => down(session, target)),
+    validate: (validateOptions = {}) => t(() => validate(session, validateOptions)),
+    repair: () => t(() => repair(session)),
+    resolve: (version, outcome) => t(() => resolve(session, version, outcome)),
+    baseline: (target) => t(() => baseline(session, target)),
+    check: (checkOptions = {}) => t(() => check(session, checkOptions)),
+    awaitSchema: (awaitOptions) => t(() => awaitSchema(session, awaitOptions)),
+    wait: () => t(() => wait(session)),
+    progress: () => session.progress(),
     close: () => session.close(),
   };
   return Object.freeze(migrator);

@@ -5,6 +5,7 @@ import { adoptionRequiredError, candidateSchemas, explainHistoryError, findForei
 import { connect, sessionKeeper, settingsWarning, type ConnectOptions, type Connection } from './connect.js';
 import type { EventListener } from './events.js';
 import { acquireLock, lockKey } from './lock.js';
+import { ProgressTracker, type ProgressSnapshot } from './progress.js';
 import type { Plan } from './plan.js';
 import { DEFAULT_TABLE, type Settings } from './settings.js';
 import type { HistoryRow, HistoryTable } from '../drivers/driver.js';
@@ -65,6 +66,10 @@ export interface Session {
   runEach(ctx: ApplyContext, steps: readonly Step[]): Promise<AppliedMigration[]>;
   /** Emits and returns one change of repair, resolve or baseline. */
   report(command: 'repair' | 'resolve' | 'baseline', version: number, name: string, change: string): HistoryChangeReport;
+  /** Runs one operation of the migrator, so that `progress()` knows when none is running. */
+  track<T>(operation: () => Promise<T>): Promise<T>;
+  /** What the migrator is doing now (no I/O). */
+  progress(): ProgressSnapshot;
   /** A file with no statement (empty, or only comments) is recorded as applied: say so. */
   warnEmpty(migrations: readonly Migration[]): void;
   /** Applied versions newer than every file: an older release after a newer one. */
@@ -73,7 +78,13 @@ export interface Session {
 }
 
 export function createSession(settings: Settings, options: Pick<MigratorOptions, 'onEvent' | 'signal'>): Session {
-  const emit: EventListener = options.onEvent ?? (() => undefined);
+  const tracker = new ProgressTracker();
+  const listener: EventListener = options.onEvent ?? (() => undefined);
+  // Progress is derived from the events, before the host sees them: its listener may read it.
+  const emit: EventListener = (e) => {
+    tracker.observe(e);
+    listener(e);
+  };
   const signal = options.signal;
   const open = new Set<Connection>();
   // Keeps a `pglite://memory` database open between operations; ended in close().
@@ -237,6 +248,12 @@ export function createSession(settings: Settings, options: Pick<MigratorOptions,
     }
   }
 
+  function progress(): ProgressSnapshot {
+    // The newest connection is the operation's (a second one only ever cancels or looks up).
+    const connection = [...open].at(-1);
+    return tracker.snapshot(connection?.driver.activity?.() ?? null);
+  }
+
   async function close(): Promise<void> {
     await Promise.all([...open].map((c) => c.driver.close()));
     await keeper.closeAll();
@@ -244,7 +261,7 @@ export function createSession(settings: Settings, options: Pick<MigratorOptions,
 
   return Object.freeze({
     settings, emit, signal, connectOptions, withConnection, withLock, load, checkUnverified, readHistoryOrRefuse, warnIfTransactionPooler,
-    loadCode, runEach, report, warnEmpty, warnAhead, close,
+    loadCode, runEach, report, warnEmpty, warnAhead, close, progress, track: <T>(operation: () => Promise<T>) => tracker.run(operation),
   });
 }
 

@@ -327,4 +327,24 @@ export interface Driver {
   cancel(): Promise<void>;
   /** Ends the session; session-level locks go with it. Idempotent. */
   close(): Promise<void>;
+  /** What the session is doing (no I/O), for progress and a liveness probe. */
+  activity?(): SessionActivity;
+}
+
+/**
+ * What the database session is doing, as its driver last saw it: what a liveness probe needs to
+ * tell a session busy with a long statement (healthy) from one that stopped answering.
+ */
+export interface SessionActivity {
+  /** The session was found gone (the server ended it, the network failed). */
+  readonly lost: boolean;
+  /** Since when (epoch ms) a call is in flight on it, or null when it is idle. */
+  readonly busySince: number | null;
+  /** When (epoch ms) the last call ended, or null before any. */
+  readonly lastRoundTripAt: number | null;
+  /**
+   * The driver sends a heartbeat into silence every `everyMs`: an idle session whose last round
+   * trip is much older than that is not answering. Absent where the driver has none.
+   */
+  readonly heartbeat?: { readonly everyMs: number; readonly pendingSince: number | null };
 }

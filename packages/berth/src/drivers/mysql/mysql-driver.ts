@@ -16,6 +16,7 @@ import {
   type NewHistoryRow,
   type ServerErrorInfo,
   type ServerInfo,
+  type SessionActivity,
 } from '../driver.js';
 import { quoteIdent, quoteLiteral } from './dialect.js';
 import { isSessionGone, mysqlErrorFamily, mysqlServerError } from './error-family.js';
@@ -68,6 +69,10 @@ export class MysqlDriver implements Driver {
   readonly #options: MysqlDriverOptions;
   #session: MysqlSession | undefined;
   #lost = false;
+  /** Calls in flight, since when, and when the last one ended (for `activity`). */
+  #busy = 0;
+  #busySince: number | null = null;
+  #lastActivity: number | null = null;
   #flavor: Flavor = 'mysql';
   /** The variables of SESSION_STATE (and the statement timeout) as they were after connecting. */
   #state = new Map<string, unknown>();
@@ -371,6 +376,10 @@ export class MysqlDriver implements Driver {
     await this.#session?.cancel();
   }
 
+  activity(): SessionActivity {
+    return { lost: this.#lost, busySince: this.#busySince, lastRoundTripAt: this.#lastActivity };
+  }
+
   async close(): Promise<void> {
     const session = this.#session;
     this.#session = undefined;
@@ -388,6 +397,7 @@ export class MysqlDriver implements Driver {
 
   /** Normalises client errors into DriverQueryError / ConnectionLostError; `sql` places a syntax error. */
   async #run<T extends MysqlResult>(fn: () => Promise<T>, sql?: string): Promise<T> {
+    if (this.#busy++ === 0) this.#busySince = Date.now();
     try {
       return await fn();
     } catch (err) {
@@ -397,6 +407,9 @@ export class MysqlDriver implements Driver {
       if (!isSessionGone(err) && !(err as { fatal?: unknown })?.fatal) throw err;
       this.#lost = true;
       throw new ConnectionLostError(err instanceof Error ? err.message : String(err), { cause: err });
+    } finally {
+      if (--this.#busy === 0) this.#busySince = null;
+      this.#lastActivity = Date.now();
     }
   }
 }

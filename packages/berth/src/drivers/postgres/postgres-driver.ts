@@ -16,6 +16,7 @@ import {
   type NewHistoryRow,
   type ScriptOutcome,
   type ServerInfo,
+  type SessionActivity,
   type TransactionalScript,
   type UnsetSetting,
 } from '../driver.js';
@@ -100,8 +101,10 @@ export class PostgresDriver implements Driver {
   #lost = false;
   /** Calls in flight, and when the last one ended: the heartbeat speaks only into silence. */
   #busy = 0;
+  #busySince: number | null = null;
   #lastActivity = 0;
   #heartbeat: NodeJS.Timeout | undefined;
+  #heartbeatSent: number | null = null;
 
   /** Set where the session can run scripts (see `PostgresDialectOptions.scripts`). */
   readonly runScript?: (script: TransactionalScript) => Promise<ScriptOutcome>;
@@ -250,7 +253,11 @@ export class PostgresDriver implements Driver {
       if (this.#busy > 0 || this.#lost || !this.#session || Date.now() - this.#lastActivity < HEARTBEAT_AFTER_MS) return;
       // An empty query is answered even inside a failed transaction, and changes nothing. A failure
       // means the session is gone: #run marks it lost and the next call reports it.
-      this.#run(() => this.#s.simple('')).catch(() => undefined);
+      const sent = Date.now();
+      this.#heartbeatSent = sent;
+      this.#run(() => this.#s.simple('')).catch(() => undefined).finally(() => {
+        if (this.#heartbeatSent === sent) this.#heartbeatSent = null;
+      });
     }, HEARTBEAT_CHECK_MS);
     this.#heartbeat.unref();
   }
@@ -490,7 +497,7 @@ export class PostgresDriver implements Driver {
       { role: 'commit', sql: 'COMMIT' },
     ];
     const text = parts.map((part) => part.sql).join(';\n');
-    const { completed, error } = await session.script(text);
+    const { completed, error } = await this.#inFlight(() => session.script!(text));
     if (error === undefined) return { ok: true };
     // Classified like any other call: a lost session marks this driver lost and is thrown.
     const driverError = await this.#run(() => Promise.reject(error)).catch((e: unknown) => e);
@@ -547,6 +554,15 @@ export class PostgresDriver implements Driver {
     await this.#session?.cancel();
   }
 
+  activity(): SessionActivity {
+    return {
+      lost: this.#lost,
+      busySince: this.#busySince,
+      lastRoundTripAt: this.#lastActivity || null,
+      ...(this.#heartbeat ? { heartbeat: { everyMs: HEARTBEAT_AFTER_MS, pendingSince: this.#heartbeatSent } } : {}),
+    };
+  }
+
   async close(): Promise<void> {
     clearInterval(this.#heartbeat);
     const session = this.#session;
@@ -561,9 +577,8 @@ export class PostgresDriver implements Driver {
 
   /** Normalises client errors into DriverQueryError / ConnectionLostError. */
   async #run<T>(fn: () => Promise<T>): Promise<T> {
-    this.#busy++;
     try {
-      return await fn();
+      return await this.#inFlight(fn);
     } catch (err) {
       if (err instanceof ConnectionLostError || err instanceof DriverQueryError) throw err;
       const info = serverErrorInfo(err);
@@ -572,8 +587,16 @@ export class PostgresDriver implements Driver {
       this.#lost = true;
       const message = err instanceof Error ? err.message : String(err);
       throw new ConnectionLostError(message, { cause: err });
+    }
+  }
+
+  /** Counts a call in flight: the heartbeat stays quiet meanwhile, and `activity` says since when. */
+  async #inFlight<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#busy++ === 0) this.#busySince = Date.now();
+    try {
+      return await fn();
     } finally {
-      this.#busy--;
+      if (--this.#busy === 0) this.#busySince = null;
       this.#lastActivity = Date.now();
     }
   }
