@@ -11,6 +11,7 @@ import {
   type HistoryTable,
   type HistoryWrite,
   type InspectedTable,
+  type LockGuard,
   type LockHolder,
   type MigrationSessionOptions,
   type NewHistoryRow,
@@ -75,7 +76,7 @@ export class MysqlDriver implements Driver {
   /** The file's statements left a transaction open (START TRANSACTION without COMMIT yet). */
   #inTransaction = false;
   /** A statement count not written yet (see updateHistory). */
-  #progress: { table: HistoryTable; version: number; change: HistoryChange; lockKey: bigint | null } | undefined;
+  #progress: { table: HistoryTable; version: number; change: HistoryChange; lockKey: LockGuard | null } | undefined;
 
   constructor(options: MysqlDriverOptions) {
     this.capabilities = options.capabilities;
@@ -237,13 +238,13 @@ export class MysqlDriver implements Driver {
    * nothing and says so. A statement count the server refuses under the file's own LOCK TABLES is
    * held back for the next write (#updateHistory).
    */
-  async writeHistory(table: HistoryTable, change: HistoryWrite, lockKey: bigint | null): Promise<boolean> {
+  async writeHistory(table: HistoryTable, change: HistoryWrite, lockKey: LockGuard | null): Promise<boolean> {
     if ('insert' in change) return this.#insertHistory(table, change.insert, lockKey);
     if ('delete' in change) return this.#deleteHistory(table, change.delete, lockKey);
     return this.#updateHistory(table, change.update, change.set, lockKey);
   }
 
-  async #updateHistory(table: HistoryTable, version: number, change: HistoryChange, lockKey: bigint | null): Promise<boolean> {
+  async #updateHistory(table: HistoryTable, version: number, change: HistoryChange, lockKey: LockGuard | null): Promise<boolean> {
     const pending = this.#progress?.version === version ? this.#progress.change : {};
     const merged = { ...pending, ...change };
     this.#progress = undefined;
@@ -288,7 +289,7 @@ export class MysqlDriver implements Driver {
     }
   }
 
-  async #deleteHistory(table: HistoryTable, version: number, lockKey: bigint | null): Promise<boolean> {
+  async #deleteHistory(table: HistoryTable, version: number, lockKey: LockGuard | null): Promise<boolean> {
     await this.#flushProgress();
     const { affectedRows } = await this.#historyWrite(() => this.#s.query(
       `DELETE FROM ${qualified(table)} WHERE version = ? AND ${lockKey === null ? 'TRUE' : lockHeldSql(lockKey)}`, [version]));
@@ -311,7 +312,7 @@ export class MysqlDriver implements Driver {
     }
   }
 
-  async #insertHistory(table: HistoryTable, row: NewHistoryRow, lockKey: bigint | null): Promise<boolean> {
+  async #insertHistory(table: HistoryTable, row: NewHistoryRow, lockKey: LockGuard | null): Promise<boolean> {
     await this.#flushProgress();
     const { affectedRows } = await this.#run(() => this.#s.query(
       `INSERT INTO ${qualified(table)}
@@ -322,7 +323,7 @@ export class MysqlDriver implements Driver {
     return affectedRows === 1;
   }
 
-  async beginMigration(options: MigrationSessionOptions, lockKey: bigint | null): Promise<{ pid: number; lockHeld: boolean }> {
+  async beginMigration(options: MigrationSessionOptions, lockKey: LockGuard | null): Promise<{ pid: number; lockHeld: boolean }> {
     const wanted = this.#sessionValues(options);
     // One round trip in the usual case: the check that nothing changed the session rides along
     // with the session and lock checks, and the SET follows only when something did.
@@ -481,7 +482,7 @@ export function lockName(key: bigint): string {
 }
 
 /** mysql2 asks for CLIENT_FOUND_ROWS: an UPDATE's affectedRows counts the rows matched, changed or not. */
-function updateHistorySql(table: HistoryTable, lockKey: bigint | null): string {
+function updateHistorySql(table: HistoryTable, lockKey: LockGuard | null): string {
   return `UPDATE ${qualified(table)} SET status = COALESCE(?, status), statements_applied = COALESCE(?, statements_applied),
     duration_ms = COALESCE(?, duration_ms), checksum = COALESCE(?, checksum) WHERE version = ? AND ${lockKey === null ? 'TRUE' : lockHeldSql(lockKey)}`;
 }
@@ -491,8 +492,10 @@ function updateHistoryValues(version: number, change: HistoryChange): unknown[] 
     change.durationMs === undefined ? null : Math.round(change.durationMs), change.checksum ?? null, version];
 }
 
-function lockHeldSql(key: bigint): string {
-  return `COALESCE(IS_USED_LOCK(${quoteLiteral(lockName(key))}) = CONNECTION_ID(), FALSE)`;
+function lockHeldSql(guard: LockGuard): string {
+  // This driver offers no lease (no takeLease), so core never hands it one.
+  if (!('key' in guard)) throw new TypeError('the MySQL driver has no lease');
+  return `COALESCE(IS_USED_LOCK(${quoteLiteral(lockName(guard.key))}) = CONNECTION_ID(), FALSE)`;
 }
 
 /** The history table in MySQL's types (SPEC §3); TIMESTAMP(3) is stored in UTC and read as epoch ms. */
