@@ -643,7 +643,8 @@ export class PostgresDriver implements Driver {
   }
 
   async cancel(): Promise<void> {
-    await this.#session?.cancel();
+    // Behind a pooler the announced process id is the pooler's: only it can route a cancel.
+    await this.#session?.cancel(this.#claim?.pooled ? 'protocol' : undefined);
   }
 
   async close(): Promise<void> {
