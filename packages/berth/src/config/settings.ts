@@ -19,7 +19,7 @@ export interface SettingSpec {
 
 export type SettingKey =
   | 'databaseUrl' | 'dir' | 'allowEmpty' | 'table' | 'schema' | 'wait' | 'lockTimeout' | 'statementTimeout'
-  | 'lock' | 'leaseTtl' | 'logFormat' | 'quiet' | 'sslmode' | 'sslrootcert' | 'metricsFile' | 'metricsPush';
+  | 'logFormat' | 'quiet' | 'sslmode' | 'sslrootcert' | 'metricsFile' | 'metricsPush' | 'lock' | 'leaseTtl';
 
 export const SETTINGS: readonly SettingSpec[] = [
   { key: 'databaseUrl', flag: '-d, --database-url <url>', env: ['BERTH_DATABASE_URL', 'DATABASE_URL'], secret: true,
@@ -31,16 +31,16 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'wait', flag: '--wait <duration>', env: ['BERTH_WAIT'], defaultText: '0 (one attempt)', description: 'keep retrying the connection this long' },
   { key: 'lockTimeout', flag: '--lock-timeout <duration>', env: ['BERTH_LOCK_TIMEOUT'], defaultText: DEFAULTS.lockTimeout, description: "how long to wait for another runner's lock" },
   { key: 'statementTimeout', flag: '--statement-timeout <duration>', env: ['BERTH_STATEMENT_TIMEOUT'], defaultText: '0 (none)', description: 'statement_timeout for every migration statement' },
-  { key: 'lock', flag: '--lock <mode>', env: ['BERTH_LOCK'], defaultText: DEFAULTS.lock,
-    description: 'how runners exclude each other: advisory (a session advisory lock; a transaction pooler is refused, exit 6), lease (a heartbeated, fenced lease row in <table>_lock, which works through PgBouncer pool_mode=transaction; PostgreSQL only) or auto (advisory, or the lease where a transaction pooler is detected); see docs/locking.md' },
-  { key: 'leaseTtl', flag: '--lease-ttl <duration>', env: ['BERTH_LEASE_TTL'], defaultText: DEFAULTS.leaseTtl,
-    description: 'with the lease: how long it lives without a heartbeat (renewed every sixth of it); a frozen or killed holder is taken over this long after its last heartbeat' },
   { key: 'logFormat', flag: '--log-format <format>', env: ['BERTH_LOG_FORMAT'], defaultText: 'pretty on a TTY, json otherwise', description: 'pretty or json' },
   { key: 'quiet', flag: '-q, --quiet', env: ['BERTH_QUIET'], defaultText: 'false', description: 'only warnings, errors and the summary' },
   { key: 'sslmode', flag: '--sslmode <mode>', env: ['PGSSLMODE'], defaultText: 'disable', description: 'disable, require, verify-ca or verify-full (never falls back to plaintext)' },
   { key: 'sslrootcert', flag: '--sslrootcert <file>', env: ['PGSSLROOTCERT'], description: 'CA certificate for verify-ca / verify-full' },
   { key: 'metricsFile', flag: '--metrics-file <path>', env: ['BERTH_METRICS_FILE'], description: "write the run's Prometheus metrics to this file (atomically; for node_exporter's textfile collector)" },
   { key: 'metricsPush', flag: '--metrics-push <url>', env: ['BERTH_METRICS_PUSH'], description: "push the run's metrics to this Pushgateway (a failed push only warns)" },
+  { key: 'lock', flag: '--lock <mode>', env: ['BERTH_LOCK'], defaultText: DEFAULTS.lock,
+    description: 'how runners exclude each other: advisory (a session advisory lock; a transaction pooler is refused, exit 6), lease (a heartbeated, fenced lease row in <table>_lock, which works through PgBouncer pool_mode=transaction; PostgreSQL only) or auto (advisory, or the lease where a transaction pooler is detected); see docs/locking.md' },
+  { key: 'leaseTtl', flag: '--lease-ttl <duration>', env: ['BERTH_LEASE_TTL'], defaultText: DEFAULTS.leaseTtl,
+    description: 'with the lease: how long it lives without a heartbeat (renewed every sixth of it); a frozen or killed holder is taken over this long after its last heartbeat' },
 ];
 
 /**

@@ -8,8 +8,11 @@
  * Lease timings are shortened with --lease-ttl so that a takeover takes seconds; no test asserts
  * a duration (bench/lease-takeover.mjs measures them).
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
-import { jsonLines, runBerth, spawnBerth, writeMigrations, type RunResult } from '../helpers/cli.js';
+import { REPO_ROOT, jsonLines, runBerth, spawnBerth, writeMigrations, type RunResult } from '../helpers/cli.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { pgbouncerMissing, usePgBouncer } from '../helpers/pgbouncer.js';
 
@@ -48,6 +51,15 @@ const HOLDING_MIGRATION = [
   '}',
   '',
 ].join('\n');
+
+const ajv = new Ajv2020({ allErrors: true, strict: false });
+ajv.addFormat('date-time', (t: string) => !Number.isNaN(Date.parse(t)) && /^\d{4}-\d\d-\d\dT/.test(t));
+const validate = ajv.compile(JSON.parse(readFileSync(path.join(REPO_ROOT, 'docs/events/v1.schema.json'), 'utf8')));
+
+/** The lines of `results` that the published event schema refuses (none expected). */
+function invalidLines(...results: RunResult[]): unknown[] {
+  return results.flatMap((r) => jsonLines(r.stderr)).filter((e) => !validate(e)).map((e) => ({ e, errors: validate.errors?.slice(0, 3) }));
+}
 
 function summary(result: RunResult): Record<string, unknown> | undefined {
   return jsonLines(result.stderr).find((e) => e.event === 'run.summary');
@@ -95,8 +107,10 @@ describe.skipIf(missing)('the lease, behind PgBouncer in transaction mode', () =
     expect(acquired.length).toBeGreaterThan(0);
     for (const e of acquired) expect(e).toMatchObject({ lock: 'lease' });
     expect((await leaseRow()).released).toBe(true);
-    const { rows } = await db().admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'");
+    const { rows } = await db().admin.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())");
     expect(rows[0]!.n).toBe(0);
+    expect(invalidLines(...results)).toEqual([]);
   });
 
   it('a holder frozen with SIGSTOP past its lease is taken over; resumed, it commits nothing and exits 7', { timeout: 120_000 }, async () => {
@@ -123,6 +137,8 @@ describe.skipIf(missing)('the lease, behind PgBouncer in transaction mode', () =
     const first = await holder.exited;
     expect(first.code, first.stderr).toBe(7);
     expect(summary(first)).toMatchObject({ code: 'ERR_LEASE_LOST' });
+    // The takeover, the lost lease and the waits are events of the published schema.
+    expect(invalidLines(first, second)).toEqual([]);
     // The holder's own insert of migration 5 was rolled back by the fence: one row per migration.
     expect(await logRows()).toEqual([1, 2, 3, 3, 4, 5, 6]);
     expect(await history()).toEqual([
