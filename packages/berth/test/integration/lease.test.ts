@@ -147,6 +147,30 @@ describe.skipIf(missing)('the lease, behind PgBouncer in transaction mode', () =
     ]);
   });
 
+  it('a holder frozen while the server runs its SQL migration (sent in one message) is fenced at COMMIT: its insert is rolled back, exit 7', { timeout: 120_000 }, async () => {
+    await reset();
+    const dir = writeMigrations({ ...MIGRATIONS, '4_slow.up.sql': "SELECT pg_sleep(4);\nINSERT INTO applied_log (version) VALUES (4);" });
+    const args = ['migrate', '--dir', dir, '--log-format', 'json', '--lock', 'auto', '--lease-ttl', TTL, '--lock-timeout', '60s'];
+    const holder = spawnBerth(args, { env: { DATABASE_URL: bouncer().url(db().name), HOSTNAME: 'frozen-holder', BERTH_DEBUG: '1' } });
+    await holder.waitForOutput(/"event":"migration.start".*"version":4/, 30_000);
+    // The whole migration, COMMIT included, is on the server: the freeze cannot stop it, only the fence.
+    await expect.poll(async () => (await db().admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(4)%' AND state = 'active' AND pid <> pg_backend_pid()")).rows[0]!.n).toBe(1);
+    expect(holder.kill('SIGSTOP')).toBe(true);
+    let second: RunResult;
+    try {
+      second = await runBerth(args, { env: { DATABASE_URL: bouncer().url(db().name), HOSTNAME: 'second-runner' }, timeoutMs: 60_000 });
+    } finally {
+      holder.kill('SIGCONT');
+    }
+    expect(second.code, second.stderr).toBe(0);
+    expect(jsonLines(second.stderr).find((e) => e.event === 'lease.takeover')).toMatchObject({ previous: { pod: 'frozen-holder' } });
+    const first = await holder.exited;
+    expect(first.code, first.stderr).toBe(7);
+    expect(summary(first)).toMatchObject({ code: 'ERR_LEASE_LOST' });
+    expect(await logRows()).toEqual([1, 2, 3, 3, 4]);
+    expect((await history()).map((r) => r.host)).toEqual(['frozen-holder', 'frozen-holder', 'frozen-holder', 'second-runner']);
+  });
+
   it('SIGKILL of the holder: the next run takes the lease over after its expiry and applies everything', { timeout: 120_000 }, async () => {
     await reset();
     const dir = writeMigrations({ ...MIGRATIONS, '5_code.ts': HOLDING_MIGRATION });
