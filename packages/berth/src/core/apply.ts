@@ -272,9 +272,19 @@ function fromTemplate(strings: TemplateStringsArray, values: unknown[]): [string
 }
 
 async function begin(ctx: ApplyContext, step: Step, transaction: 'begin' | 'continue' | 'none'): Promise<void> {
+  let timeouts = fileTimeouts(ctx, step);
+  // Behind a transaction pooler (ctx.pid null) a SET outside a transaction would stay on whichever
+  // server session ran it, for other clients, and miss the file's statements, which may each run
+  // on another one: a no-transaction file runs there with the server's own timeouts.
+  if (transaction === 'none' && ctx.pid === null && Object.keys(timeouts).length > 0) {
+    ctx.onEvent({ event: 'plan.warning', code: 'W_POOLER_TIMEOUTS', version: step.migration.version,
+      message: `${step.file} runs without a transaction through a transaction pooler: its lock/statement timeouts (--statement-timeout, -- berth:lock-timeout, -- berth:statement-timeout) ` +
+        'cannot be SET for its statements there and are not applied; the server\'s own settings are in force' });
+    timeouts = {};
+  }
   const { pid, lockHeld } = await ctx.driver.beginMigration({
     transaction: transaction === 'begin',
-    ...fileTimeouts(ctx, step),
+    ...timeouts,
   }, ctx.lockKey);
   if (ctx.pid !== null && pid !== ctx.pid) throw sessionChanged(ctx, step, pid);
   if (!lockHeld) throw lockLost(ctx, step);

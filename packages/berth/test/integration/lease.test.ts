@@ -13,7 +13,7 @@ import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, jsonLines, runBerth, spawnBerth, writeMigrations, type RunResult } from '../helpers/cli.js';
-import { useTestDatabase } from '../helpers/db.js';
+import { connect, useTestDatabase } from '../helpers/db.js';
 import { pgbouncerMissing, usePgBouncer } from '../helpers/pgbouncer.js';
 
 const missing = pgbouncerMissing();
@@ -209,6 +209,41 @@ describe.skipIf(missing)('the lease, behind PgBouncer in transaction mode', () =
     expect(next.code, next.stderr).toBe(0);
     expect(jsonLines(next.stderr).some((e) => e.event === 'lease.takeover' || e.event === 'lock.wait')).toBe(false);
     expect(await logRows()).toEqual([1, 2, 3, 3, 4]);
+  });
+
+  it('--single-transaction and down work under the lease, and nothing berth SETs stays on the pooled server sessions', { timeout: 60_000 }, async () => {
+    await reset();
+    const files = {
+      ...MIGRATIONS,
+      '3_index.up.sql': '-- berth:no-transaction\n-- berth:statement-timeout 10s\n' + MIGRATIONS['3_index.up.sql'].split('\n').slice(1).join('\n'),
+      '4_slow.down.sql': 'DELETE FROM applied_log WHERE version = 4;',
+    };
+    const dir = writeMigrations(files);
+    const env = { DATABASE_URL: bouncer().url(db().name), BERTH_LOCK: 'lease', BERTH_STATEMENT_TIMEOUT: '20s' };
+    const first = await runBerth(['migrate', '--dir', dir, '--log-format', 'json', '--to', '2', '--single-transaction'], { env });
+    expect(first.code, first.stderr).toBe(0);
+    // The run ends with the no-transaction file: no later migration's RESET ALL tidies up after it.
+    const third = await runBerth(['migrate', '--dir', dir, '--log-format', 'json', '--to', '3'], { env });
+    expect(third.code, third.stderr).toBe(0);
+    // Its timeout could not be SET for its statements through the pool.
+    expect(jsonLines(third.stderr).find((e) => e.event === 'plan.warning' && e.code === 'W_POOLER_TIMEOUTS')).toMatchObject({ version: 3 });
+    // Every server session of the pool (five transactions at once take all of them) shows the defaults.
+    const clients = await Promise.all(Array.from({ length: 5 }, () => connect(bouncer().url(db().name))));
+    try {
+      await Promise.all(clients.map((c) => c.query('BEGIN')));
+      const seen = await Promise.all(clients.map(async (c) => (await c.query<{ s: string; i: string }>(
+        "SELECT current_setting('statement_timeout') AS s, current_setting('idle_in_transaction_session_timeout') AS i")).rows[0]));
+      for (const row of seen) expect(row).toEqual({ s: '0', i: '0' });
+      await Promise.all(clients.map((c) => c.query('COMMIT')));
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+    const rest = await runBerth(['migrate', '--dir', dir, '--log-format', 'json'], { env });
+    expect(rest.code, rest.stderr).toBe(0);
+    const down = await runBerth(['down', '--dir', dir, '--log-format', 'json', '--steps', '1'], { env });
+    expect(down.code, down.stderr).toBe(0);
+    expect(await logRows()).toEqual([1, 2, 3, 3]);
+    expect((await history()).map((r) => r.version)).toEqual(['1', '2', '3']);
   });
 
   it('--lock advisory (and the default) through the transaction pool is still refused, exit 6', async () => {
