@@ -389,6 +389,10 @@ export class PostgresDriver implements Driver {
   }
 
   async readLease(table: HistoryTable): Promise<LeaseHolder | null> {
+    // Every run with the advisory lock asks: look first, rather than leave an "undefined table"
+    // error in the server's log each time.
+    const { rows: found } = await this.#run(() => this.#s.query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [qualified(table)]));
+    if (!found[0]?.found) return null;
     try {
       const { rows } = await this.#run(() => this.#s.query<LeaseRow>(leaseSelect(table)));
       return rows[0] ? leaseHolder(rows[0]) : null;
