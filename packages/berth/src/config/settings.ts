@@ -38,7 +38,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'metricsFile', flag: '--metrics-file <path>', env: ['BERTH_METRICS_FILE'], description: "write the run's Prometheus metrics to this file (atomically; for node_exporter's textfile collector)" },
   { key: 'metricsPush', flag: '--metrics-push <url>', env: ['BERTH_METRICS_PUSH'], description: "push the run's metrics to this Pushgateway (a failed push only warns)" },
   { key: 'lock', flag: '--lock <mode>', env: ['BERTH_LOCK'], defaultText: DEFAULTS.lock,
-    description: 'how runners exclude each other: advisory (a session advisory lock; a transaction pooler is refused, exit 6), lease (a heartbeated, fenced lease row in <table>_lock, which works through PgBouncer pool_mode=transaction; PostgreSQL only) or auto (advisory, or the lease where a transaction pooler is detected); see docs/locking.md' },
+    description: 'how runners exclude each other: advisory (a session advisory lock; a transaction pooler is refused, exit 6), lease (a heartbeated, fenced lease row in <table>_lock, which works through PgBouncer pool_mode=transaction; PostgreSQL, MySQL, MariaDB) or auto (advisory, or the lease where a transaction pooler is detected); see docs/locking.md' },
   { key: 'leaseTtl', flag: '--lease-ttl <duration>', env: ['BERTH_LEASE_TTL'], defaultText: DEFAULTS.leaseTtl,
     description: 'with the lease: how long it lives without a heartbeat (renewed every sixth of it); a frozen or killed holder is taken over this long after its last heartbeat' },
 ];

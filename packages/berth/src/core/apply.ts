@@ -254,8 +254,12 @@ async function runBody(ctx: ApplyContext, step: Step, afterStatement: (done: num
       try {
         const { rows } = await ctx.driver.execute(sql, values);
         count++;
+        // Under a lease, a code migration outside a transaction records its progress after each
+        // statement, as a SQL file does: the write checks the fence before the next one runs.
+        if (isLease(ctx)) await afterStatement(count);
         return rows as R[];
       } catch (err) {
+        if (err instanceof BerthError) throw err;
         throw codeStatementError(ctx, step, callSite, err);
       }
     },

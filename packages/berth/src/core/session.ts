@@ -123,7 +123,7 @@ export function createSession(settings: Settings, options: Pick<MigratorOptions,
     const leaseCapable = driver.takeLease !== undefined && driver.capabilities.multipleConnections;
     if (settings.lock === 'lease' && !leaseCapable) {
       throw new ConfigError('ERR_CONFIG_INVALID',
-        `--lock lease (BERTH_LOCK) is not available on ${c.target.redacted}: the lease exists for PostgreSQL servers only. Use --lock advisory or auto there.`);
+        `--lock lease (BERTH_LOCK) is not available on ${c.target.redacted}: the lease needs a database server (PostgreSQL, MySQL, MariaDB) that a second connection can reach. Use --lock advisory or auto there.`);
     }
     let transactionPool = false;
     let unset: readonly UnsetSetting[] | undefined;

@@ -11,6 +11,9 @@ import {
   type HistoryTable,
   type HistoryWrite,
   type InspectedTable,
+  type LeaseClaim,
+  type LeaseHolder,
+  type LeaseTake,
   type LockGuard,
   type LockHolder,
   type MigrationSessionOptions,
@@ -153,6 +156,68 @@ export class MysqlDriver implements Driver {
 
   async unlock(key: bigint): Promise<void> {
     await this.#run(() => this.#s.query('SELECT RELEASE_LOCK(?)', [lockName(key)]));
+  }
+
+  async takeLease(table: HistoryTable, claim: LeaseClaim, ttlMs: number): Promise<LeaseTake> {
+    let prev = await this.readLease(table);
+    if (!prev) {
+      // CREATE TABLE IF NOT EXISTS waits on the table's metadata lock: two runners creating it at
+      // once both succeed. The row is inserted once (INSERT IGNORE), free since the epoch.
+      await this.#run(() => this.#s.query(`CREATE TABLE IF NOT EXISTS ${qualified(table)} (
+        id TINYINT NOT NULL PRIMARY KEY,
+        token BIGINT NOT NULL UNIQUE,
+        holder_pod VARCHAR(255) NULL,
+        holder_host VARCHAR(255) NULL,
+        holder_pid INT NULL,
+        berth_version VARCHAR(64) NULL,
+        since TIMESTAMP(3) NULL DEFAULT NULL,
+        heartbeat_at TIMESTAMP(3) NULL DEFAULT NULL,
+        expires_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        released BOOLEAN NOT NULL
+      )`));
+      await this.#run(() => this.#s.query(`INSERT IGNORE INTO ${qualified(table)} (id, token, expires_at, released) VALUES (1, 0, FROM_UNIXTIME(1), TRUE)`));
+      prev = await this.readLease(table);
+      if (!prev) throw new ConnectionLostError(`the lease table ${table.schema}.${table.table} has no row`);
+    }
+    // Concurrent takers queue on the row; each re-reads it (a locking read) before its WHERE.
+    const { affectedRows } = await this.#run(() => this.#s.query(
+      `UPDATE ${qualified(table)} SET token = token + 1, holder_pod = ?, holder_host = ?, holder_pid = ?, berth_version = ?,
+          since = NOW(3), heartbeat_at = NOW(3), expires_at = NOW(3) + INTERVAL ? MICROSECOND, released = FALSE
+        WHERE id = 1 AND expires_at <= NOW(3)`,
+      [claim.pod, claim.host, claim.pid, claim.berthVersion, Math.round(ttlMs) * 1000]));
+    if (affectedRows !== 1) return { token: null, holder: prev };
+    // Ours for the next ttlMs: nobody else can have moved the token since.
+    const now = await this.readLease(table);
+    return { token: BigInt(now!.token), previous: prev.since === null ? null : prev };
+  }
+
+  async renewLease(table: HistoryTable, token: bigint, ttlMs: number): Promise<boolean> {
+    const { affectedRows } = await this.#run(() => this.#s.query(
+      `UPDATE ${qualified(table)} SET heartbeat_at = NOW(3), expires_at = NOW(3) + INTERVAL ? MICROSECOND
+        WHERE id = 1 AND token = ? AND NOT released AND expires_at > NOW(3)`, [Math.round(ttlMs) * 1000, token.toString()]));
+    return affectedRows === 1;
+  }
+
+  async releaseLease(table: HistoryTable, token: bigint): Promise<void> {
+    await this.#run(() => this.#s.query(
+      `UPDATE ${qualified(table)} SET released = TRUE, expires_at = NOW(3) WHERE id = 1 AND token = ? AND NOT released`, [token.toString()]));
+  }
+
+  async readLease(table: HistoryTable): Promise<LeaseHolder | null> {
+    const [exists] = await this.#rows('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [table.schema, table.table]);
+    if (!exists) return null;
+    const [row] = await this.#rows<{
+      token: string; holder_pod: string | null; holder_host: string | null; holder_pid: number | null; berth_version: string | null;
+      since_ms: string | null; age_ms: string | null; released: unknown; expired: unknown;
+    }>(`SELECT CAST(token AS CHAR) AS token, holder_pod, holder_host, holder_pid, berth_version, UNIX_TIMESTAMP(since) * 1000 AS since_ms,
+          TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(3)) DIV 1000 AS age_ms, released, expires_at <= NOW(3) AS expired
+        FROM ${qualified(table)} WHERE id = 1`);
+    if (!row) return null;
+    return {
+      token: String(row.token), pod: row.holder_pod, host: row.holder_host, pid: row.holder_pid === null ? null : Number(row.holder_pid),
+      berthVersion: row.berth_version, since: row.since_ms === null ? null : new Date(Number(row.since_ms)).toISOString(),
+      heartbeatAgeMs: row.age_ms === null ? null : Number(row.age_ms), released: Number(row.released) === 1, expired: Number(row.expired) === 1,
+    };
   }
 
   async readHistory(table: HistoryTable): Promise<HistoryRow[] | null> {
@@ -493,8 +558,12 @@ function updateHistoryValues(version: number, change: HistoryChange): unknown[] 
 }
 
 function lockHeldSql(guard: LockGuard): string {
-  // This driver offers no lease (no takeLease), so core never hands it one.
-  if (!('key' in guard)) throw new TypeError('the MySQL driver has no lease');
+  // DDL commits on its own in MySQL: the lease is checked in every history write instead, which
+  // is what every migration passes through (started, each statement, applied).
+  if ('lease' in guard) {
+    return `EXISTS (SELECT 1 FROM ${qualified(guard.lease)} WHERE id = 1 AND token = ${BigInt.asIntN(64, guard.token).toString()}
+      AND NOT released AND expires_at > NOW(3))`;
+  }
   return `COALESCE(IS_USED_LOCK(${quoteLiteral(lockName(guard.key))}) = CONNECTION_ID(), FALSE)`;
 }
 
