@@ -10,6 +10,10 @@ export const DEFAULTS = Object.freeze({
   lockTimeout: '15m',
   /** No statement_timeout. */
   statementTimeout: '0',
+  /** The session advisory lock, as before the lease existed; auto and lease are asked for. */
+  lock: 'advisory',
+  /** A lease unrenewed this long is free; renewed every sixth of it (5 s). */
+  leaseTtl: '30s',
   allowEmpty: false,
   /** --http stops serving as soon as the command is done. */
   linger: '0',

@@ -126,6 +126,7 @@ export const ERROR_CODES = {
   ERR_CONNECTION_LOST: OutcomeUnknownError,
   ERR_DB_SERVER: OutcomeUnknownError,
   ERR_LOCK_LOST: OutcomeUnknownError,
+  ERR_LEASE_LOST: OutcomeUnknownError,
   ERR_INTERRUPTED: InterruptedError,
   ERR_INTERNAL: InternalError,
 } as const;

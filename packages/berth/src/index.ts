@@ -4,13 +4,13 @@
  */
 export { createMigrator, DEFAULT_DIR, DEFAULT_TABLE, DEFAULT_LOCK_TIMEOUT_MS } from './core/migrator.js';
 export type {
-  Migrator, MigratorOptions, ProgressSnapshot, MigrationInProgress, SessionActivity, UpOptions, UpResult, PlannedMigration, ApplyTarget, DownResult, HistoryChangeReport, AwaitOptions, AwaitResult, AppliedMigration, StatusReport, StatusEntry, CheckResult,
+  Migrator, MigratorOptions, LockMode, ProgressSnapshot, MigrationInProgress, SessionActivity, UpOptions, UpResult, PlannedMigration, ApplyTarget, DownResult, HistoryChangeReport, AwaitOptions, AwaitResult, AppliedMigration, StatusReport, StatusEntry, CheckResult,
 } from './core/migrator.js';
 export type { BerthEvent, EventListener } from './core/events.js';
 export type { DownTarget } from './core/plan.js';
 export type { BaselineFrom, ForeignTool } from './core/adopt.js';
 export type { MigrationContext } from './core/apply.js';
-export type { LockHolder, HistoryStatus } from './drivers/driver.js';
+export type { LockHolder, LeaseHolder, HistoryStatus } from './drivers/driver.js';
 export type { SslMode } from './config/database-url.js';
 export {
   BerthError, MigrationFailedError, ConfigError, UnreachableError, LockTimeoutError, ValidationError,
@@ -23,3 +23,4 @@ export type { DatabaseTarget } from './config/database-url.js';
 /** The durations berth's flags take (`500ms`, `30s`, `5m`, `1h`, bare seconds), for a host's own settings. */
 export { parseDuration, formatDuration } from './duration.js';
 export { describeHolder as describeLockHolder } from './core/lock.js';
+export { describeLease } from './core/lease.js';

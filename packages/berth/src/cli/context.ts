@@ -44,6 +44,8 @@ export function makeMigrator(config: ResolvedConfig, io: CliIo, onEvent: EventLi
     wait: config.waitMs,
     lockTimeout: config.lockTimeoutMs,
     statementTimeout: config.statementTimeoutMs,
+    lock: config.lock,
+    leaseTtl: config.leaseTtlMs,
     ...(config.sslmode ? { sslmode: config.sslmode } : {}),
     ...(config.sslrootcert ? { sslrootcert: config.sslrootcert } : {}),
     sslOverridesUrl: config.sslFromFlag,

@@ -1,5 +1,5 @@
 import { maskUrlCredentials } from '../config/database-url.js';
-import { describeLockHolder as describeHolder, type BerthEvent } from '../index.js';
+import { describeLease, describeLockHolder as describeHolder, type BerthEvent } from '../index.js';
 import { formatDuration } from '../duration.js';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
@@ -109,8 +109,10 @@ export function describeEvent(e: BerthEvent): { level: Level; msg: string } {
     // PostgreSQL's version is a bare number; other drivers name their server in it.
     case 'connect.ok': return { level: 'info', msg: `connected to ${e.target} (${/^\d/.test(e.serverVersion) ? `PostgreSQL ${e.serverVersion}` : e.serverVersion}${e.pooled ? ', through a pooler' : ''}, attempt ${e.attempt})` };
     case 'connect.warning': return { level: 'warn', msg: e.message };
-    case 'lock.wait': return { level: 'info', msg: `waiting for the migration lock on ${e.table} (${formatDuration(e.lockWaitMs)} so far): ${describeHolder(e.holder)}` };
-    case 'lock.acquired': return { level: 'info', msg: `acquired the migration lock on ${e.table}${e.lockWaitMs > 0 ? ` after ${formatDuration(e.lockWaitMs)}` : ''}` };
+    case 'lock.wait': return { level: 'info', msg: `waiting for the migration lock on ${e.table} (${formatDuration(e.lockWaitMs)} so far): ${e.lease ? `a lease ${describeLease(e.lease)}` : describeHolder(e.holder)}` };
+    case 'lock.acquired': return { level: 'info', msg: `acquired the migration ${e.lock === 'lease' ? `lease (token ${e.token})` : 'lock'} on ${e.table}${e.lockWaitMs > 0 ? ` after ${formatDuration(e.lockWaitMs)}` : ''}${e.reason ? `: ${e.reason}` : ''}` };
+    case 'lease.takeover': return { level: 'warn', msg: `took over the expired migration lease on ${e.table} (now token ${e.token}), ${describeLease(e.previous)}: that runner stopped renewing it (frozen, killed or cut off), and it can no longer commit anything` };
+    case 'lease.lost': return { level: 'error', msg: `lost the migration lease on ${e.table} (token ${e.token}): ${e.reason}` };
     case 'lock.released': return { level: 'debug', msg: `released the migration lock on ${e.table}` };
     case 'history.created': return { level: 'info', msg: `created history table ${e.table}` };
     case 'plan.warning': return { level: 'warn', msg: e.message };

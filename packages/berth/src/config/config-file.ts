@@ -43,7 +43,7 @@ export const CONFIG_FILE_NAMES = [
   'berth.config.mjs',
 ] as const;
 
-type DurationKey = 'wait' | 'lockTimeout' | 'statementTimeout' | 'linger';
+type DurationKey = 'wait' | 'lockTimeout' | 'statementTimeout' | 'linger' | 'leaseTtl';
 
 /**
  * The content of a config file, for authors of `berth.config.ts` (`satisfies BerthConfigFile`):
@@ -194,7 +194,7 @@ export interface ConfigFileValues {
   readonly problems: readonly string[];
 }
 
-const DURATION_KEYS: ReadonlySet<string> = new Set<DurationKey>(['wait', 'lockTimeout', 'statementTimeout', 'linger']);
+const DURATION_KEYS: ReadonlySet<string> = new Set<DurationKey>(['wait', 'lockTimeout', 'statementTimeout', 'linger', 'leaseTtl']);
 /** File paths: a relative one in a config file is relative to the file's folder. */
 const PATH_KEYS: ReadonlySet<string> = new Set(['dir', 'sslrootcert', 'metricsFile']);
 const KEYS: ReadonlySet<string> = new Set(SETTINGS.map((s) => s.key));

@@ -28,6 +28,8 @@ export interface ResolvedConfig {
   readonly waitMs: number;
   readonly lockTimeoutMs: number;
   readonly statementTimeoutMs: number;
+  readonly lock: 'advisory' | 'lease' | 'auto';
+  readonly leaseTtlMs: number;
   readonly logFormat: 'pretty' | 'json' | undefined;
   readonly quiet: boolean;
   readonly sslmode: SslMode | undefined;
@@ -78,6 +80,8 @@ const schema = z.object({
   wait: duration,
   lockTimeout: timeout,
   statementTimeout: timeout,
+  lock: z.enum(['advisory', 'lease', 'auto'], { error: 'must be advisory, lease or auto' }),
+  leaseTtl: z.pipe(timeout, z.number().check(z.minimum(1_000, 'must be at least 1s'))),
   logFormat: z.optional(z.enum(['pretty', 'json'], { error: 'must be pretty or json' })),
   quiet: bool,
   sslmode: z.optional(z.enum(SSL_MODES as [SslMode, ...SslMode[]], { error: `must be one of ${SSL_MODES.join(', ')}` })),
@@ -170,6 +174,8 @@ export function resolveConfig(input: ResolveInput): ResolvedConfig {
     waitMs: v.wait,
     lockTimeoutMs: v.lockTimeout,
     statementTimeoutMs: v.statementTimeout,
+    lock: v.lock,
+    leaseTtlMs: v.leaseTtl,
     logFormat: v.logFormat,
     quiet: v.quiet,
     sslmode: v.sslmode,

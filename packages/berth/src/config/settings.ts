@@ -19,7 +19,7 @@ export interface SettingSpec {
 
 export type SettingKey =
   | 'databaseUrl' | 'dir' | 'allowEmpty' | 'table' | 'schema' | 'wait' | 'lockTimeout' | 'statementTimeout'
-  | 'logFormat' | 'quiet' | 'sslmode' | 'sslrootcert' | 'metricsFile' | 'metricsPush' | 'http' | 'linger';
+  | 'logFormat' | 'quiet' | 'sslmode' | 'sslrootcert' | 'metricsFile' | 'metricsPush' | 'http' | 'linger' | 'lock' | 'leaseTtl';
 
 export const SETTINGS: readonly SettingSpec[] = [
   { key: 'databaseUrl', flag: '-d, --database-url <url>', env: ['BERTH_DATABASE_URL', 'DATABASE_URL'], secret: true,
@@ -39,6 +39,10 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'metricsPush', flag: '--metrics-push <url>', env: ['BERTH_METRICS_PUSH'], description: "push the run's metrics to this Pushgateway (a failed push only warns)" },
   { key: 'http', flag: '--http <addr>', env: ['BERTH_HTTP'], description: 'serve live /metrics, /healthz (alive, database session responsive) and /readyz (schema current) on this address while berth runs: :9464, 0.0.0.0:9464, 127.0.0.1:0 (any free port); a port in use exits 2 (ERR_HTTP_LISTEN)' },
   { key: 'linger', flag: '--linger <duration>', env: ['BERTH_LINGER'], defaultText: DEFAULTS.linger, description: 'with --http, keep serving this long after the command finished, so a scrape sees the final state (SIGTERM ends it at once, with the exit code)' },
+  { key: 'lock', flag: '--lock <mode>', env: ['BERTH_LOCK'], defaultText: DEFAULTS.lock,
+    description: 'how runners exclude each other: advisory (a session advisory lock; a transaction pooler is refused, exit 6), lease (a heartbeated, fenced lease row in <table>_lock, which works through PgBouncer pool_mode=transaction; PostgreSQL, MySQL, MariaDB) or auto (advisory, or the lease where a transaction pooler is detected); see docs/locking.md' },
+  { key: 'leaseTtl', flag: '--lease-ttl <duration>', env: ['BERTH_LEASE_TTL'], defaultText: DEFAULTS.leaseTtl,
+    description: 'with the lease: how long it lives without a heartbeat (renewed every sixth of it); a frozen or killed holder is taken over this long after its last heartbeat' },
 ];
 
 /**

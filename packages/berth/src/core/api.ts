@@ -11,6 +11,8 @@ import type { DownTarget } from './plan.js';
  * them to one session of settings, events and connections (core/session.ts).
  */
 
+export type LockMode = 'advisory' | 'lease' | 'auto';
+
 /** Options of `createMigrator`. Durations are a string (`30s`, `500ms`, `5m`) or milliseconds. */
 export interface MigratorOptions {
   /** A postgres:// or pglite:// URL, or a function returning one (called for every connection attempt). */
@@ -32,6 +34,14 @@ export interface MigratorOptions {
   readonly lockTimeout?: string | number;
   /** Session-wide statement_timeout. Default `0`: none. */
   readonly statementTimeout?: string | number;
+  /**
+   * How runners exclude each other (docs/locking.md): `advisory` (default) a session advisory
+   * lock; `lease` a heartbeated, fenced lease row, which works through a transaction pooler;
+   * `auto` the advisory lock, or the lease where a transaction pooler is detected.
+   */
+  readonly lock?: LockMode;
+  /** How long a lease lives without a heartbeat (renewed every sixth of it). Default `30s`. */
+  readonly leaseTtl?: string | number;
   readonly sslmode?: SslMode;
   readonly sslrootcert?: string;
   /** True when sslmode/sslrootcert must win over the URL's own parameters (a CLI flag does). */

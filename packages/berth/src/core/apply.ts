@@ -3,7 +3,7 @@ import type { Directives, Migration, Statement } from '../source/types.js';
 import { formatDuration } from '../duration.js';
 import { redactSecrets } from '../config/database-url.js';
 import type { Dialect } from '../drivers/dialect.js';
-import { ConnectionLostError, DriverQueryError, type Driver, type HistoryTable, type HistoryWrite } from '../drivers/driver.js';
+import { ConnectionLostError, DriverQueryError, type Driver, type HistoryTable, type HistoryWrite, type LockGuard } from '../drivers/driver.js';
 import { BerthError, InterruptedError, MigrationFailedError, OutcomeUnknownError, TargetRejectedError, toBerthError } from '../errors.js';
 import type { EventListener } from './events.js';
 import { ownStatementError } from './guard-driver.js';
@@ -24,9 +24,13 @@ export type CodeMigrationFn = (ctx: MigrationContext) => unknown;
 export interface ApplyContext {
   readonly driver: Driver;
   readonly table: HistoryTable;
-  readonly lockKey: bigint | null;
-  /** The backend pid seen at connect; any other pid later means the session was swapped. */
-  readonly pid: number;
+  /** What every history write and COMMIT is checked against: the advisory lock, or the lease's token. */
+  readonly lockKey: LockGuard | null;
+  /**
+   * The backend pid seen at connect; any other pid later means the session was swapped. Null
+   * under a lease behind a transaction pooler, where that is expected.
+   */
+  readonly pid: number | null;
   /** The role berth connected as. */
   readonly user: string;
   /** The target's dialect, for the GRANT a privilege error suggests. */
@@ -82,7 +86,8 @@ export async function runInTransaction(ctx: ApplyContext, step: Step, mode: 'own
   const started = Date.now();
   emitStart(ctx, step, true);
   try {
-    const lockVerified = ctx.lock.verified;
+    // A lease can expire while nothing runs: it is checked before each migration, not only before COMMIT.
+    const lockVerified = ctx.lock.verified && !isLease(ctx);
     ctx.lock.verified = false;
     if (mode === 'own' && step.body.kind === 'sql' && ctx.driver.runScript) {
       await runAsOneMessage(ctx, step, step.body.statements, lockVerified);
@@ -249,8 +254,12 @@ async function runBody(ctx: ApplyContext, step: Step, afterStatement: (done: num
       try {
         const { rows } = await ctx.driver.execute(sql, values);
         count++;
+        // Under a lease, a code migration outside a transaction records its progress after each
+        // statement, as a SQL file does: the write checks the fence before the next one runs.
+        if (isLease(ctx)) await afterStatement(count);
         return rows as R[];
       } catch (err) {
+        if (err instanceof BerthError) throw err;
         throw codeStatementError(ctx, step, callSite, err);
       }
     },
@@ -267,11 +276,21 @@ function fromTemplate(strings: TemplateStringsArray, values: unknown[]): [string
 }
 
 async function begin(ctx: ApplyContext, step: Step, transaction: 'begin' | 'continue' | 'none'): Promise<void> {
+  let timeouts = fileTimeouts(ctx, step);
+  // Behind a transaction pooler (ctx.pid null) a SET outside a transaction would stay on whichever
+  // server session ran it, for other clients, and miss the file's statements, which may each run
+  // on another one: a no-transaction file runs there with the server's own timeouts.
+  if (transaction === 'none' && ctx.pid === null && Object.keys(timeouts).length > 0) {
+    ctx.onEvent({ event: 'plan.warning', code: 'W_POOLER_TIMEOUTS', version: step.migration.version,
+      message: `${step.file} runs without a transaction through a transaction pooler: its lock/statement timeouts (--statement-timeout, -- berth:lock-timeout, -- berth:statement-timeout) ` +
+        'cannot be SET for its statements there and are not applied; the server\'s own settings are in force' });
+    timeouts = {};
+  }
   const { pid, lockHeld } = await ctx.driver.beginMigration({
     transaction: transaction === 'begin',
-    ...fileTimeouts(ctx, step),
+    ...timeouts,
   }, ctx.lockKey);
-  if (pid !== ctx.pid) throw sessionChanged(ctx, step, pid);
+  if (ctx.pid !== null && pid !== ctx.pid) throw sessionChanged(ctx, step, pid);
   if (!lockHeld) throw lockLost(ctx, step);
 }
 
@@ -327,7 +346,19 @@ function normalise(ctx: ApplyContext, step: Step, err: unknown): BerthError {
   return toBerthError(err);
 }
 
+function isLease(ctx: ApplyContext): boolean {
+  return ctx.lockKey !== null && 'lease' in ctx.lockKey;
+}
+
 function lockLost(ctx: ApplyContext, step: Step): OutcomeUnknownError {
+  if (ctx.lockKey !== null && 'lease' in ctx.lockKey) {
+    const lease = `${ctx.lockKey.lease.schema}.${ctx.lockKey.lease.table}`;
+    return new OutcomeUnknownError('ERR_LEASE_LOST',
+      `the migration lease (${lease}, token ${ctx.lockKey.token}) expired or was taken over by another runner before ${step.file} could be recorded: ` +
+      'its heartbeat stopped for longer than --lease-ttl (was berth frozen, or the database out of its reach?). Nothing of this migration was committed. ' +
+      'Run berth again: it reads the history table and continues from what was committed.',
+      { details: { lease, token: ctx.lockKey.token.toString(), file: step.file } });
+  }
   // Behind a pooler the likelier cause is the pooler itself, not a migration.
   const why = ctx.pooled
     ? '(the connection goes through a pooler, which may have closed or reset berth\'s server session: a RECONNECT or KILL ' +

@@ -1,4 +1,4 @@
-import type { LockHolder, UnsetSetting } from '../drivers/driver.js';
+import type { LeaseHolder, LockHolder, UnsetSetting } from '../drivers/driver.js';
 
 /**
  * The events the library emits while it works. The CLI renders each as one log line (JSON or
@@ -11,8 +11,14 @@ export type BerthEvent =
   | { event: 'connect.retry'; attempt: number; target: string; reason: string; delayMs: number; remainingMs: number }
   | { event: 'connect.ok'; attempt: number; target: string; serverVersion: string; durationMs: number; pooled?: boolean }
   | { event: 'connect.warning'; code: string; message: string; settings: readonly UnsetSetting[] }
-  | { event: 'lock.wait'; lockWaitMs: number; holder: LockHolder | null; table: string }
-  | { event: 'lock.acquired'; lockWaitMs: number; table: string }
+  /** `lease`: the lease row's holder, when the lock waited for is a lease (or one blocks the advisory lock). */
+  | { event: 'lock.wait'; lockWaitMs: number; holder: LockHolder | null; table: string; lease?: LeaseHolder }
+  /** `lock`: which one was taken (--lock); `token`: the lease's fencing token. */
+  | { event: 'lock.acquired'; lockWaitMs: number; table: string; lock?: 'advisory' | 'lease'; token?: string; reason?: string }
+  /** An expired lease was taken over from `previous` (which stopped its heartbeat: frozen, killed, cut off). */
+  | { event: 'lease.takeover'; table: string; token: string; previous: LeaseHolder }
+  /** The heartbeat found this runner's lease expired or taken over: nothing more of the run can commit. */
+  | { event: 'lease.lost'; table: string; token: string; reason: string }
   | { event: 'lock.released'; table: string }
   | { event: 'history.created'; table: string }
   | { event: 'plan.warning'; code: string; message: string; version?: number }

@@ -13,6 +13,7 @@ export type OwnOperation = 'lock' | 'read' | 'create' | 'write' | 'session';
 /** The driver methods that run berth's own SQL, and what each is for. */
 const OWN_OPERATIONS: Readonly<Partial<Record<keyof Driver, OwnOperation>>> = {
   tryLock: 'lock', lockHolder: 'lock', unlock: 'lock', watchUnlock: 'lock',
+  takeLease: 'lock', renewLease: 'lock', releaseLease: 'lock', readLease: 'lock',
   readHistory: 'read', historySummary: 'read', inspectTables: 'read',
   ensureHistoryTable: 'create',
   writeHistory: 'write',

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { formatDuration } from '../duration.js';
-import type { Driver, HistoryTable, LockHolder } from '../drivers/driver.js';
+import type { Driver, HistoryTable, LeaseHolder, LockHolder } from '../drivers/driver.js';
 import { LockTimeoutError } from '../errors.js';
 import type { EventListener } from './events.js';
+import { describeLease } from './lease.js';
 import { sleep } from './sleep.js';
 
 /**
@@ -24,7 +25,12 @@ const MAX_POLL_MS = 200;
 // Where it can, polling only covers a holder that died without unlocking (its session's end frees
 // the lock): waiters then poll rarely, and leave the CPU to the holder.
 const MAX_POLL_WOKEN_MS = 1_000;
-const REPORT_EVERY_MS = 5_000;
+export const REPORT_EVERY_MS = 5_000;
+
+/** The sleep before the next attempt: doubling from FIRST_POLL_MS to a cap, with jitter. */
+export function pollDelay(attempt: number, woken: boolean): number {
+  return Math.min(woken ? MAX_POLL_WOKEN_MS : MAX_POLL_MS, FIRST_POLL_MS * 2 ** attempt) * (0.5 + Math.random() * 0.5);
+}
 
 /**
  * Takes the lock by polling `pg_try_advisory_lock` with jitter. A blocking `pg_advisory_lock`
@@ -38,7 +44,14 @@ export async function acquireLock(
   driver: Driver,
   key: bigint,
   table: string,
-  options: { timeoutMs: number; onEvent: EventListener; signal?: AbortSignal; unneeded?: () => Promise<boolean> },
+  options: {
+    timeoutMs: number; onEvent: EventListener; signal?: AbortSignal; unneeded?: () => Promise<boolean>;
+    /**
+     * Asked once the lock is taken: a lease another runner holds on the same history table
+     * (through a transaction pooler, with `auto`). The lock is then given back and waited for again.
+     */
+    leaseHolder?: () => Promise<LeaseHolder | null>;
+  },
 ): Promise<number | undefined> {
   const started = Date.now();
   let lastReport = -Infinity;
@@ -50,10 +63,15 @@ export async function acquireLock(
   try {
     for (let attempt = 0; ; attempt++) {
       released = false;
+      let lease: LeaseHolder | null = null;
       if (await driver.tryLock(key)) {
-        const lockWaitMs = Date.now() - started;
-        options.onEvent({ event: 'lock.acquired', lockWaitMs, table });
-        return lockWaitMs;
+        lease = (await options.leaseHolder?.()) ?? null;
+        if (lease === null) {
+          const lockWaitMs = Date.now() - started;
+          options.onEvent({ event: 'lock.acquired', lockWaitMs, table, lock: 'advisory' });
+          return lockWaitMs;
+        }
+        await driver.unlock(key);
       }
       // Only a runner that has to wait listens: the uncontended run pays no extra round trip.
       if (attempt === 0 && driver.watchUnlock) unwatch = await driver.watchUnlock(key, () => {
@@ -62,18 +80,18 @@ export async function acquireLock(
       });
       const waited = Date.now() - started;
       if (waited - lastReport >= REPORT_EVERY_MS || waited >= options.timeoutMs) {
-        if (driver.capabilities.multipleConnections) holder = await driver.lockHolder(key);
+        if (driver.capabilities.multipleConnections && !lease) holder = await driver.lockHolder(key);
         lastReport = waited;
-        options.onEvent({ event: 'lock.wait', lockWaitMs: waited, holder, table });
+        options.onEvent({ event: 'lock.wait', lockWaitMs: waited, holder, table, ...(lease ? { lease } : {}) });
       }
       if (waited >= options.timeoutMs) {
         throw new LockTimeoutError('ERR_LOCK_TIMEOUT',
-          `the migration lock on ${table} was not acquired within --lock-timeout ${formatDuration(options.timeoutMs)}: ${describeHolder(holder)}. ` +
+          `the migration lock on ${table} was not acquired within --lock-timeout ${formatDuration(options.timeoutMs)}: ${lease ? `a lease ${describeLease(lease)}` : describeHolder(holder)}. ` +
           'Another runner is migrating; retry later, or raise --lock-timeout if its migrations are long.',
           { details: { holder, lockWaitMs: waited } });
       }
       if (!released) {
-        const poll = Math.min(unwatch ? MAX_POLL_WOKEN_MS : MAX_POLL_MS, FIRST_POLL_MS * 2 ** attempt) * (0.5 + Math.random() * 0.5);
+        const poll = pollDelay(attempt, unwatch !== undefined);
         await sleep(Math.min(poll, Math.max(1, options.timeoutMs - waited)), options.signal, (w) => {
           wake = w;
         });

@@ -4,17 +4,19 @@ import type { AppliedMigration, HistoryChangeReport, MigratorOptions } from './a
 import { adoptionRequiredError, candidateSchemas, explainHistoryError, findForeignHistories, recordsNothing } from './adopt.js';
 import { connect, sessionKeeper, settingsWarning, type ConnectOptions, type Connection } from './connect.js';
 import type { EventListener } from './events.js';
+import { acquireLease } from './lease.js';
 import { acquireLock, lockKey } from './lock.js';
 import { ProgressTracker, type ProgressSnapshot } from './progress.js';
 import type { Plan } from './plan.js';
-import { DEFAULT_TABLE, type Settings } from './settings.js';
-import type { HistoryRow, HistoryTable } from '../drivers/driver.js';
+import { DEFAULT_TABLE, LEASE_SUFFIX, type Settings } from './settings.js';
+import type { HistoryRow, HistoryTable, LockGuard, UnsetSetting } from '../drivers/driver.js';
 import { driverFor, parseDatabaseUrl } from '../drivers/registry.js';
 import { ConfigError, TargetRejectedError, ValidationError } from '../errors.js';
 import type { CodeMigration } from '../load-module.js';
 import { checkBodies, readMigrations } from '../source/read-migrations.js';
 import type { Migration } from '../source/types.js';
 import { BERTH_VERSION } from '../version.js';
+import { hostname } from 'node:os';
 
 /**
  * What every operation of one migrator shares: its settings and events, its connections (each
@@ -125,18 +127,63 @@ export function createSession(settings: Settings, options: Pick<MigratorOptions,
   async function withLock<T>(c: Connection, table: HistoryTable, fn: (ctx: ApplyContext, history: HistoryRow[]) => Promise<T>,
     unneeded?: () => Promise<T | undefined>, foreign: 'refuse' | 'adopt' = 'refuse'): Promise<T> {
     const { driver, server } = c;
-    // Behind a pooler: refused here, before the lock, if the session is not berth's own.
-    const unset = await driver.claimSession?.();
-    if (server.pooled && unset?.length) emit(settingsWarning(c.target.redacted, unset));
     const key = lockKey(server.database, table);
     const tableName = `${table.schema}.${table.table}`;
+    const leaseTable: HistoryTable = { schema: table.schema, table: `${table.table}${LEASE_SUFFIX}` };
+    // The lease needs a second connection (its heartbeat) and a driver that has one.
+    const leaseCapable = driver.takeLease !== undefined && driver.capabilities.multipleConnections;
+    if (settings.lock === 'lease' && !leaseCapable) {
+      throw new ConfigError('ERR_CONFIG_INVALID',
+        `--lock lease (BERTH_LOCK) is not available on ${c.target.redacted}: the lease needs a database server (PostgreSQL, MySQL, MariaDB) that a second connection can reach. Use --lock advisory or auto there.`);
+    }
+    let transactionPool = false;
+    let unset: readonly UnsetSetting[] | undefined;
+    try {
+      // Behind a pooler: refused here, before the lock, if the session is not berth's own.
+      unset = await driver.claimSession?.();
+    } catch (err) {
+      if (settings.lock === 'advisory' || !leaseCapable || !(err instanceof TargetRejectedError && err.code === 'ERR_DB_POOLER')) throw err;
+      // A transaction pooler: nothing was SET on the session, and the lease needs nothing there.
+      transactionPool = true;
+    }
+    if (server.pooled && unset?.length) emit(settingsWarning(c.target.redacted, unset));
+    const useLease = leaseCapable && (settings.lock === 'lease' || transactionPool);
     let early: T | undefined;
-    const waited = await acquireLock(driver, key, tableName, {
-      timeoutMs: settings.lockTimeoutMs, onEvent: emit,
-      ...(signal ? { signal } : {}),
-      ...(unneeded ? { unneeded: async () => (early = await unneeded()) !== undefined } : {}),
-    });
-    if (waited === undefined) return early as T;
+    const whenUnneeded = unneeded ? { unneeded: async () => (early = await unneeded()) !== undefined } : {};
+    let guard: LockGuard | null;
+    let release: () => Promise<void>;
+    if (useLease) {
+      const lease = await acquireLease({
+        table: leaseTable, tableName, ...(settings.lock === 'auto' ? { reason: '--lock auto found a transaction pooler, where a session lock cannot work' } : {}), ttlMs: settings.leaseTtlMs, timeoutMs: settings.lockTimeoutMs, onEvent: emit,
+        claim: { pod: settings.host, host: hostname(), pid: process.pid, berthVersion: BERTH_VERSION },
+        // Its connection logs nothing of its own but retries and warnings: the run's connect said it all.
+        open: () => connect({ ...connectOptions, waitMs: settings.waitMs, onEvent: (e) => {
+          if (e.event !== 'connect.attempt' && e.event !== 'connect.ok') emit(e);
+        } }),
+        // A runner on a direct connection with the advisory lock would not see the lease.
+        advisoryHolder: async (d) => (await d.lockHolder(key)) !== null,
+        ...(signal ? { signal } : {}),
+        ...whenUnneeded,
+      });
+      if (lease === undefined) return early as T;
+      guard = { lease: leaseTable, token: lease.token };
+      release = () => lease.release();
+    } else {
+      const waited = await acquireLock(driver, key, tableName, {
+        timeoutMs: settings.lockTimeoutMs, onEvent: emit,
+        ...(signal ? { signal } : {}),
+        ...whenUnneeded,
+        // A runner through a transaction pooler with the lease would not see this lock.
+        ...(leaseCapable ? { leaseHolder: async () => {
+          const holder = await driver.readLease!(leaseTable);
+          return holder && !holder.released && !holder.expired ? holder : null;
+        } } : {}),
+      });
+      if (waited === undefined) return early as T;
+      guard = driver.capabilities.advisoryLocks ? { key } : null;
+      // The lock dies with the session anyway; unlocking first lets waiting runners go at once.
+      release = () => driver.unlock(key).then(() => emit({ event: 'lock.released', table: tableName }), () => undefined);
+    }
     try {
       // Read again under the lock: another runner may have changed everything while we waited.
       let history = await driver.readHistory(table);
@@ -148,7 +195,7 @@ export function createSession(settings: Settings, options: Pick<MigratorOptions,
         history = [];
       }
       const ctx: ApplyContext = {
-        driver, table, lockKey: driver.capabilities.advisoryLocks ? key : null, pid: server.pid, user: server.user, dialect: c.dialect, secrets: c.secrets,
+        driver, table, lockKey: guard, pid: transactionPool ? null : server.pid, user: server.user, dialect: c.dialect, secrets: c.secrets,
         host: settings.host, berthVersion: BERTH_VERSION, onEvent: emit, pooled: server.pooled,
         statementTimeoutMs: (unset ?? server.unsetSettings).some((s) => s.name === 'statement_timeout') ? undefined : settings.statementTimeoutMs,
         lock: { verified: true },
@@ -156,13 +203,13 @@ export function createSession(settings: Settings, options: Pick<MigratorOptions,
       };
       return await fn(ctx, history);
     } finally {
-      // The lock dies with the session anyway; unlocking first lets waiting runners go at once.
-      await driver.unlock(key).then(() => emit({ event: 'lock.released', table: tableName }), () => undefined);
+      await release();
     }
   }
 
   async function warnIfTransactionPooler(c: Connection): Promise<void> {
-    if (!c.server.pooled) return;
+    // With lease or auto, a transaction pooler is no problem.
+    if (!c.server.pooled || settings.lock !== 'advisory') return;
     try {
       await c.driver.claimSession?.();
     } catch (err) {

@@ -4,10 +4,16 @@ import type { SslSettings } from '../config/database-url.js';
 import { DEFAULTS } from '../defaults.js';
 import { parseDuration } from '../duration.js';
 import { ConfigError } from '../errors.js';
-import type { MigratorOptions } from './api.js';
+import type { LockMode, MigratorOptions } from './api.js';
+
+export const LOCK_MODES: readonly LockMode[] = ['advisory', 'lease', 'auto'];
+/** Below this a heartbeat (a sixth of it) would be a busy loop, and a GC pause would lose the lease. */
+export const MIN_LEASE_TTL_MS = 1_000;
 
 export const DEFAULT_DIR = DEFAULTS.dir;
 export const DEFAULT_TABLE = DEFAULTS.table;
+/** The lease table is the history table's name with this suffix, in its schema. */
+export const LEASE_SUFFIX = '_lock';
 export const DEFAULT_LOCK_TIMEOUT_MS = parseDuration(DEFAULTS.lockTimeout)!;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -21,6 +27,8 @@ export interface Settings {
   readonly waitMs: number;
   readonly lockTimeoutMs: number;
   readonly statementTimeoutMs: number;
+  readonly lock: LockMode;
+  readonly leaseTtlMs: number;
   readonly host: string;
   readonly ssl: SslSettings;
 }
@@ -54,9 +62,15 @@ export function settle(o: MigratorOptions): Settings {
     waitMs: duration('wait', o.wait, parseDuration(DEFAULTS.wait)!),
     lockTimeoutMs: duration('lockTimeout', o.lockTimeout, DEFAULT_LOCK_TIMEOUT_MS),
     statementTimeoutMs: duration('statementTimeout', o.statementTimeout, parseDuration(DEFAULTS.statementTimeout)!),
+    lock: o.lock ?? (DEFAULTS.lock as LockMode),
+    leaseTtlMs: duration('leaseTtl', o.leaseTtl, parseDuration(DEFAULTS.leaseTtl)!),
     host: o.host ?? hostname(),
     ssl: { ...(o.sslmode ? { mode: o.sslmode } : {}), ...(o.sslrootcert ? { rootcert: o.sslrootcert } : {}), override: o.sslOverridesUrl ?? false },
   };
+  if (!LOCK_MODES.includes(settings.lock)) problems.push(`lock: "${String(settings.lock)}" is not one of ${LOCK_MODES.join(', ')}`);
+  if (settings.leaseTtlMs < MIN_LEASE_TTL_MS) problems.push(`leaseTtl: must be at least ${MIN_LEASE_TTL_MS} ms`);
+  // The lease table is named after the history table and must fit in an identifier.
+  if (settings.lock !== 'advisory' && table.length > 63 - LEASE_SUFFIX.length) problems.push(`table: "${table}" leaves no room for its lease table ${table}${LEASE_SUFFIX} (at most ${63 - LEASE_SUFFIX.length} characters with --lock ${settings.lock})`);
   if (typeof o.databaseUrl !== 'function' && !o.databaseUrl) problems.push('databaseUrl: missing');
   if (problems.length) throw new ConfigError('ERR_CONFIG_INVALID', `invalid migrator options:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   return Object.freeze(settings);

@@ -151,6 +151,50 @@ export interface LockHolder {
   readonly heldForMs: number | null;
 }
 
+/**
+ * What a migration's writes are checked against, in the same statement or transaction: the
+ * session's advisory lock (`key`), or the lease row (`lease`, `--lock lease`): only while the row in
+ * `table` still carries `token` and has not expired by the server's clock. Null: nothing to check
+ * (a database with a single session).
+ */
+export type LockGuard =
+  | { readonly key: bigint }
+  | { readonly lease: HistoryTable; readonly token: bigint };
+
+/** Who takes a lease, as the lease row records it (SPEC §11). */
+export interface LeaseClaim {
+  /** HOSTNAME: the pod's name in Kubernetes. */
+  readonly pod: string | null;
+  /** The machine's host name. */
+  readonly host: string;
+  readonly pid: number;
+  readonly berthVersion: string;
+}
+
+/** The lease row as a waiter sees it; times measured by the server's clock. */
+export interface LeaseHolder {
+  /** The fencing token: incremented by every take and takeover. */
+  readonly token: string;
+  readonly pod: string | null;
+  readonly host: string | null;
+  readonly pid: number | null;
+  readonly berthVersion: string | null;
+  /** When this holder took the lease (ISO 8601), null when it never was. */
+  readonly since: string | null;
+  /** How long ago its last heartbeat was, in ms; null when there never was one. */
+  readonly heartbeatAgeMs: number | null;
+  /** Released by its holder when it finished (a takeover of it is no takeover). */
+  readonly released: boolean;
+  /** Expired by the server's clock: free to be taken. */
+  readonly expired: boolean;
+}
+
+export type LeaseTake =
+  /** Taken with this token; `previous` is the row as it was, when someone held it before. */
+  | { readonly token: bigint; readonly previous: LeaseHolder | null }
+  /** Held by someone else, whose lease has not expired. */
+  | { readonly token: null; readonly holder: LeaseHolder };
+
 export interface MigrationSessionOptions {
   /** `lock_timeout` for what follows, in ms; undefined leaves the session default. */
   readonly lockTimeoutMs?: number;
@@ -167,9 +211,12 @@ export interface MigrationSessionOptions {
 export interface TransactionalScript {
   readonly table: HistoryTable;
   readonly session: Omit<MigrationSessionOptions, 'transaction'>;
-  /** The backend the lock was taken on: any other one means a pooler sits in between. */
-  readonly expectedPid: number;
-  readonly lockKey: bigint | null;
+  /**
+   * The backend the lock was taken on: any other one means a pooler sits in between. Null under a
+   * lease behind a transaction pooler, where each transaction may get another backend.
+   */
+  readonly expectedPid: number | null;
+  readonly lockKey: LockGuard | null;
   /** The lock was seen held and nothing ran since: it is then checked only before COMMIT. */
   readonly lockVerified: boolean;
   readonly statements: readonly string[];
@@ -273,6 +320,24 @@ export interface Driver {
    */
   watchUnlock?(key: bigint, wake: () => void): Promise<(() => Promise<void>) | undefined>;
 
+  /**
+   * The lease (`--lock lease`), for a database where a session lock cannot work (a transaction
+   * pooler). Optional: a driver without it offers only its advisory lock. Every statement stands
+   * alone (no session state), and times come from the server's clock. `table` is the lease
+   * table, next to the history table.
+   *
+   * `takeLease` makes one attempt: creates the table (with its one row) if missing, safely when
+   * several runners do it at once, then takes the row if it is expired or released, incrementing
+   * its token. Never blocks for long.
+   */
+  takeLease?(table: HistoryTable, claim: LeaseClaim, ttlMs: number): Promise<LeaseTake>;
+  /** Extends the lease by `ttlMs` from now; false when the token moved on or it already expired. */
+  renewLease?(table: HistoryTable, token: bigint, ttlMs: number): Promise<boolean>;
+  /** Marks the lease released (expired now), if `token` still holds it. */
+  releaseLease?(table: HistoryTable, token: bigint): Promise<void>;
+  /** The lease row, or null when there is no lease table: a runner with the advisory lock checks no lease is held. */
+  readLease?(table: HistoryTable): Promise<LeaseHolder | null>;
+
   /** The history rows, or null when the table does not exist yet. */
   readHistory(table: HistoryTable): Promise<HistoryRow[] | null>;
   /**
@@ -294,10 +359,11 @@ export interface Driver {
   /**
    * Inserts, updates or deletes one history row as berth's own session user (whatever role a
    * migration switched to), and only while this session holds `lockKey` (checked in the same
-   * statement; null: there is no lock to check). Returns false when nothing was written because
+   * statement; for a lease, the row is also locked against a takeover until the transaction ends;
+   * null: there is no lock to check). Returns false when nothing was written because
    * the lock was not held (or, for an update or delete, there is no such row).
    */
-  writeHistory(table: HistoryTable, change: HistoryWrite, lockKey: bigint | null): Promise<boolean>;
+  writeHistory(table: HistoryTable, change: HistoryWrite, lockKey: LockGuard | null): Promise<boolean>;
 
   /**
    * Prepares the session for the next migration: its start-up state again (user, role and every
@@ -305,7 +371,7 @@ export interface Driver {
    * asked; in the same round trip it reports the server session it runs on and whether it still
    * holds `lockKey`. The caller decides what a mismatch means.
    */
-  beginMigration(options: MigrationSessionOptions, lockKey: bigint | null): Promise<{ pid: number; lockHeld: boolean }>;
+  beginMigration(options: MigrationSessionOptions, lockKey: LockGuard | null): Promise<{ pid: number; lockHeld: boolean }>;
   /**
    * Runs SQL the user wrote: without `params`, the text as the database's client would send it
    * (one or more statements); with them, one statement with bind parameters (`ctx.sql`). Rows and

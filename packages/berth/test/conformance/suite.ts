@@ -145,15 +145,16 @@ export function driverConformance(name: string, target: ConformanceTarget): void
 
     locking('a history write is refused once this session no longer holds the lock', async () => {
       const key = lockKey('conformance', { schema: 'any', table: 'guarded' });
+      const guard = { key };
       await a.ensureHistoryTable(table);
       expect(await a.tryLock(key)).toBe(true);
-      expect(await a.writeHistory(table, { insert: row(7) }, key)).toBe(true);
-      expect(await a.beginMigration({ transaction: false }, key)).toMatchObject({ lockHeld: true });
+      expect(await a.writeHistory(table, { insert: row(7) }, guard)).toBe(true);
+      expect(await a.beginMigration({ transaction: false }, guard)).toMatchObject({ lockHeld: true });
       await a.unlock(key);
-      expect(await a.beginMigration({ transaction: false }, key)).toMatchObject({ lockHeld: false });
-      expect(await a.writeHistory(table, { update: 7, set: { durationMs: 1 } }, key)).toBe(false);
-      expect(await a.writeHistory(table, { delete: 7 }, key)).toBe(false);
-      expect(await a.writeHistory(table, { insert: row(8) }, key)).toBe(false);
+      expect(await a.beginMigration({ transaction: false }, guard)).toMatchObject({ lockHeld: false });
+      expect(await a.writeHistory(table, { update: 7, set: { durationMs: 1 } }, guard)).toBe(false);
+      expect(await a.writeHistory(table, { delete: 7 }, guard)).toBe(false);
+      expect(await a.writeHistory(table, { insert: row(8) }, guard)).toBe(false);
       expect((await a.readHistory(table))?.map((r) => r.version)).toEqual([7]);
       expect(await a.writeHistory(table, { delete: 7 }, null)).toBe(true);
     });

@@ -11,6 +11,10 @@ import {
   type HistoryTable,
   type HistoryWrite,
   type InspectedTable,
+  type LeaseClaim,
+  type LeaseHolder,
+  type LeaseTake,
+  type LockGuard,
   type LockHolder,
   type MigrationSessionOptions,
   type NewHistoryRow,
@@ -80,7 +84,7 @@ export class MysqlDriver implements Driver {
   /** The file's statements left a transaction open (START TRANSACTION without COMMIT yet). */
   #inTransaction = false;
   /** A statement count not written yet (see updateHistory). */
-  #progress: { table: HistoryTable; version: number; change: HistoryChange; lockKey: bigint | null } | undefined;
+  #progress: { table: HistoryTable; version: number; change: HistoryChange; lockKey: LockGuard | null } | undefined;
 
   constructor(options: MysqlDriverOptions) {
     this.capabilities = options.capabilities;
@@ -157,6 +161,68 @@ export class MysqlDriver implements Driver {
 
   async unlock(key: bigint): Promise<void> {
     await this.#run(() => this.#s.query('SELECT RELEASE_LOCK(?)', [lockName(key)]));
+  }
+
+  async takeLease(table: HistoryTable, claim: LeaseClaim, ttlMs: number): Promise<LeaseTake> {
+    let prev = await this.readLease(table);
+    if (!prev) {
+      // CREATE TABLE IF NOT EXISTS waits on the table's metadata lock: two runners creating it at
+      // once both succeed. The row is inserted once (INSERT IGNORE), free since the epoch.
+      await this.#run(() => this.#s.query(`CREATE TABLE IF NOT EXISTS ${qualified(table)} (
+        id TINYINT NOT NULL PRIMARY KEY,
+        token BIGINT NOT NULL UNIQUE,
+        holder_pod VARCHAR(255) NULL,
+        holder_host VARCHAR(255) NULL,
+        holder_pid INT NULL,
+        berth_version VARCHAR(64) NULL,
+        since TIMESTAMP(3) NULL DEFAULT NULL,
+        heartbeat_at TIMESTAMP(3) NULL DEFAULT NULL,
+        expires_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        released BOOLEAN NOT NULL
+      )`));
+      await this.#run(() => this.#s.query(`INSERT IGNORE INTO ${qualified(table)} (id, token, expires_at, released) VALUES (1, 0, FROM_UNIXTIME(1), TRUE)`));
+      prev = await this.readLease(table);
+      if (!prev) throw new ConnectionLostError(`the lease table ${table.schema}.${table.table} has no row`);
+    }
+    // Concurrent takers queue on the row; each re-reads it (a locking read) before its WHERE.
+    const { affectedRows } = await this.#run(() => this.#s.query(
+      `UPDATE ${qualified(table)} SET token = token + 1, holder_pod = ?, holder_host = ?, holder_pid = ?, berth_version = ?,
+          since = NOW(3), heartbeat_at = NOW(3), expires_at = NOW(3) + INTERVAL ? MICROSECOND, released = FALSE
+        WHERE id = 1 AND expires_at <= NOW(3)`,
+      [claim.pod, claim.host, claim.pid, claim.berthVersion, Math.round(ttlMs) * 1000]));
+    if (affectedRows !== 1) return { token: null, holder: prev };
+    // Ours for the next ttlMs: nobody else can have moved the token since.
+    const now = await this.readLease(table);
+    return { token: BigInt(now!.token), previous: prev.since === null ? null : prev };
+  }
+
+  async renewLease(table: HistoryTable, token: bigint, ttlMs: number): Promise<boolean> {
+    const { affectedRows } = await this.#run(() => this.#s.query(
+      `UPDATE ${qualified(table)} SET heartbeat_at = NOW(3), expires_at = NOW(3) + INTERVAL ? MICROSECOND
+        WHERE id = 1 AND token = ? AND NOT released AND expires_at > NOW(3)`, [Math.round(ttlMs) * 1000, token.toString()]));
+    return affectedRows === 1;
+  }
+
+  async releaseLease(table: HistoryTable, token: bigint): Promise<void> {
+    await this.#run(() => this.#s.query(
+      `UPDATE ${qualified(table)} SET released = TRUE, expires_at = NOW(3) WHERE id = 1 AND token = ? AND NOT released`, [token.toString()]));
+  }
+
+  async readLease(table: HistoryTable): Promise<LeaseHolder | null> {
+    const [exists] = await this.#rows('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [table.schema, table.table]);
+    if (!exists) return null;
+    const [row] = await this.#rows<{
+      token: string; holder_pod: string | null; holder_host: string | null; holder_pid: number | null; berth_version: string | null;
+      since_ms: string | null; age_ms: string | null; released: unknown; expired: unknown;
+    }>(`SELECT CAST(token AS CHAR) AS token, holder_pod, holder_host, holder_pid, berth_version, UNIX_TIMESTAMP(since) * 1000 AS since_ms,
+          TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(3)) DIV 1000 AS age_ms, released, expires_at <= NOW(3) AS expired
+        FROM ${qualified(table)} WHERE id = 1`);
+    if (!row) return null;
+    return {
+      token: String(row.token), pod: row.holder_pod, host: row.holder_host, pid: row.holder_pid === null ? null : Number(row.holder_pid),
+      berthVersion: row.berth_version, since: row.since_ms === null ? null : new Date(Number(row.since_ms)).toISOString(),
+      heartbeatAgeMs: row.age_ms === null ? null : Number(row.age_ms), released: Number(row.released) === 1, expired: Number(row.expired) === 1,
+    };
   }
 
   async readHistory(table: HistoryTable): Promise<HistoryRow[] | null> {
@@ -242,13 +308,13 @@ export class MysqlDriver implements Driver {
    * nothing and says so. A statement count the server refuses under the file's own LOCK TABLES is
    * held back for the next write (#updateHistory).
    */
-  async writeHistory(table: HistoryTable, change: HistoryWrite, lockKey: bigint | null): Promise<boolean> {
+  async writeHistory(table: HistoryTable, change: HistoryWrite, lockKey: LockGuard | null): Promise<boolean> {
     if ('insert' in change) return this.#insertHistory(table, change.insert, lockKey);
     if ('delete' in change) return this.#deleteHistory(table, change.delete, lockKey);
     return this.#updateHistory(table, change.update, change.set, lockKey);
   }
 
-  async #updateHistory(table: HistoryTable, version: number, change: HistoryChange, lockKey: bigint | null): Promise<boolean> {
+  async #updateHistory(table: HistoryTable, version: number, change: HistoryChange, lockKey: LockGuard | null): Promise<boolean> {
     const pending = this.#progress?.version === version ? this.#progress.change : {};
     const merged = { ...pending, ...change };
     this.#progress = undefined;
@@ -293,7 +359,7 @@ export class MysqlDriver implements Driver {
     }
   }
 
-  async #deleteHistory(table: HistoryTable, version: number, lockKey: bigint | null): Promise<boolean> {
+  async #deleteHistory(table: HistoryTable, version: number, lockKey: LockGuard | null): Promise<boolean> {
     await this.#flushProgress();
     const { affectedRows } = await this.#historyWrite(() => this.#s.query(
       `DELETE FROM ${qualified(table)} WHERE version = ? AND ${lockKey === null ? 'TRUE' : lockHeldSql(lockKey)}`, [version]));
@@ -316,7 +382,7 @@ export class MysqlDriver implements Driver {
     }
   }
 
-  async #insertHistory(table: HistoryTable, row: NewHistoryRow, lockKey: bigint | null): Promise<boolean> {
+  async #insertHistory(table: HistoryTable, row: NewHistoryRow, lockKey: LockGuard | null): Promise<boolean> {
     await this.#flushProgress();
     const { affectedRows } = await this.#run(() => this.#s.query(
       `INSERT INTO ${qualified(table)}
@@ -327,7 +393,7 @@ export class MysqlDriver implements Driver {
     return affectedRows === 1;
   }
 
-  async beginMigration(options: MigrationSessionOptions, lockKey: bigint | null): Promise<{ pid: number; lockHeld: boolean }> {
+  async beginMigration(options: MigrationSessionOptions, lockKey: LockGuard | null): Promise<{ pid: number; lockHeld: boolean }> {
     const wanted = this.#sessionValues(options);
     // One round trip in the usual case: the check that nothing changed the session rides along
     // with the session and lock checks, and the SET follows only when something did.
@@ -494,7 +560,7 @@ export function lockName(key: bigint): string {
 }
 
 /** mysql2 asks for CLIENT_FOUND_ROWS: an UPDATE's affectedRows counts the rows matched, changed or not. */
-function updateHistorySql(table: HistoryTable, lockKey: bigint | null): string {
+function updateHistorySql(table: HistoryTable, lockKey: LockGuard | null): string {
   return `UPDATE ${qualified(table)} SET status = COALESCE(?, status), statements_applied = COALESCE(?, statements_applied),
     duration_ms = COALESCE(?, duration_ms), checksum = COALESCE(?, checksum) WHERE version = ? AND ${lockKey === null ? 'TRUE' : lockHeldSql(lockKey)}`;
 }
@@ -504,8 +570,14 @@ function updateHistoryValues(version: number, change: HistoryChange): unknown[] 
     change.durationMs === undefined ? null : Math.round(change.durationMs), change.checksum ?? null, version];
 }
 
-function lockHeldSql(key: bigint): string {
-  return `COALESCE(IS_USED_LOCK(${quoteLiteral(lockName(key))}) = CONNECTION_ID(), FALSE)`;
+function lockHeldSql(guard: LockGuard): string {
+  // DDL commits on its own in MySQL: the lease is checked in every history write instead, which
+  // is what every migration passes through (started, each statement, applied).
+  if ('lease' in guard) {
+    return `EXISTS (SELECT 1 FROM ${qualified(guard.lease)} WHERE id = 1 AND token = ${BigInt.asIntN(64, guard.token).toString()}
+      AND NOT released AND expires_at > NOW(3))`;
+  }
+  return `COALESCE(IS_USED_LOCK(${quoteLiteral(lockName(guard.key))}) = CONNECTION_ID(), FALSE)`;
 }
 
 /** The history table in MySQL's types (SPEC §3); TIMESTAMP(3) is stored in UTC and read as epoch ms. */

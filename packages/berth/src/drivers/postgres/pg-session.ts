@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import pg from 'pg';
 import ConnectionParameters from 'pg/lib/connection-parameters.js';
 import type { ConnectionOptions } from 'node:tls';
@@ -88,8 +89,9 @@ export async function openPgSession(options: PgSessionOptions, settings: Readonl
         await other.end().catch(() => undefined);
       }
     },
-    async cancel() {
+    async cancel(how) {
       if (pid === null) return;
+      if (how === 'protocol') return cancelRequest(options.target, pid, (client as unknown as { secretKey: number }).secretKey);
       // A second session asks the server to cancel the first one's statement; the first session
       // is busy and cannot be used for it.
       const other = new pg.Client({ ...config, application_name: `${options.applicationName} (cancel)` });
@@ -107,6 +109,34 @@ export async function openPgSession(options: PgSessionOptions, settings: Readonl
       await client.end();
     },
   };
+}
+
+/**
+ * Sends the protocol's CancelRequest (length 16, code 80877102, process id, secret key) on a new
+ * connection, and waits until the other end closes it (at most 5 s). Best effort, like the SQL cancel.
+ */
+function cancelRequest(target: PostgresTarget, pid: number, secretKey: number): Promise<void> {
+  return new Promise((resolve) => {
+    const packet = Buffer.alloc(16);
+    packet.writeInt32BE(16, 0);
+    packet.writeInt32BE(80877102, 4);
+    packet.writeInt32BE(pid, 8);
+    packet.writeInt32BE(secretKey, 12);
+    const socket = target.host.startsWith('/')
+      ? net.connect(`${target.host}/.s.PGSQL.${target.port}`)
+      : net.connect({ host: target.host, port: target.port });
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve();
+    };
+    const timer = setTimeout(done, 5_000);
+    // Like libpq: send, then wait for the other end to close. Half-closing first makes PgBouncer
+    // 1.18 drop the request as a protocol error, or even abort ("bad client state").
+    socket.once('connect', () => socket.write(packet));
+    socket.once('close', done);
+    socket.once('error', done);
+  });
 }
 
 /**

@@ -11,6 +11,10 @@ import {
   type HistoryTable,
   type HistoryWrite,
   type InspectedTable,
+  type LeaseClaim,
+  type LeaseHolder,
+  type LeaseTake,
+  type LockGuard,
   type LockHolder,
   type MigrationSessionOptions,
   type NewHistoryRow,
@@ -40,6 +44,9 @@ export interface PostgresDialectOptions {
   readonly scripts: boolean;
 }
 
+/** idle_in_transaction_session_timeout of SESSION_LIMITS, also SET LOCAL in a lease's migrations. */
+const IDLE_IN_TRANSACTION_MS = 30_000;
+
 /**
  * Session-level limits (SPEC §4.5), by minimum server version, in each setting's base unit (as
  * `pg_settings.setting` shows it): sent at start-up where the client can, checked once connected,
@@ -51,7 +58,7 @@ const SESSION_LIMITS: ReadonlyArray<{ readonly min: number; readonly name: strin
   // A frozen client (SIGSTOP, paused VM) stops its heartbeat (below), and the server ends its
   // session, idle or idle in a transaction, this long after the last message: the lock goes with it.
   { min: 140000, name: 'idle_session_timeout', value: '30000' },
-  { min: 90600, name: 'idle_in_transaction_session_timeout', value: '30000' },
+  { min: 90600, name: 'idle_in_transaction_session_timeout', value: String(IDLE_IN_TRANSACTION_MS) },
   // A network partition is detected by the server within ~25 s instead of the OS's 2 hours. They
   // do not apply to (and read 0 on) a Unix socket.
   { min: 90000, name: 'tcp_keepalives_idle', value: '10', tcp: true },
@@ -313,6 +320,95 @@ export class PostgresDriver implements Driver {
     };
   }
 
+  async takeLease(table: HistoryTable, claim: LeaseClaim, ttlMs: number): Promise<LeaseTake> {
+    const attempt = async (): Promise<LeaseRow | undefined> => {
+      // One statement, so no session state: the row as it was (for the takeover's log line) and
+      // the take itself, which only an expired or released row allows. Concurrent takers queue on
+      // the row; each re-checks the condition on the version the one before it wrote.
+      const { rows } = await this.#run(() => this.#s.query<LeaseRow>(
+        `WITH prev AS (${leaseSelect(table)}),
+         took AS (UPDATE ${qualified(table)} SET token = token + 1, holder_pod = $1, holder_host = $2, holder_pid = $3,
+             berth_version = $4, since = clock_timestamp(), heartbeat_at = clock_timestamp(),
+             expires_at = clock_timestamp() + $5 * interval '1 millisecond', released = false
+           WHERE id = 1 AND expires_at <= clock_timestamp() RETURNING token)
+         SELECT prev.*, took.token::text AS taken FROM prev LEFT JOIN took ON true`,
+        [claim.pod, claim.host, claim.pid, claim.berthVersion, Math.round(ttlMs)]));
+      return rows[0];
+    };
+    let row = await attempt().catch((err: unknown) => {
+      if (isNoHistory(err)) return undefined;
+      throw err;
+    });
+    if (!row) {
+      await this.#ensureLeaseTable(table);
+      row = await attempt();
+    }
+    if (!row) throw new ConnectionLostError(`the lease table ${table.schema}.${table.table} has no row`);
+    const holder = leaseHolder(row);
+    if (row.taken == null) return { token: null, holder };
+    return { token: BigInt(row.taken), previous: holder.since === null ? null : holder };
+  }
+
+  /**
+   * Creates the lease table and its one row. Two runners doing it at once would race in the
+   * catalog (CREATE TABLE IF NOT EXISTS is not safe against itself): a transaction-level advisory
+   * lock, which a transaction pooler keeps for the transaction, orders them.
+   */
+  async #ensureLeaseTable(table: HistoryTable): Promise<void> {
+    const { rows } = await this.#run(() => this.#s.query<{ missing: boolean }>('SELECT to_regnamespace($1) IS NULL AS missing', [quoteIdent(table.schema)]));
+    try {
+      await this.#run(() => this.#s.simple(`BEGIN;
+        SELECT pg_advisory_xact_lock(hashtextextended(${quoteLiteral(`berth-lease ${qualified(table)}`)}, 0));
+        ${rows[0]?.missing ? `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schema)};` : ''}
+        CREATE TABLE IF NOT EXISTS ${qualified(table)} (
+          id smallint PRIMARY KEY CHECK (id = 1),
+          token bigint NOT NULL UNIQUE,
+          holder_pod text,
+          holder_host text,
+          holder_pid integer,
+          berth_version text,
+          since timestamptz,
+          heartbeat_at timestamptz,
+          expires_at timestamptz NOT NULL,
+          released boolean NOT NULL
+        );
+        INSERT INTO ${qualified(table)} (id, token, expires_at, released) VALUES (1, 0, '-infinity', true) ON CONFLICT (id) DO NOTHING;
+        COMMIT`));
+    } catch (err) {
+      // The failed transaction must not stay open on whichever server session the pooler gave it.
+      await this.rollback().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async renewLease(table: HistoryTable, token: bigint, ttlMs: number): Promise<boolean> {
+    const { rows } = await this.#run(() => this.#s.query(
+      `UPDATE ${qualified(table)} SET heartbeat_at = clock_timestamp(), expires_at = clock_timestamp() + $2 * interval '1 millisecond'
+        WHERE id = 1 AND token = $1 AND NOT released AND expires_at > clock_timestamp() RETURNING token`,
+      [token.toString(), Math.round(ttlMs)]));
+    return rows.length === 1;
+  }
+
+  async releaseLease(table: HistoryTable, token: bigint): Promise<void> {
+    await this.#run(() => this.#s.query(
+      `UPDATE ${qualified(table)} SET released = true, expires_at = clock_timestamp() WHERE id = 1 AND token = $1 AND NOT released`,
+      [token.toString()]));
+  }
+
+  async readLease(table: HistoryTable): Promise<LeaseHolder | null> {
+    // Every run with the advisory lock asks: look first, rather than leave an "undefined table"
+    // error in the server's log each time.
+    const { rows: found } = await this.#run(() => this.#s.query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [qualified(table)]));
+    if (!found[0]?.found) return null;
+    try {
+      const { rows } = await this.#run(() => this.#s.query<LeaseRow>(leaseSelect(table)));
+      return rows[0] ? leaseHolder(rows[0]) : null;
+    } catch (err) {
+      if (isNoHistory(err)) return null;
+      throw err;
+    }
+  }
+
   async readHistory(table: HistoryTable): Promise<HistoryRow[] | null> {
     try {
       const { rows } = await this.#run(() => this.#s.query<{
@@ -415,8 +511,8 @@ export class PostgresDriver implements Driver {
       )`));
   }
 
-  async writeHistory(table: HistoryTable, change: HistoryWrite, lockKey: bigint | null): Promise<boolean> {
-    const held = lockKey === null ? 'true' : lockHeldSql(lockKey);
+  async writeHistory(table: HistoryTable, change: HistoryWrite, lockKey: LockGuard | null): Promise<boolean> {
+    const held = lockKey === null ? 'true' : lockHeldSql(lockKey, 'lock-row');
     let sql: string;
     if ('insert' in change) {
       sql = insertHistorySql(table, change.insert, String(Math.round(change.insert.durationMs)), held);
@@ -445,10 +541,10 @@ export class PostgresDriver implements Driver {
     return { rows, rowCount: rows.length };
   }
 
-  async beginMigration(options: MigrationSessionOptions, lockKey: bigint | null): Promise<{ pid: number; lockHeld: boolean }> {
+  async beginMigration(options: MigrationSessionOptions, lockKey: LockGuard | null): Promise<{ pid: number; lockHeld: boolean }> {
     const sql = [
-      ...this.#prologue(options),
-      `SELECT pg_backend_pid() AS pid, ${lockKey === null ? 'true' : lockHeldSql(lockKey)} AS held`,
+      ...this.#prologue(options, lockKey),
+      `SELECT pg_backend_pid() AS pid, ${lockKey === null ? 'true' : lockHeldSql(lockKey, 'look')} AS held`,
     ].join('; ');
     const [row] = await this.#run(() => this.#s.simple<{ pid: number; held: boolean }>(sql));
     return { pid: Number(row?.pid), lockHeld: row?.held === true };
@@ -461,14 +557,19 @@ export class PostgresDriver implements Driver {
    * of the previous file, the session settings are applied again, then the transaction and the
    * file's timeouts.
    */
-  #prologue(options: MigrationSessionOptions): string[] {
+  #prologue(options: MigrationSessionOptions, guard: LockGuard | null): string[] {
     const scope = options.transaction ? 'SET LOCAL' : 'SET';
+    // Under a lease the session settings may not be in force (a transaction pooler), yet a frozen
+    // runner must not keep its transaction, and the row lock its fence takes, open for ever.
+    const idle = options.transaction && guard !== null && 'lease' in guard && this.#options.sessionLimits
+      ? [`SET LOCAL idle_in_transaction_session_timeout = ${IDLE_IN_TRANSACTION_MS}`] : [];
     return [
       'SET SESSION AUTHORIZATION DEFAULT',
       'RESET ROLE',
       'RESET ALL',
       ...this.#sessionSetup,
       ...(options.transaction ? ['BEGIN'] : []),
+      ...idle,
       ...(options.lockTimeoutMs === undefined ? [] : [`${scope} lock_timeout = ${Math.round(options.lockTimeoutMs)}`]),
       ...(options.statementTimeoutMs === undefined ? [] : [`${scope} statement_timeout = ${Math.round(options.statementTimeoutMs)}`]),
     ];
@@ -480,19 +581,21 @@ export class PostgresDriver implements Driver {
     // The checks of SPEC §4.1 must stop the script on the server, since nothing can be looked at
     // before the next statement runs: each guard divides by zero when its condition is false. The
     // server's message is never shown; which guard failed is known from where the script stopped.
-    const held = script.lockKey === null ? [] : [`SELECT 1 / (${lockHeldSql(script.lockKey)})::int AS lock_held`];
+    const guard = script.lockKey;
+    const held = (how: 'look' | 'lock-row') => guard === null ? [] : [`SELECT 1 / (${lockHeldSql(guard, how)})::int AS lock_held`];
     const history = 'insert' in script.history
       ? insertHistorySql(script.table, script.history.insert, 'round(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)')
       : `DELETE FROM ${qualified(script.table)} WHERE version = ${Math.trunc(script.history.deleteVersion)}`;
     const parts: { readonly role: 'setup' | 'session' | 'lock' | 'statement' | 'history' | 'commit'; readonly sql: string }[] = [
-      ...this.#prologue({ ...script.session, transaction: true }).map((sql) => ({ role: 'setup' as const, sql })),
-      { role: 'session', sql: `SELECT 1 / (pg_backend_pid() = ${Math.trunc(script.expectedPid)})::int AS same_session` },
-      ...(script.lockVerified ? [] : held).map((sql) => ({ role: 'lock' as const, sql })),
+      ...this.#prologue({ ...script.session, transaction: true }, guard).map((sql) => ({ role: 'setup' as const, sql })),
+      ...(script.expectedPid === null ? [] : [{ role: 'session' as const, sql: `SELECT 1 / (pg_backend_pid() = ${Math.trunc(script.expectedPid)})::int AS same_session` }]),
+      ...(script.lockVerified ? [] : held('look')).map((sql) => ({ role: 'lock' as const, sql })),
       ...script.statements.map((sql) => ({ role: 'statement' as const, sql })),
       // berth's own statements run as berth, whatever role the file switched to.
       ...AS_BERTH.map((sql) => ({ role: 'setup' as const, sql })),
-      // Again just before COMMIT: a statement of the file may have released the lock.
-      ...held.map((sql) => ({ role: 'lock' as const, sql })),
+      // Again just before COMMIT: a statement of the file may have released the lock, or the
+      // lease expired; a lease row stays locked against a takeover until COMMIT.
+      ...held('lock-row').map((sql) => ({ role: 'lock' as const, sql })),
       { role: 'history', sql: history },
       { role: 'commit', sql: 'COMMIT' },
     ];
@@ -551,7 +654,8 @@ export class PostgresDriver implements Driver {
   }
 
   async cancel(): Promise<void> {
-    await this.#session?.cancel();
+    // Behind a pooler the announced process id is the pooler's: only it can route a cancel.
+    await this.#session?.cancel(this.#claim?.pooled ? 'protocol' : undefined);
   }
 
   activity(): SessionActivity {
@@ -649,10 +753,42 @@ function unlockChannel(key: bigint): string {
   return `berth_unlock_${BigInt.asUintN(64, key).toString(16)}`;
 }
 
-function lockHeldSql(key: bigint): string {
-  const [classid, objid] = lockKeyParts(key);
+/**
+ * True while the guard holds. A lease holds while its row carries the token and has not expired
+ * by the server's clock (clock_timestamp(): now() would be the start of a long transaction).
+ * `lock-row` also takes FOR KEY SHARE on the row until the transaction ends: a takeover changes
+ * the token, a key column, so it waits for this transaction, which therefore commits only while
+ * the lease is its own; a heartbeat changes no key column and never waits for it.
+ */
+function lockHeldSql(guard: LockGuard, how: 'look' | 'lock-row' = 'look'): string {
+  if ('lease' in guard) {
+    return `EXISTS (SELECT 1 FROM ${qualified(guard.lease)} WHERE id = 1 AND token = ${BigInt.asIntN(64, guard.token).toString()}
+      AND NOT released AND expires_at > clock_timestamp()${how === 'lock-row' ? ' FOR KEY SHARE' : ''})`;
+  }
+  const [classid, objid] = lockKeyParts(guard.key);
   return `EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
     AND pid = pg_backend_pid() AND classid = ${classid}::bigint::oid AND objid = ${objid}::bigint::oid)`;
+}
+
+interface LeaseRow {
+  token: string; holder_pod: string | null; holder_host: string | null; holder_pid: number | null; berth_version: string | null;
+  since: string | null; heartbeat_age_ms: string | null; released: boolean; expired: boolean; taken?: string | null;
+}
+
+function leaseSelect(table: HistoryTable): string {
+  return `SELECT token::text AS token, holder_pod, holder_host, holder_pid, berth_version,
+      to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS since,
+      (extract(epoch FROM clock_timestamp() - heartbeat_at) * 1000)::bigint::text AS heartbeat_age_ms,
+      released, expires_at <= clock_timestamp() AS expired
+    FROM ${qualified(table)} WHERE id = 1`;
+}
+
+function leaseHolder(row: LeaseRow): LeaseHolder {
+  return {
+    token: row.token, pod: row.holder_pod, host: row.holder_host, pid: row.holder_pid === null ? null : Number(row.holder_pid),
+    berthVersion: row.berth_version, since: row.since, heartbeatAgeMs: row.heartbeat_age_ms === null ? null : Number(row.heartbeat_age_ms),
+    released: row.released, expired: row.expired,
+  };
 }
 
 /** A string literal that reads the same whatever `standard_conforming_strings` is (E'' escapes). */

@@ -35,8 +35,13 @@ export interface SqlSession {
    * session gets a server within `timeoutMs`. Absent where there is only one session.
    */
   notifyFromSecondSession?(channel: string, timeoutMs: number): Promise<number>;
-  /** Cancels the running statement on the server, if the client can. */
-  cancel(): Promise<void>;
+  /**
+   * Cancels the running statement on the server, if the client can. `protocol`: with the
+   * protocol's CancelRequest (the key the server, or the pooler, announced at start-up) rather
+   * than pg_cancel_backend: behind a pooler the announced process id is the pooler's own, and only
+   * the pooler knows which server session runs this client's statement.
+   */
+  cancel(how?: 'protocol'): Promise<void>;
   end(): Promise<void>;
 }
 
