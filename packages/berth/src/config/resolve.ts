@@ -33,6 +33,8 @@ export interface ResolvedConfig {
   readonly sslrootcert: string | undefined;
   readonly metricsFile: string | undefined;
   readonly metricsPush: string | undefined;
+  /** `--release` / BERTH_RELEASE as given; undefined when not set (the CLI may discover one for writes). */
+  readonly release: string | undefined;
   /** True when sslmode/sslrootcert came from a flag and so beat the URL's own parameters. */
   readonly sslFromFlag: boolean;
   readonly sources: Readonly<Partial<Record<SettingKey, ValueSource>>>;
@@ -80,6 +82,7 @@ const schema = z.object({
   sslrootcert: z.optional(z.string()),
   metricsFile: z.optional(z.string().check(z.minLength(1, 'must not be empty'))),
   metricsPush: z.optional(z.string().check(z.regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL of a Pushgateway'))),
+  release: z.optional(z.string().check(z.maxLength(255, 'must be at most 255 characters'))),
 });
 
 /** Built-in defaults, the lowest layer (src/defaults.ts). */
@@ -165,6 +168,7 @@ export function resolveConfig(input: ResolveInput): ResolvedConfig {
     sslrootcert: v.sslrootcert,
     metricsFile: v.metricsFile,
     metricsPush: v.metricsPush,
+    release: v.release === '' ? undefined : v.release,
     sslFromFlag: sources.sslmode?.kind === 'flag' || sources.sslrootcert?.kind === 'flag',
     sources: Object.freeze(sources),
     ...(input.file ? { configFile: input.file.path } : {}),

@@ -29,13 +29,10 @@ export interface Session {
   /** Connects (with `--wait`), runs `fn`, closes; an interrupt cancels the running statement. */
   withConnection<T>(fn: (c: Connection, table: HistoryTable) => Promise<T>): Promise<T>;
   /**
-   * Runs `fn` holding the migration lock, with the history table created and read under it.
-   * While it waits for the lock, `unneeded` may find (without the lock) that there is nothing
-   * left to do; its result is then returned without taking the lock. `foreign: 'adopt'` creates
-   * berth's table even where another tool's history is found (baseline does so on purpose).
+   * Runs `fn` holding the migration lock, with the history read under it and the table created
+   * (or given the columns an older berth did not create) before `fn` runs: see `LockOptions`.
    */
-  withLock<T>(c: Connection, table: HistoryTable, fn: (ctx: ApplyContext, history: HistoryRow[]) => Promise<T>,
-    unneeded?: () => Promise<T | undefined>, foreign?: 'refuse' | 'adopt'): Promise<T>;
+  withLock<T>(c: Connection, table: HistoryTable, fn: (ctx: ApplyContext, history: HistoryRow[]) => Promise<T>, options?: LockOptions<T>): Promise<T>;
   /** The migrations, their names, bytes and structure checked; bodies wait for `checkUnverified`. */
   load(): Promise<Migration[]>;
   /**
@@ -70,6 +67,22 @@ export interface Session {
   /** Applied versions newer than every file: an older release after a newer one. */
   warnAhead(p: Pick<Plan, 'ahead'>): void;
   close(): Promise<void>;
+}
+
+export interface LockOptions<T> {
+  /**
+   * While waiting for the lock, may find (without the lock) that there is nothing left to do; its
+   * result is then returned without taking the lock.
+   */
+  readonly unneeded?: () => Promise<T | undefined>;
+  /** `adopt` creates berth's table even where another tool's history is found (baseline does so on purpose). */
+  readonly foreign?: 'refuse' | 'adopt';
+  /**
+   * Runs under the lock with the history as read there, before anything is written, the history
+   * table's creation included: what decides whether to go on (the plan, its checks) and the
+   * backup. Throwing stops with nothing written; `backup` is recorded on the rows `fn` writes.
+   */
+  readonly beforeWrite?: (history: HistoryRow[]) => Promise<{ readonly backup?: string } | void>;
 }
 
 export function createSession(settings: Settings, options: Pick<MigratorOptions, 'onEvent' | 'signal'>): Session {
@@ -112,7 +125,8 @@ export function createSession(settings: Settings, options: Pick<MigratorOptions,
   }
 
   async function withLock<T>(c: Connection, table: HistoryTable, fn: (ctx: ApplyContext, history: HistoryRow[]) => Promise<T>,
-    unneeded?: () => Promise<T | undefined>, foreign: 'refuse' | 'adopt' = 'refuse'): Promise<T> {
+    options: LockOptions<T> = {}): Promise<T> {
+    const { unneeded, foreign = 'refuse', beforeWrite } = options;
     const { driver, server } = c;
     // Behind a pooler: refused here, before the lock, if the session is not berth's own.
     const unset = await driver.claimSession?.();
@@ -128,22 +142,21 @@ export function createSession(settings: Settings, options: Pick<MigratorOptions,
     if (waited === undefined) return early as T;
     try {
       // Read again under the lock: another runner may have changed everything while we waited.
-      let history = await driver.readHistory(table);
-      if (history === null) {
-        // Creating the table would make berth the owner of a database another tool migrated.
-        if (foreign === 'refuse') await refuseForeignHistory(c, table, []);
-        await driver.ensureHistoryTable(table);
-        emit({ event: 'history.created', table: tableName });
-        history = [];
-      }
+      const history = await driver.readHistory(table);
+      // Creating the table would make berth the owner of a database another tool migrated.
+      if (history === null && foreign === 'refuse') await refuseForeignHistory(c, table, []);
+      const prepared = await beforeWrite?.(history ?? []);
+      // The first write: the table, or the columns an older berth's table lacks (a no-op otherwise).
+      const done = await driver.ensureHistoryTable(table);
+      if (done !== 'current') emit({ event: done === 'created' ? 'history.created' : 'history.upgraded', table: tableName });
       const ctx: ApplyContext = {
         driver, table, lockKey: driver.capabilities.advisoryLocks ? key : null, pid: server.pid, user: server.user, dialect: c.dialect, secrets: c.secrets,
-        host: settings.host, berthVersion: BERTH_VERSION, onEvent: emit, pooled: server.pooled,
+        host: settings.host, berthVersion: BERTH_VERSION, release: settings.release, backup: prepared?.backup ?? null, onEvent: emit, pooled: server.pooled,
         statementTimeoutMs: (unset ?? server.unsetSettings).some((s) => s.name === 'statement_timeout') ? undefined : settings.statementTimeoutMs,
         lock: { verified: true },
         ...(signal ? { signal } : {}),
       };
-      return await fn(ctx, history);
+      return await fn(ctx, history ?? []);
     } finally {
       // The lock dies with the session anyway; unlocking first lets waiting runners go at once.
       await driver.unlock(key).then(() => emit({ event: 'lock.released', table: tableName }), () => undefined);

@@ -22,6 +22,7 @@ export interface Settings {
   readonly lockTimeoutMs: number;
   readonly statementTimeoutMs: number;
   readonly host: string;
+  readonly release: string | null;
   readonly ssl: SslSettings;
 }
 
@@ -44,6 +45,7 @@ export function settle(o: MigratorOptions): Settings {
   };
   const table = o.table ?? DEFAULT_TABLE;
   if (!IDENTIFIER.test(table)) problems.push(`table: "${table}" is not a valid identifier (letters, digits, _; at most 63; not starting with a digit)`);
+  if (o.release !== undefined && o.release.length > 255) problems.push(`release: "${o.release.slice(0, 40)}…" is longer than 255 characters`);
   if (o.schema !== undefined && !IDENTIFIER.test(o.schema)) problems.push(`schema: "${o.schema}" is not a valid identifier`);
   const settings: Settings = {
     databaseUrl: typeof o.databaseUrl === 'function' ? o.databaseUrl : () => o.databaseUrl as string,
@@ -55,6 +57,7 @@ export function settle(o: MigratorOptions): Settings {
     lockTimeoutMs: duration('lockTimeout', o.lockTimeout, DEFAULT_LOCK_TIMEOUT_MS),
     statementTimeoutMs: duration('statementTimeout', o.statementTimeout, parseDuration(DEFAULTS.statementTimeout)!),
     host: o.host ?? hostname(),
+    release: o.release === undefined || o.release === '' ? null : o.release,
     ssl: { ...(o.sslmode ? { mode: o.sslmode } : {}), ...(o.sslrootcert ? { rootcert: o.sslrootcert } : {}), override: o.sslOverridesUrl ?? false },
   };
   if (typeof o.databaseUrl !== 'function' && !o.databaseUrl) problems.push('databaseUrl: missing');

@@ -1,7 +1,9 @@
 import { commit, runInTransaction, upStep, type Step } from '../apply.js';
 import type { AppliedMigration, PlannedMigration, UpOptions, UpResult } from '../api.js';
 import { plan, singleTransactionConflict, unknownVersion, type Plan } from '../plan.js';
+import { backupWanted, checkBackupOptions, runBackup } from '../backup.js';
 import { failOnProblems, type Session } from '../session.js';
+import { parseDatabaseUrl } from '../../drivers/registry.js';
 import type { HistoryRow } from '../../drivers/driver.js';
 import { ConfigError } from '../../errors.js';
 import type { Migration } from '../../source/types.js';
@@ -17,6 +19,9 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
     ...(upOptions.to === undefined ? {} : { target: upOptions.to }),
     allowOutOfOrder: upOptions.allowOutOfOrder ?? false,
   });
+  const { backup } = upOptions;
+  if (backup) checkBackupOptions(backup, parseDatabaseUrl(await session.settings.databaseUrl()));
+  const always = backup?.when === 'always' && !upOptions.dryRun;
   return session.withConnection(async (c, table) => {
     const tableName = `${table.schema}.${table.table}`;
     const upToDate = (p: Pick<Plan, 'current' | 'pending' | 'ahead'>, lockWaitMs: number): UpResult => {
@@ -32,7 +37,8 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
       session.checkUnverified(migrations, undefined);
       return upToDate({ current: newest.version, pending: [], ahead: [] }, lockWaitMs);
     };
-    const noOp = upOptions.dryRun ? undefined : await ifAllApplied(0);
+    // --backup-when always: every run backs up, under the lock, whatever is pending.
+    const noOp = upOptions.dryRun || always ? undefined : await ifAllApplied(0);
     if (noOp) {
       await session.warnIfTransactionPooler(c);
       return noOp;
@@ -49,7 +55,7 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
       for (const m of optimistic.toApply) emit({ event: 'migration.planned', ...describe(m), transaction: !m.directives.noTransaction });
       return { applied: [], planned: optimistic.toApply.map(describe), current: optimistic.current, pending: optimistic.pending.length, lockWaitMs: 0, dryRun: true };
     }
-    if (before !== null && optimistic.problems.length === 0 && optimistic.toApply.length === 0) return upToDate(optimistic, 0);
+    if (before !== null && optimistic.problems.length === 0 && optimistic.toApply.length === 0 && !always) return upToDate(optimistic, 0);
     if (upOptions.singleTransaction && !c.driver.capabilities.transactionalDdl) {
       throw new ConfigError('ERR_USAGE', '--single-transaction needs a database whose DDL is transactional; this one commits every DDL statement at once. ' +
         'Run without --single-transaction: each migration is then recorded as it goes. Nothing was changed.');
@@ -69,9 +75,12 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
     // a module that does not load stops the run with nothing changed (SPEC §4.4).
     await Promise.all(optimistic.toApply.filter((m) => m.kind === 'code').map(session.loadCode));
     const lockStarted = Date.now();
-    return session.withLock(c, table, async (ctx, history) => {
-      const lockWaitMs = Date.now() - lockStarted;
-      const current = planOf(history);
+    let current: Plan;
+    let lockWaitMs = 0;
+    // Everything that decides whether to go on, then the backup: under the lock, before any write.
+    const beforeWrite = async (history: HistoryRow[]): Promise<{ backup?: string }> => {
+      lockWaitMs = Date.now() - lockStarted;
+      current = planOf(history);
       session.checkUnverified(migrations, history);
       failOnProblems(current);
       session.warnAhead(current);
@@ -82,6 +91,16 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
       }
       session.warnEmpty(current.toApply);
       if (current.toApply.length) await upOptions.beforeApply?.(current.toApply.map(toPlanned), { recorded: history.length, serverVersionNum: c.server.serverVersionNum });
+      const irreversible = current.toApply.some((m) => m.directives.noTransaction || !c.driver.capabilities.transactionalDdl);
+      if (!backup || !backupWanted(backup, current.toApply.length, irreversible)) return {};
+      return {
+        backup: await runBackup(backup, {
+          target: c.target, url: await session.settings.databaseUrl(), from: current.current, to: current.toApply.at(-1)?.version ?? current.current,
+          onEvent: emit, signal: session.signal,
+        }),
+      };
+    };
+    return session.withLock(c, table, async (ctx) => {
       // Code is loaded before anything runs, so a broken module fails the run with nothing applied.
       const steps = numbered(await Promise.all(current.toApply.map(async (m) => upStep(m, m.kind === 'code' ? (await session.loadCode(m)).up : undefined))));
       const applied: AppliedMigration[] = [];
@@ -108,7 +127,7 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
         lockWaitMs,
         dryRun: false,
       };
-    }, doneByAnother);
+    }, { ...(always ? {} : { unneeded: doneByAnother }), beforeWrite });
   });
 }
 

@@ -311,13 +311,15 @@ export class PostgresDriver implements Driver {
       const { rows } = await this.#run(() => this.#s.query<{
         version: string; name: string; checksum: string; status: HistoryStatus; statements_applied: number | null;
         statements_total: number | null; applied_ms: number; duration_ms: number | null; applied_by: string | null;
-        host: string | null; berth_version: string | null;
+        host: string | null; berth_version: string | null; release: string | null; backup: string | null;
       }>(
         // applied_at as epoch milliseconds: a number is parsed natively, a timestamp by pg's
-        // date parser in JavaScript (1,000 rows are read at every pod start).
+        // date parser in JavaScript (1,000 rows are read at every pod start). The columns an
+        // older berth did not create are read through the row as JSON: null where they are missing.
         `SELECT version, name, checksum, status, statements_applied, statements_total,
             (extract(epoch FROM applied_at) * 1000)::float8 AS applied_ms, duration_ms,
-            applied_by, host, berth_version FROM ${qualified(table)} ORDER BY version`));
+            applied_by, host, berth_version, to_jsonb(h) ->> 'release' AS release, to_jsonb(h) ->> 'backup' AS backup
+           FROM ${qualified(table)} h ORDER BY version`));
       return rows.map((r) => ({
         version: Number(r.version),
         name: r.name,
@@ -330,6 +332,8 @@ export class PostgresDriver implements Driver {
         appliedBy: r.applied_by,
         host: r.host,
         berthVersion: r.berth_version,
+        release: r.release,
+        backup: r.backup,
       }));
     } catch (err) {
       if (isNoHistory(err)) return null;
@@ -387,10 +391,22 @@ export class PostgresDriver implements Driver {
     return result;
   }
 
-  async ensureHistoryTable(table: HistoryTable): Promise<void> {
+  async ensureHistoryTable(table: HistoryTable): Promise<'created' | 'upgraded' | 'current'> {
     // CREATE SCHEMA IF NOT EXISTS checks the database's CREATE privilege before it looks whether
     // the schema exists: a role that may only create tables in an existing schema would be refused.
-    const { rows } = await this.#run(() => this.#s.query<{ missing: boolean }>('SELECT to_regnamespace($1) IS NULL AS missing', [quoteIdent(table.schema)]));
+    // An existing table is altered only when a column is missing: ALTER TABLE takes an ACCESS
+    // EXCLUSIVE lock even when it has nothing to add, and every pod's up-to-date check reads it.
+    const { rows } = await this.#run(() => this.#s.query<{ missing: boolean; columns: string[] | null }>(
+      `SELECT to_regnamespace($1) IS NULL AS missing,
+          (SELECT array_agg(attname::text) FROM pg_attribute WHERE attrelid = to_regclass($2) AND attnum > 0 AND NOT attisdropped) AS columns`,
+      [quoteIdent(table.schema), qualified(table)]));
+    const columns = rows[0]?.columns;
+    if (columns) {
+      const add = ADDED_COLUMNS.filter((c) => !columns.includes(c.name));
+      if (add.length === 0) return 'current';
+      await this.#run(() => this.#s.simple(`ALTER TABLE ${qualified(table)} ${add.map((c) => `ADD COLUMN IF NOT EXISTS ${quoteIdent(c.name)} ${c.type}`).join(', ')}`));
+      return 'upgraded';
+    }
     await this.#run(() => this.#s.simple(`
       ${rows[0]?.missing ? `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schema)};` : ''}
       CREATE TABLE IF NOT EXISTS ${qualified(table)} (
@@ -404,8 +420,10 @@ export class PostgresDriver implements Driver {
         duration_ms integer,
         applied_by text DEFAULT current_user,
         host text,
-        berth_version text
+        berth_version text,
+        ${ADDED_COLUMNS.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(',\n        ')}
       )`));
+    return 'created';
   }
 
   async writeHistory(table: HistoryTable, change: HistoryWrite, lockKey: bigint | null): Promise<boolean> {
@@ -579,6 +597,9 @@ export class PostgresDriver implements Driver {
   }
 }
 
+/** Columns a history table created by an older berth may lack; `ensureHistoryTable` adds them (nullable, no default: instant). */
+const ADDED_COLUMNS = [{ name: 'release', type: 'text' }, { name: 'backup', type: 'text' }] as const;
+
 /**
  * Makes berth's own statements run as berth's session user and start-up role, whatever a migration
  * switched to (SET ROLE app_owner, the owner-role pattern), without undoing that switch for the
@@ -600,10 +621,10 @@ function insertHistorySql(table: HistoryTable, row: Omit<NewHistoryRow, 'duratio
   const values = [
     String(Math.trunc(row.version)), quoteLiteral(row.name), quoteLiteral(row.checksum), quoteLiteral(row.status),
     String(Math.trunc(row.statementsApplied)), String(Math.trunc(row.statementsTotal)), durationSql,
-    'current_user', nullableLiteral(row.host), nullableLiteral(row.berthVersion),
+    'current_user', nullableLiteral(row.host), nullableLiteral(row.berthVersion), nullableLiteral(row.release), nullableLiteral(row.backup),
   ];
   return `INSERT INTO ${qualified(table)}
-    (version, name, checksum, status, statements_applied, statements_total, duration_ms, applied_by, host, berth_version)
+    (version, name, checksum, status, statements_applied, statements_total, duration_ms, applied_by, host, berth_version, "release", backup)
     SELECT ${values.join(', ')}${where === undefined ? '' : ` WHERE ${where}`}`;
 }
 
