@@ -74,8 +74,8 @@ describe('what the backup command receives', () => {
   const password = 'Pw-not:on\\the-command-line';
   let url: string;
   beforeAll(async () => {
-    // The test server trusts every local connection: the password only has to travel, not to work.
-    await db().admin.query(`CREATE ROLE backup_env_${db().name.slice(-8)} LOGIN SUPERUSER PASSWORD 'x'`);
+    // A server that trusts local connections ignores it; the harness's embedded one checks it.
+    await db().admin.query(`CREATE ROLE backup_env_${db().name.slice(-8)} LOGIN SUPERUSER PASSWORD '${password}'`);
     const u = new URL(db().url);
     u.username = `backup_env_${db().name.slice(-8)}`;
     u.password = encodeURIComponent(password);
