@@ -7,7 +7,7 @@ import type { DatabaseTarget } from '../config/database-url.js';
 import { redactSecrets } from '../config/database-url.js';
 import { driverFor } from '../drivers/registry.js';
 import { formatDuration } from '../duration.js';
-import { BackupFailedError, ConfigError } from '../errors.js';
+import { BackupFailedError, ConfigError, InterruptedError } from '../errors.js';
 import type { BackupOptions } from './api.js';
 import type { EventListener } from './events.js';
 
@@ -166,10 +166,18 @@ function runProcess(program: string, args: string[], env: Record<string, string>
     child.on('close', (code, signal) => {
       run.signal?.removeEventListener('abort', interrupt);
       const result = { code, signal, missing, output, stdout, durationMs: Date.now() - started };
-      if (run.signal?.aborted) reject(run.signal.reason);
+      if (run.signal?.aborted) reject(interrupted(run.signal.reason));
       else if (code === 0) resolve(result);
       else reject(fail(result));
     });
+  });
+}
+
+/** An interrupt during the backup: said as what it is, not as a rolled-back migration. */
+function interrupted(reason: unknown): unknown {
+  if (!(reason instanceof InterruptedError)) return reason;
+  return new InterruptedError(reason.signal, {
+    message: `interrupted by ${reason.signal} during the backup before migrating; nothing was migrated, and the backup command was stopped (its whole process group)`,
   });
 }
 

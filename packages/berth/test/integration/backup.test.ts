@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonLines, makeTempDir, runBerth, writeMigrations } from '../helpers/cli.js';
+import { jsonLines, makeTempDir, runBerth, spawnBerth, writeMigrations } from '../helpers/cli.js';
 import { createTestDatabase, query, useTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 const has = (program: string) => {
@@ -58,6 +58,8 @@ describe('--backup-command', () => {
   it('on an existing history: the rows, the columns and the schema are left exactly as they were', async () => {
     const dir = writeMigrations(FIRST);
     expect((await runBerth(['migrate', '--dir', dir, '-d', db().url])).code).toBe(0);
+    // As an older berth left it: the first write of this one would add the columns.
+    await db().admin.query('ALTER TABLE berth_migrations DROP COLUMN release, DROP COLUMN backup');
     const before = (await db().admin.query('SELECT * FROM berth_migrations ORDER BY version')).rows;
     const schema = await columns(db().url);
     writeFileSync(path.join(dir, '0002_orders.up.sql'), SECOND['0002_orders.up.sql']);
@@ -67,7 +69,55 @@ describe('--backup-command', () => {
     expect((await db().admin.query('SELECT * FROM berth_migrations ORDER BY version')).rows).toEqual(before);
     expect(await columns(db().url)).toEqual(schema);
   });
+
+  it('SIGTERM during the backup ends the whole command (its process group), exit 143, nothing written', async () => {
+    const fresh = await createTestDatabase('backup_term');
+    try {
+      const out = makeTempDir('berth-backup-term-');
+      const dir = writeMigrations(FIRST);
+      const child = spawnBerth(['migrate', '--dir', dir, '-d', fresh.url, '--log-format', 'json',
+        '--backup-command', `echo $$ > ${out}/pgid; sleep 30 | cat; echo finished > ${out}/done`]);
+      await child.waitForOutput(/"event":"backup.start"/);
+      await waitFor(() => readFileSafe(`${out}/pgid`) !== '');
+      child.kill('SIGTERM');
+      const result = await child.exited;
+      expect(result.code, result.stderr).toBe(143);
+      expect(result.stderr).toMatch(/interrupted by SIGTERM during the backup before migrating; nothing was migrated/);
+      // No live process of the command's group is left (an exited one may linger as a zombie until its new parent reaps it).
+      const group = Number(readFileSafe(`${out}/pgid`));
+      await waitFor(() => liveMembers(group).length === 0, 5_000);
+      expect(readFileSafe(`${out}/done`)).toBe('');
+      expect((await fresh.admin.query("SELECT to_regclass('public.berth_migrations')::text AS t")).rows[0]?.t).toBeNull();
+    } finally {
+      await fresh.drop();
+    }
+  });
 });
+
+/** Processes of process group `group` that are not zombies, from /proc/<pid>/stat. */
+function liveMembers(group: number): number[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((pid) => {
+    const stat = readFileSafe(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] !== 'Z' && Number(fields[2]) === group ? [Number(pid)] : [];
+  });
+}
+
+function readFileSafe(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe('what the backup command receives', () => {
   const db = useTestDatabase('backup_env');

@@ -102,6 +102,8 @@ export class PostgresDriver implements Driver {
   #busy = 0;
   #lastActivity = 0;
   #heartbeat: NodeJS.Timeout | undefined;
+  /** ADDED_COLUMNS each history table has, by qualified name (see #addedColumns). */
+  readonly #columns = new Map<string, readonly string[]>();
 
   /** Set where the session can run scripts (see `PostgresDialectOptions.scripts`). */
   readonly runScript?: (script: TransactionalScript) => Promise<ScriptOutcome>;
@@ -307,6 +309,7 @@ export class PostgresDriver implements Driver {
   }
 
   async readHistory(table: HistoryTable): Promise<HistoryRow[] | null> {
+    const present = await this.#addedColumns(table);
     try {
       const { rows } = await this.#run(() => this.#s.query<{
         version: string; name: string; checksum: string; status: HistoryStatus; statements_applied: number | null;
@@ -315,11 +318,12 @@ export class PostgresDriver implements Driver {
       }>(
         // applied_at as epoch milliseconds: a number is parsed natively, a timestamp by pg's
         // date parser in JavaScript (1,000 rows are read at every pod start). The columns an
-        // older berth did not create are read through the row as JSON: null where they are missing.
+        // older berth did not create read as NULL.
         `SELECT version, name, checksum, status, statements_applied, statements_total,
             (extract(epoch FROM applied_at) * 1000)::float8 AS applied_ms, duration_ms,
-            applied_by, host, berth_version, to_jsonb(h) ->> 'release' AS release, to_jsonb(h) ->> 'backup' AS backup
-           FROM ${qualified(table)} h ORDER BY version`));
+            applied_by, host, berth_version,
+            ${ADDED_COLUMNS.map((c) => present.includes(c.name) ? quoteIdent(c.name) : `NULL::text AS ${quoteIdent(c.name)}`).join(', ')}
+           FROM ${qualified(table)} ORDER BY version`));
       return rows.map((r) => ({
         version: Number(r.version),
         name: r.name,
@@ -339,6 +343,24 @@ export class PostgresDriver implements Driver {
       if (isNoHistory(err)) return null;
       throw err;
     }
+  }
+
+  /**
+   * Which of ADDED_COLUMNS the table has, asked once per session and table: selecting a column a
+   * table lacks fails, and reading each row as JSON instead costs ~20 ms per 1,000 rows.
+   */
+  async #addedColumns(table: HistoryTable): Promise<readonly string[]> {
+    const key = qualified(table);
+    const known = this.#columns.get(key);
+    if (known) return known;
+    const { rows } = await this.#run(() => this.#s.query<{ exists: boolean; names: string[] | null }>(
+      `SELECT to_regclass($1) IS NOT NULL AS exists,
+          (SELECT array_agg(attname::text) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = ANY($2::text[]) AND NOT attisdropped) AS names`,
+      [key, ADDED_COLUMNS.map((c) => c.name)]));
+    const names = rows[0]?.names ?? [];
+    // A table that does not exist yet is asked about again: it may be created by then.
+    if (rows[0]?.exists) this.#columns.set(key, names);
+    return names;
   }
 
   async historySummary(table: HistoryTable, expected?: readonly { readonly version: number; readonly checksum: string }[]): Promise<HistorySummary | null> {
@@ -401,6 +423,7 @@ export class PostgresDriver implements Driver {
           (SELECT array_agg(attname::text) FROM pg_attribute WHERE attrelid = to_regclass($2) AND attnum > 0 AND NOT attisdropped) AS columns`,
       [quoteIdent(table.schema), qualified(table)]));
     const columns = rows[0]?.columns;
+    this.#columns.delete(qualified(table));
     if (columns) {
       const add = ADDED_COLUMNS.filter((c) => !columns.includes(c.name));
       if (add.length === 0) return 'current';
