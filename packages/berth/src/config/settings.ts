@@ -36,9 +36,9 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'sslmode', flag: '--sslmode <mode>', env: ['PGSSLMODE'], defaultText: 'disable', description: 'disable, require, verify-ca or verify-full (never falls back to plaintext)' },
   { key: 'sslrootcert', flag: '--sslrootcert <file>', env: ['PGSSLROOTCERT'], description: 'CA certificate for verify-ca / verify-full' },
   { key: 'metricsFile', flag: '--metrics-file <path>', env: ['BERTH_METRICS_FILE'], description: "write the run's Prometheus metrics to this file (atomically; for node_exporter's textfile collector)" },
+  { key: 'metricsPush', flag: '--metrics-push <url>', env: ['BERTH_METRICS_PUSH'], description: "push the run's metrics to this Pushgateway (a failed push only warns)" },
   { key: 'release', flag: '--release <id>', env: ['BERTH_RELEASE'], defaultText: "discovered from the pod's name (HOSTNAME: <job>-<suffix>, <replicaset>-<suffix>), else none",
     description: 'the release recorded on each history row written (an image tag or digest, a Job name); berth await --release <id> waits until a row carries it and its version is reached (await never discovers one)' },
-  { key: 'metricsPush', flag: '--metrics-push <url>', env: ['BERTH_METRICS_PUSH'], description: "push the run's metrics to this Pushgateway (a failed push only warns)" },
 ];
 
 /**

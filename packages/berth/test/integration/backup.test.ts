@@ -289,5 +289,12 @@ describe.skipIf(!pgClient)('--backup-when', () => {
     const alone = await runBerth(['migrate', '--dir', dir, '-d', db().url], { env: { BERTH_BACKUP_WHEN: 'always' } });
     expect(alone.code).toBe(2);
     expect(alone.stderr).toMatch(/BERTH_BACKUP_WHEN needs --backup-command or --backup-dir/);
+    // The command from a file (BERTH_BACKUP_COMMAND_FILE), like every variable.
+    const commandFile = path.join(makeTempDir('berth-backup-file-'), 'command');
+    writeFileSync(commandFile, 'echo "from the file" >&2; exit 4\n');
+    const fromFile = await runBerth(['migrate', '--dir', dir, '-d', db().url], { env: { BERTH_BACKUP_COMMAND_FILE: commandFile } });
+    expect(fromFile.code, fromFile.stderr).toBe(8);
+    expect(fromFile.stderr).toContain('| from the file');
+    expect((await db().admin.query('SELECT max(version)::int AS v FROM berth_migrations')).rows[0]?.v).toBe(3);
   });
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, driverFor, parseDatabaseUrl, type BackupOptions } from '../../index.js';
 import type { CommandRun } from './index.js';
@@ -40,12 +41,21 @@ export const migrate: CommandRun = async (ctx, opts) => {
   return { exitCode: 0, summary, fields };
 };
 
-/** `--backup-command` / `--backup-dir` / `--backup-when`, each else its BERTH_BACKUP_* variable. */
+/** `--backup-command` / `--backup-dir` / `--backup-when`, each else its BERTH_BACKUP_* variable (or its _FILE). */
 function backupOptions(opts: Record<string, unknown>, io: { env: Readonly<Record<string, string | undefined>>; cwd: string }): BackupOptions | undefined {
   const pick = (flag: unknown, name: string): { value: string; source: string } | undefined => {
     if (typeof flag === 'string') return { value: flag, source: `--${name}` };
     const variable = `BERTH_${name.toUpperCase().replace(/-/g, '_')}`;
     const value = io.env[variable];
+    const file = io.env[`${variable}_FILE`];
+    if (value && file) throw new ConfigError('ERR_CONFIG_INVALID', `${variable} and ${variable}_FILE are both set: keep one`);
+    if (file) {
+      try {
+        return { value: readFileSync(file, 'utf8').replace(/\r?\n$/, ''), source: `${variable}_FILE=${file}` };
+      } catch (err) {
+        throw new ConfigError('ERR_CONFIG_INVALID', `${variable}_FILE (environment): cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    }
     return value ? { value, source: variable } : undefined;
   };
   const command = pick(opts.backupCommand, 'backup-command');
