@@ -153,7 +153,8 @@ export function createSession(settings: Settings, options: Pick<MigratorOptions,
         driver, table, lockKey: driver.capabilities.advisoryLocks ? key : null, pid: server.pid, user: server.user, dialect: c.dialect, secrets: c.secrets,
         host: settings.host, berthVersion: BERTH_VERSION, release: settings.release, backup: prepared?.backup ?? null, onEvent: emit, pooled: server.pooled,
         statementTimeoutMs: (unset ?? server.unsetSettings).some((s) => s.name === 'statement_timeout') ? undefined : settings.statementTimeoutMs,
-        lock: { verified: true },
+        // After a backup (minutes, maybe) the lock is checked again before the first migration.
+        lock: { verified: prepared?.backup === undefined },
         ...(signal ? { signal } : {}),
       };
       return await fn(ctx, history ?? []);

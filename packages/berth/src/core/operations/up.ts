@@ -8,6 +8,9 @@ import type { HistoryRow } from '../../drivers/driver.js';
 import { ConfigError } from '../../errors.js';
 import type { Migration } from '../../source/types.js';
 
+/** How often the session is used while a backup runs (see beforeWrite): well within MySQL's 60 s idle limit. */
+const BACKUP_KEEPALIVE_MS = 10_000;
+
 /** `migrate`: applies pending migrations under the lock (SPEC §4.1–4.4). */
 export async function up(session: Session, upOptions: UpOptions = {}): Promise<UpResult> {
   const { emit } = session;
@@ -93,12 +96,19 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
       if (current.toApply.length) await upOptions.beforeApply?.(current.toApply.map(toPlanned), { recorded: history.length, serverVersionNum: c.server.serverVersionNum });
       const irreversible = current.toApply.some((m) => m.directives.noTransaction || !c.driver.capabilities.transactionalDdl);
       if (!backup || !backupWanted(backup, current.toApply.length, irreversible)) return {};
-      return {
-        backup: await runBackup(backup, {
-          target: c.target, url: await session.settings.databaseUrl(), from: current.current, to: current.toApply.at(-1)?.version ?? current.current,
-          onEvent: emit, signal: session.signal,
-        }),
-      };
+      // A dump takes minutes where berth's session would sit idle, and a server ends an idle
+      // session (MySQL's wait_timeout: 60 s), the lock with it: a cheap read now and then keeps it.
+      const keepAlive = setInterval(() => void c.driver.historySummary(table).catch(() => undefined), BACKUP_KEEPALIVE_MS);
+      try {
+        return {
+          backup: await runBackup(backup, {
+            target: c.target, url: await session.settings.databaseUrl(), from: current.current, to: current.toApply.at(-1)?.version ?? current.current,
+            onEvent: emit, signal: session.signal,
+          }),
+        };
+      } finally {
+        clearInterval(keepAlive);
+      }
     };
     return session.withLock(c, table, async (ctx) => {
       // Code is loaded before anything runs, so a broken module fails the run with nothing applied.
