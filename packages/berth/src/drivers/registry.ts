@@ -98,7 +98,7 @@ const postgres: DriverEntry<PostgresTarget> = {
   backup: {
     program: 'pg_dump',
     install: 'the PostgreSQL client (Debian/Ubuntu: apt-get install postgresql-client; Alpine: apk add postgresql-client; '
-      + 'berth\'s image: the -pgclient variant), of the server\'s major version or newer',
+      + 'berth\'s image: its -clients variant, built with --build-arg WITH_DB_CLIENTS=true), of the server\'s major version or newer',
     extension: '.dump',
     args: (_t, file) => ['--format=custom', '--no-password', `--file=${file}`],
     explain: (output) => {
@@ -155,7 +155,8 @@ const mysql: DriverEntry<MysqlTarget> = {
   }),
   backup: {
     program: 'mysqldump',
-    install: 'the MySQL or MariaDB client (Debian/Ubuntu: apt-get install mariadb-client or default-mysql-client; Alpine: apk add mariadb-client)',
+    install: 'the MySQL or MariaDB client (Debian/Ubuntu: apt-get install mariadb-client or default-mysql-client; Alpine: apk add mariadb-client; '
+      + 'berth\'s image: its -clients variant, built with --build-arg WITH_DB_CLIENTS=true)',
     extension: '.sql',
     // --single-transaction: a consistent InnoDB snapshot without locking the tables. No
     // --databases: the dump then restores into any database (`mysql other < file`).

@@ -231,6 +231,31 @@ describe.skipIf(!pgClient)('--backup-dir', () => {
     expect(status.stdout).toContain(`last backup: ${file} (taken before version 2`);
   });
 
+  it('a pg_dump older than the server: exit 8 naming the client version to install, the partial file removed', async () => {
+    // Only one PostgreSQL major is installed here, so the client that is too old is a stand-in that
+    // says what pg_dump 15 says to a 16 server (and leaves a half-written file, as a dump cut short does).
+    const bin = makeTempDir('berth-fake-pg-dump-');
+    writeFileSync(path.join(bin, 'pg_dump'), [
+      '#!/bin/sh',
+      'for a in "$@"; do case "$a" in --file=*) echo partial > "${a#--file=}";; esac; done',
+      'echo "pg_dump: error: aborting because of server version mismatch" >&2',
+      'echo "pg_dump: detail: server version: 16.4 (Debian 16.4-1.pgdg120+1); pg_dump version: 15.20 (Debian 15.20-0+deb12u1)" >&2',
+      'exit 1',
+    ].join('\n'), { mode: 0o755 });
+    const folder = makeTempDir('berth-backups-');
+    const fresh = await createTestDatabase('backup_mismatch');
+    try {
+      const run = await runBerth(['migrate', '--dir', writeMigrations(FIRST), '-d', fresh.url, '--backup-dir', folder], { env: { PATH: `${bin}:${process.env.PATH}` } });
+      expect(run.code, run.stderr).toBe(8);
+      expect(run.stderr).toMatch(/pg_dump 15\.20 cannot dump a PostgreSQL 16\.4 server: install the client of major version 16 or newer/);
+      expect(run.stderr).toMatch(/\| pg_dump: detail: server version: 16\.4/);
+      expect(readdirSync(folder)).toEqual([]);
+      expect((await fresh.admin.query("SELECT to_regclass('public.berth_migrations')::text AS t")).rows[0]?.t).toBeNull();
+    } finally {
+      await fresh.drop();
+    }
+  });
+
   it('without pg_dump on PATH: exit 8 naming what to install, nothing written', async () => {
     const fresh = await createTestDatabase('backup_noclient');
     try {
