@@ -7,9 +7,9 @@ import type { EventListener } from './events.js';
 import { acquireLock, lockKey } from './lock.js';
 import type { Plan } from './plan.js';
 import { DEFAULT_TABLE, type Settings } from './settings.js';
-import type { HistoryRow, HistoryTable } from '../drivers/driver.js';
+import { ConnectionLostError, type HistoryRow, type HistoryTable } from '../drivers/driver.js';
 import { driverFor, parseDatabaseUrl } from '../drivers/registry.js';
-import { ConfigError, TargetRejectedError, ValidationError } from '../errors.js';
+import { ConfigError, OutcomeUnknownError, TargetRejectedError, ValidationError } from '../errors.js';
 import type { CodeMigration } from '../load-module.js';
 import { checkBodies, readMigrations } from '../source/read-migrations.js';
 import type { Migration } from '../source/types.js';
@@ -116,7 +116,14 @@ export function createSession(settings: Settings, options: Pick<MigratorOptions,
       }
       const table = { schema, table: settings.table };
       // A --table that names someone else's table fails its first read: say so, not "column … does not exist".
-      return await fn(connection, table).catch(async (err: unknown) => { throw await explainHistoryError(connection.driver, table, DEFAULT_TABLE, err); });
+      return await fn(connection, table).catch(async (err: unknown) => {
+        // Lost outside a migration (which says so itself): reading the history, creating it, after a long backup.
+        if (err instanceof ConnectionLostError) {
+          throw new OutcomeUnknownError('ERR_CONNECTION_LOST', `the database connection was lost: ${err.message}. ` +
+            'Nothing after the last change berth reported was written. Run berth again: it continues from what the history table says.', { cause: err });
+        }
+        throw await explainHistoryError(connection.driver, table, DEFAULT_TABLE, err);
+      });
     } finally {
       signal?.removeEventListener('abort', cancel);
       open.delete(connection);

@@ -26,7 +26,7 @@ if (server && !client && process.env.CI === 'true') throw new Error('mysqldump m
 if (server && !client) console.log('MySQL backup tests skipped: no mysqldump on PATH (apt-get install mariadb-client)');
 
 const run = (db: MysqlTestDatabase, args: string[], env: Record<string, string> = {}) =>
-  runBerth([...args, '--log-format', 'json'], { env: { DATABASE_URL: db.url, ...env } });
+  runBerth([...args, '--log-format', 'json'], { env: { DATABASE_URL: db.url, ...env }, timeoutMs: 100_000 });
 
 const OLD_TABLE = `CREATE TABLE berth_migrations (version BIGINT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL,
   checksum VARCHAR(64) NOT NULL, status VARCHAR(16) NOT NULL, statements_applied INT NULL, statements_total INT NULL,
@@ -84,6 +84,20 @@ describe.skipIf(!server || !client)('the backup before migrating on MySQL / Mari
     expect(readFileSync(`${out}/ping`, 'utf8').trim()).toBe('1');
     expect(await db().query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")).toEqual([]);
   });
+
+  // MySQL ends a session idle for wait_timeout (berth sets 60 s), and the lock with it: a backup
+  // that takes longer must not leave berth's session idle. Slow by nature: it outlasts that limit.
+  it('a backup longer than the server\'s idle limit: the session and the lock survive it, and the migrations are applied', async () => {
+    const fresh = await createMysqlDatabase(server!, 'slowbackup');
+    try {
+      const dir = writeMigrations({ '1_a.up.sql': 'CREATE TABLE a (id INT);' });
+      const up = await run(fresh, ['migrate', '--dir', dir, '--backup-command', 'sleep 65; echo slow-backup-done'], {});
+      expect(up.code, up.stderr).toBe(0);
+      expect(await fresh.query('SELECT version, backup FROM berth_migrations')).toEqual([{ version: '1', backup: 'slow-backup-done' }]);
+    } finally {
+      await fresh.drop();
+    }
+  }, 120_000);
 
   it('--backup-dir: mysqldump into <database>-<from>-to-<to>-<time>.sql, which restores the schema as it was; --backup-when no-transaction backs up (MySQL DDL cannot be rolled back)', async () => {
     const dir = writeMigrations({ '1_a.up.sql': "CREATE TABLE a (id INT PRIMARY KEY, label VARCHAR(20));\nINSERT INTO a VALUES (1, 'one');" });
