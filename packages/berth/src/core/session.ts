@@ -155,7 +155,12 @@ export function createSession(settings: Settings, options: Pick<MigratorOptions,
       const prepared = await beforeWrite?.(history ?? []);
       // The first write: the table, or the columns an older berth's table lacks (a no-op otherwise).
       const done = await driver.ensureHistoryTable(table);
-      if (done !== 'current') emit({ event: done === 'created' ? 'history.created' : 'history.upgraded', table: tableName });
+      if (done === 'created' || done === 'upgraded') emit({ event: done === 'created' ? 'history.created' : 'history.upgraded', table: tableName });
+      if (done === 'outdated') {
+        emit({ event: 'plan.warning', code: 'W_HISTORY_COLUMNS',
+          message: `${tableName} was created by an older berth and this role may not add its release and backup columns (only the table's owner may): ` +
+            'rows are written without them. Run berth once as the owner to add them.' });
+      }
       const ctx: ApplyContext = {
         driver, table, lockKey: driver.capabilities.advisoryLocks ? key : null, pid: server.pid, user: server.user, dialect: c.dialect, secrets: c.secrets,
         host: settings.host, berthVersion: BERTH_VERSION, release: settings.release, backup: prepared?.backup ?? null, onEvent: emit, pooled: server.pooled,

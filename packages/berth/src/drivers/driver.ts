@@ -300,9 +300,10 @@ export interface Driver {
    * created by an older berth lacks (`release`, `backup`), changing nothing when it has them all.
    * Called only while holding the lock, after the backup and before any other write.
    * `readHistory` reads a table without those columns (their values null), so a berth that only
-   * reads never needs more than SELECT. Says which it did.
+   * reads never needs more than SELECT. Says which it did; `outdated`: the columns are missing and
+   * this role may not add them (not the table's owner), so rows are written without them.
    */
-  ensureHistoryTable(table: HistoryTable): Promise<'created' | 'upgraded' | 'current'>;
+  ensureHistoryTable(table: HistoryTable): Promise<'created' | 'upgraded' | 'current' | 'outdated'>;
   /**
    * Inserts, updates or deletes one history row as berth's own session user (whatever role a
    * migration switched to), and only while this session holds `lockKey` (checked in the same

@@ -64,6 +64,28 @@ describe.skipIf(!server)('the release on MySQL / MariaDB', () => {
     const missing = await run(db(), ['await', '--dir', dir, '--release', 'v3', '--timeout', '1s']);
     expect(missing.code).toBe(3);
   });
+
+  it('a user that may write the rows of an older table but not alter it migrates without the new columns, and says why', async () => {
+    const fresh = await createMysqlDatabase(server!, 'writer');
+    const user = `w_${fresh.name.slice(-8)}`;
+    try {
+      await fresh.query(OLD_TABLE);
+      await fresh.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'writer'`);
+      await fresh.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON \`${fresh.name}\`.berth_migrations TO '${user}'@'%'`);
+      await fresh.query(`GRANT CREATE ON \`${fresh.name}\`.* TO '${user}'@'%'`);
+      const url = new URL(fresh.url);
+      url.username = user;
+      url.password = 'writer';
+      const dir = writeMigrations({ '1_a.up.sql': 'CREATE TABLE a (id INT);' });
+      const up = await runBerth(['migrate', '--dir', dir, '--release', 'v9', '--log-format', 'json'], { env: { DATABASE_URL: url.toString() } });
+      expect(up.code, up.stderr).toBe(0);
+      expect(jsonLines(up.stderr).map((e) => e.code)).toContain('W_HISTORY_COLUMNS');
+      expect(await fresh.query('SELECT version, status FROM berth_migrations')).toEqual([{ version: '1', status: 'applied' }]);
+    } finally {
+      await fresh.query(`DROP USER IF EXISTS '${user}'@'%'`).catch(() => undefined);
+      await fresh.drop();
+    }
+  });
 });
 
 describe.skipIf(!server || !client)('the backup before migrating on MySQL / MariaDB', () => {

@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { jsonLines, runBerth, spawnBerth, writeMigrations } from '../helpers/cli.js';
 import { useTestDatabase } from '../helpers/db.js';
 
@@ -100,6 +100,38 @@ describe('a history table an older berth created', () => {
     expect(await columns()).toEqual([...old, 'release', 'backup']);
     expect((await db().admin.query('SELECT version::int AS v, release FROM berth_migrations ORDER BY version')).rows).toEqual([
       { v: 1, release: null }, { v: 2, release: 'new' },
+    ]);
+  });
+});
+
+describe('an older history table owned by another role', () => {
+  const db = useTestDatabase('release_owner');
+  const role = () => `writer_${db().name.slice(-8)}`;
+  afterAll(async () => {
+    await db().admin.query(`DROP OWNED BY ${role()}`).catch(() => undefined);
+    await db().admin.query(`DROP ROLE IF EXISTS ${role()}`).catch(() => undefined);
+  });
+
+  it('a role that may write its rows but not alter it migrates without the new columns, and says why', async () => {
+    await db().admin.query(OLD_TABLE);
+    await db().admin.query(`CREATE ROLE ${role()} LOGIN PASSWORD 'writer'`);
+    await db().admin.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON berth_migrations TO ${role()}`);
+    await db().admin.query(`GRANT CREATE ON SCHEMA public TO ${role()}`);
+    const url = new URL(db().url);
+    url.username = role();
+    url.password = 'writer';
+    const dir = writeMigrations({ '0001_a.up.sql': 'CREATE TABLE a (id int);', '0002_b.up.sql': '-- berth:no-transaction\nCREATE TABLE b (id int);' });
+    const run = await runBerth(['migrate', '--dir', dir, '-d', url.toString(), '--release', 'r9', '--log-format', 'json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(jsonLines(run.stderr).find((e) => e.code === 'W_HISTORY_COLUMNS')?.msg).toMatch(/may not add its release and backup columns \(only the table's owner may\)/);
+    expect((await db().admin.query('SELECT version::int AS v, status FROM berth_migrations ORDER BY version')).rows).toEqual([
+      { v: 1, status: 'applied' }, { v: 2, status: 'applied' },
+    ]);
+    // The owner's next run adds them.
+    writeMigrationsInto(dir, { '0003_c.up.sql': 'CREATE TABLE c (id int);' });
+    expect((await runBerth(['migrate', '--dir', dir, '-d', db().url, '--release', 'r10'])).code).toBe(0);
+    expect((await db().admin.query('SELECT version::int AS v, release FROM berth_migrations ORDER BY version')).rows).toEqual([
+      { v: 1, release: null }, { v: 2, release: null }, { v: 3, release: 'r10' },
     ]);
   });
 });

@@ -74,6 +74,8 @@ export class MysqlDriver implements Driver {
   #database: string | null = null;
   /** The file's statements left a transaction open (START TRANSACTION without COMMIT yet). */
   #inTransaction = false;
+  /** The added columns of a table that lacks some and could not get them (ensureHistoryTable); absent: all of them. */
+  readonly #added = new Map<string, readonly string[]>();
   /** A statement count not written yet (see updateHistory). */
   #progress: { table: HistoryTable; version: number; change: HistoryChange; lockKey: bigint | null } | undefined;
 
@@ -224,7 +226,7 @@ export class MysqlDriver implements Driver {
     return result;
   }
 
-  async ensureHistoryTable(table: HistoryTable): Promise<'created' | 'upgraded' | 'current'> {
+  async ensureHistoryTable(table: HistoryTable): Promise<'created' | 'upgraded' | 'current' | 'outdated'> {
     // The schema of a MySQL table is its database, which berth never creates.
     const [exists] = await this.#rows('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [table.schema]);
     if (!exists) {
@@ -239,8 +241,16 @@ export class MysqlDriver implements Driver {
     }
     // A table an older berth created: the columns it lacks are added (an instant ALTER in InnoDB).
     const add = ADDED_COLUMNS.filter((c) => !columns.some((found) => found.col.toLowerCase() === c.name));
+    this.#added.delete(qualified(table));
     if (add.length === 0) return 'current';
-    await this.#run(() => this.#s.query(`ALTER TABLE ${qualified(table)} ${add.map((c) => `ADD COLUMN ${quoteIdent(c.name)} ${c.type}`).join(', ')}`));
+    try {
+      await this.#run(() => this.#s.query(`ALTER TABLE ${qualified(table)} ${add.map((c) => `ADD COLUMN ${quoteIdent(c.name)} ${c.type}`).join(', ')}`));
+    } catch (err) {
+      // ALTER needs its own privilege: a role that may only write rows goes on without them.
+      if (!(err instanceof DriverQueryError && err.family === 'privilege')) throw err;
+      this.#added.set(qualified(table), ADDED_COLUMNS.map((c) => c.name).filter((name) => !add.some((c) => c.name === name)));
+      return 'outdated';
+    }
     return 'upgraded';
   }
 
@@ -325,12 +335,14 @@ export class MysqlDriver implements Driver {
 
   async #insertHistory(table: HistoryTable, row: NewHistoryRow, lockKey: bigint | null): Promise<boolean> {
     await this.#flushProgress();
+    const added = this.#added.get(qualified(table)) ?? ADDED_COLUMNS.map((c) => c.name);
+    const values = { release: row.release ?? null, backup: row.backup ?? null } as Record<string, string | null>;
     const { affectedRows } = await this.#run(() => this.#s.query(
       `INSERT INTO ${qualified(table)}
-         (version, name, checksum, status, statements_applied, statements_total, duration_ms, applied_by, host, berth_version, \`release\`, backup)
-       SELECT ?, ?, ?, ?, ?, ?, ?, CURRENT_USER(), ?, ?, ?, ? FROM DUAL WHERE ${lockKey === null ? 'TRUE' : lockHeldSql(lockKey)}`,
+         (version, name, checksum, status, statements_applied, statements_total, duration_ms, applied_by, host, berth_version${added.map((c) => `, ${quoteIdent(c)}`).join('')})
+       SELECT ?, ?, ?, ?, ?, ?, ?, CURRENT_USER(), ?, ?${', ?'.repeat(added.length)} FROM DUAL WHERE ${lockKey === null ? 'TRUE' : lockHeldSql(lockKey)}`,
       [row.version, row.name, row.checksum, row.status, Math.trunc(row.statementsApplied), Math.trunc(row.statementsTotal),
-        Math.round(row.durationMs), row.host, row.berthVersion, row.release ?? null, row.backup ?? null]));
+        Math.round(row.durationMs), row.host, row.berthVersion, ...added.map((c) => values[c])]));
     return affectedRows === 1;
   }
 

@@ -363,6 +363,11 @@ export class PostgresDriver implements Driver {
     return names;
   }
 
+  /** The added columns an insert writes: those the table is known to have (all, for a table this session has not read). */
+  #insertable(table: HistoryTable): readonly string[] {
+    return (this.#columns.get(qualified(table)) ?? ADDED_COLUMNS.map((c) => c.name)).filter((name) => ADDED_COLUMNS.some((c) => c.name === name));
+  }
+
   async historySummary(table: HistoryTable, expected?: readonly { readonly version: number; readonly checksum: string }[]): Promise<HistorySummary | null> {
     // Both sides render the history as the same text, a line per version in order, and the server
     // compares. Parsing 1,000 rows of 11 columns in JavaScript costs ~20 ms; this, one row.
@@ -413,7 +418,7 @@ export class PostgresDriver implements Driver {
     return result;
   }
 
-  async ensureHistoryTable(table: HistoryTable): Promise<'created' | 'upgraded' | 'current'> {
+  async ensureHistoryTable(table: HistoryTable): Promise<'created' | 'upgraded' | 'current' | 'outdated'> {
     // CREATE SCHEMA IF NOT EXISTS checks the database's CREATE privilege before it looks whether
     // the schema exists: a role that may only create tables in an existing schema would be refused.
     // An existing table is altered only when a column is missing: ALTER TABLE takes an ACCESS
@@ -427,7 +432,14 @@ export class PostgresDriver implements Driver {
     if (columns) {
       const add = ADDED_COLUMNS.filter((c) => !columns.includes(c.name));
       if (add.length === 0) return 'current';
-      await this.#run(() => this.#s.simple(`ALTER TABLE ${qualified(table)} ${add.map((c) => `ADD COLUMN IF NOT EXISTS ${quoteIdent(c.name)} ${c.type}`).join(', ')}`));
+      try {
+        await this.#run(() => this.#s.simple(`ALTER TABLE ${qualified(table)} ${add.map((c) => `ADD COLUMN IF NOT EXISTS ${quoteIdent(c.name)} ${c.type}`).join(', ')}`));
+      } catch (err) {
+        // Only the table's owner may add columns: a role that may only write rows goes on without them.
+        if (!(err instanceof DriverQueryError && err.family === 'privilege')) throw err;
+        this.#columns.set(qualified(table), columns.filter((name) => ADDED_COLUMNS.some((c) => c.name === name)));
+        return 'outdated';
+      }
       return 'upgraded';
     }
     await this.#run(() => this.#s.simple(`
@@ -453,7 +465,7 @@ export class PostgresDriver implements Driver {
     const held = lockKey === null ? 'true' : lockHeldSql(lockKey);
     let sql: string;
     if ('insert' in change) {
-      sql = insertHistorySql(table, change.insert, String(Math.round(change.insert.durationMs)), held);
+      sql = insertHistorySql(table, change.insert, String(Math.round(change.insert.durationMs)), this.#insertable(table), held);
     } else if ('update' in change) {
       const { set: c } = change;
       const set = [
@@ -516,7 +528,7 @@ export class PostgresDriver implements Driver {
     // server's message is never shown; which guard failed is known from where the script stopped.
     const held = script.lockKey === null ? [] : [`SELECT 1 / (${lockHeldSql(script.lockKey)})::int AS lock_held`];
     const history = 'insert' in script.history
-      ? insertHistorySql(script.table, script.history.insert, 'round(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)')
+      ? insertHistorySql(script.table, script.history.insert, 'round(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)', this.#insertable(script.table))
       : `DELETE FROM ${qualified(script.table)} WHERE version = ${Math.trunc(script.history.deleteVersion)}`;
     const parts: { readonly role: 'setup' | 'session' | 'lock' | 'statement' | 'history' | 'commit'; readonly sql: string }[] = [
       ...this.#prologue({ ...script.session, transaction: true }).map((sql) => ({ role: 'setup' as const, sql })),
@@ -640,14 +652,15 @@ function asBerth(sql: string): string {
  * and the extended protocol's parse/bind/execute would cost several times its server time.
  * With `where`, the row is written only if that condition holds.
  */
-function insertHistorySql(table: HistoryTable, row: Omit<NewHistoryRow, 'durationMs'>, durationSql: string, where?: string): string {
+function insertHistorySql(table: HistoryTable, row: Omit<NewHistoryRow, 'durationMs'>, durationSql: string, added: readonly string[], where?: string): string {
   const values = [
     String(Math.trunc(row.version)), quoteLiteral(row.name), quoteLiteral(row.checksum), quoteLiteral(row.status),
     String(Math.trunc(row.statementsApplied)), String(Math.trunc(row.statementsTotal)), durationSql,
-    'current_user', nullableLiteral(row.host), nullableLiteral(row.berthVersion), nullableLiteral(row.release), nullableLiteral(row.backup),
+    'current_user', nullableLiteral(row.host), nullableLiteral(row.berthVersion),
+    ...(added.includes('release') ? [nullableLiteral(row.release)] : []), ...(added.includes('backup') ? [nullableLiteral(row.backup)] : []),
   ];
   return `INSERT INTO ${qualified(table)}
-    (version, name, checksum, status, statements_applied, statements_total, duration_ms, applied_by, host, berth_version, "release", backup)
+    (version, name, checksum, status, statements_applied, statements_total, duration_ms, applied_by, host, berth_version${added.map((c) => `, ${quoteIdent(c)}`).join('')})
     SELECT ${values.join(', ')}${where === undefined ? '' : ` WHERE ${where}`}`;
 }
 
