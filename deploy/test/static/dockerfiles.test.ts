@@ -155,6 +155,16 @@ describe('the berth image', () => {
     // The link target is what `npm run build -w berth` makes, and its shebang runs node.
     expect(readRepoFile('packages/berth/bin/berth.js').split('\n')[0]).toBe('#!/usr/bin/env node');
   });
+
+  it('has a variant with the dump clients of --backup-dir (WITH_DB_CLIENTS=true), installed as root before USER; the default has none', () => {
+    const instructions = runtime.instructions.map((i) => `${i.getKeyword()} ${i.getArgumentsContent() ?? ''}`);
+    const install = instructions.findIndex((i) => /^RUN if \[ "\$WITH_DB_CLIENTS" = "true" \]/.test(i));
+    expect(install).toBeGreaterThan(0);
+    expect(instructions[install]).toMatch(/apk add --no-cache postgresql-client mariadb-client/);
+    expect(instructions[install]).toMatch(/pg_dump --version && mysqldump --version/);
+    expect(instructions.findIndex((i) => i === 'ARG WITH_DB_CLIENTS=false')).toBeLessThan(install);
+    expect(instructions.findIndex((i) => i.startsWith('USER '))).toBeGreaterThan(install);
+  });
 });
 
 describe.each(SERVICES)('the %s image', (service) => {

@@ -109,6 +109,15 @@ describe('the migration hook', () => {
     }
   });
 
+  it("records the image's tag as the release of every history row the Job writes (BERTH_RELEASE)", () => {
+    for (const job of kind(rendered, 'Job')) {
+      const container = podSpec(job)!.containers[0];
+      const release = container.env.find((e: { name: string }) => e.name === 'BERTH_RELEASE')?.value;
+      expect(release).toBeTruthy();
+      expect(container.image.endsWith(`:${release}`), container.image).toBe(true);
+    }
+  });
+
   it("fails fast on berth's non-retryable exit codes and retries the others, within the values' limits", () => {
     const values = defaultValues().migrations;
     for (const job of kind(rendered, 'Job')) {

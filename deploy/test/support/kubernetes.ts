@@ -150,7 +150,7 @@ export function restrictedProfileViolations(doc: YamlDocument): string[] {
 }
 
 /** berth's exit codes (SPEC §5): what a Job must fail on at once, and what it must retry. */
-export const NON_RETRYABLE_EXIT_CODES = [1, 2, 5, 6] as const;
+export const NON_RETRYABLE_EXIT_CODES = [1, 2, 5, 6, 8] as const;
 export const RETRYABLE_EXIT_CODES = [3, 4, 7, 130, 143] as const;
 
 /**

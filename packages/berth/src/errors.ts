@@ -6,7 +6,7 @@
  * retry policy) branch on the class or on `exitCode`, and read `code` for the precise reason.
  */
 
-export type ExitCode = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 70 | 130 | 143;
+export type ExitCode = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 70 | 130 | 143;
 
 export interface BerthErrorOptions {
   cause?: unknown;
@@ -72,6 +72,15 @@ export class OutcomeUnknownError extends BerthError {
 }
 
 /**
+ * Exit 8: the backup asked for before migrating (`--backup-command`, `--backup-dir`) failed, so
+ * nothing was written. Its own code: an orchestrator must not retry past a failed backup as if the
+ * database were busy, and an operator reads at once that the migrations never started.
+ */
+export class BackupFailedError extends BerthError {
+  readonly exitCode = 8;
+}
+
+/**
  * Exit 130/143: stopped by SIGINT/SIGTERM after rolling back what was running. `message` replaces
  * the default where that is not what happened (a no-transaction migration cannot be rolled back).
  */
@@ -127,6 +136,8 @@ export const ERROR_CODES = {
   ERR_DB_SERVER: OutcomeUnknownError,
   ERR_LOCK_LOST: OutcomeUnknownError,
   ERR_LEASE_LOST: OutcomeUnknownError,
+  ERR_BACKUP_FAILED: BackupFailedError,
+  ERR_BACKUP_CLIENT_MISSING: BackupFailedError,
   ERR_INTERRUPTED: InterruptedError,
   ERR_INTERNAL: InternalError,
 } as const;

@@ -4,7 +4,7 @@
  */
 export { createMigrator, DEFAULT_DIR, DEFAULT_TABLE, DEFAULT_LOCK_TIMEOUT_MS } from './core/migrator.js';
 export type {
-  Migrator, MigratorOptions, LockMode, ProgressSnapshot, MigrationInProgress, SessionActivity, UpOptions, UpResult, PlannedMigration, ApplyTarget, DownResult, HistoryChangeReport, AwaitOptions, AwaitResult, AppliedMigration, StatusReport, StatusEntry, CheckResult,
+  Migrator, MigratorOptions, LockMode, ProgressSnapshot, MigrationInProgress, SessionActivity, UpOptions, BackupOptions, UpResult, PlannedMigration, ApplyTarget, DownResult, HistoryChangeReport, AwaitOptions, AwaitResult, AppliedMigration, StatusReport, StatusEntry, CheckResult,
 } from './core/migrator.js';
 export type { BerthEvent, EventListener } from './core/events.js';
 export type { DownTarget } from './core/plan.js';
@@ -14,7 +14,7 @@ export type { LockHolder, LeaseHolder, HistoryStatus } from './drivers/driver.js
 export type { SslMode } from './config/database-url.js';
 export {
   BerthError, MigrationFailedError, ConfigError, UnreachableError, LockTimeoutError, ValidationError,
-  TargetRejectedError, OutcomeUnknownError, InterruptedError, InternalError, ERROR_CODES,
+  TargetRejectedError, OutcomeUnknownError, BackupFailedError, InterruptedError, InternalError, ERROR_CODES,
 } from './errors.js';
 export type { ExitCode, ErrorCode } from './errors.js';
 export { BERTH_VERSION } from './version.js';

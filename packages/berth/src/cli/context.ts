@@ -1,6 +1,7 @@
 import type { ResolvedConfig } from '../config/resolve.js';
 import { createMigrator, ConfigError, driverFor, parseDatabaseUrl, type EventListener, type Migrator } from '../index.js';
 import type { Reporter, Writable } from './output.js';
+import { discoverRelease } from './release.js';
 
 export interface CliIo {
   readonly stdout: Writable;
@@ -35,6 +36,7 @@ export function makeMigrator(config: ResolvedConfig, io: CliIo, onEvent: EventLi
   // Validated once up front, so a bad URL fails fast (exit 2) before any file is read or any
   // connection is attempted; it is parsed again for each attempt in case its secret file rotates.
   if (driverFor(parseDatabaseUrl(config.databaseUrl(), describeUrlSource(config))).capabilities.inProcess) io.tune?.('wasm');
+  const release = config.release ?? discoverRelease(io.env);
   return createMigrator({
     databaseUrl: config.databaseUrl,
     dir: config.dir.startsWith('/') ? config.dir : `${io.cwd}/${config.dir}`,
@@ -50,6 +52,7 @@ export function makeMigrator(config: ResolvedConfig, io: CliIo, onEvent: EventLi
     ...(config.sslrootcert ? { sslrootcert: config.sslrootcert } : {}),
     sslOverridesUrl: config.sslFromFlag,
     ...(io.env.HOSTNAME ? { host: io.env.HOSTNAME } : {}),
+    ...(release ? { release } : {}),
     onEvent,
     signal,
   });

@@ -30,6 +30,8 @@ export class RunMetrics {
   readonly #lastSuccess: Gauge;
   readonly #progress: () => ProgressSnapshot | undefined;
   #ended = false;
+  readonly #backupDuration: Gauge;
+  readonly #backupSuccess: Gauge;
 
   constructor(labels: MetricLabels, progress: () => ProgressSnapshot | undefined = () => undefined) {
     this.#labels = labels;
@@ -88,6 +90,8 @@ export class RunMetrics {
     this.#lastRunSuccess = new Gauge({ name: 'berth_last_run_success', help: '1 if the last run succeeded, 0 otherwise.', labelNames, registers });
     this.#runDuration = new Gauge({ name: 'berth_run_duration_seconds', help: 'Wall time of the last run.', labelNames, registers });
     this.#lastSuccess = new Gauge({ name: 'berth_last_success_timestamp_seconds', help: 'Unix time of the last successful run.', labelNames, registers });
+    this.#backupDuration = new Gauge({ name: 'berth_backup_duration_seconds', help: 'Time the backup before migrating took (--backup-command, --backup-dir).', labelNames, registers });
+    this.#backupSuccess = new Gauge({ name: 'berth_backup_success', help: '1 if the backup before migrating succeeded, 0 if it failed (absent: no backup ran).', labelNames, registers });
     this.#applied.inc(this.#l(), 0);
     this.#lockWait.set(this.#l(), 0);
   }
@@ -106,6 +110,11 @@ export class RunMetrics {
       case 'lock.acquired':
         this.#relabel(e.table);
         this.#lockWait.set(this.#l(), e.lockWaitMs / 1000);
+        break;
+      case 'backup.done':
+      case 'backup.failed':
+        this.#backupDuration.set(this.#l(), e.durationMs / 1000);
+        this.#backupSuccess.set(this.#l(), e.event === 'backup.done' ? 1 : 0);
         break;
       case 'migration.applied':
         this.#applied.inc(this.#l());

@@ -115,6 +115,10 @@ export function describeEvent(e: BerthEvent): { level: Level; msg: string } {
     case 'lease.lost': return { level: 'error', msg: `lost the migration lease on ${e.table} (token ${e.token}): ${e.reason}` };
     case 'lock.released': return { level: 'debug', msg: `released the migration lock on ${e.table}` };
     case 'history.created': return { level: 'info', msg: `created history table ${e.table}` };
+    case 'history.upgraded': return { level: 'info', msg: `added the release and backup columns to history table ${e.table}` };
+    case 'backup.start': return { level: 'info', msg: `backing up before migrating (${e.kind === 'dir' ? '--backup-dir' : '--backup-command'}, schema at ${e.from ?? 'none'}, migrating to ${e.to ?? 'none'})` };
+    case 'backup.done': return { level: 'info', msg: `backup done in ${formatDuration(e.durationMs)}: ${e.location}` };
+    case 'backup.failed': return { level: 'error', msg: `backup failed after ${formatDuration(e.durationMs)}` };
     case 'plan.warning': return { level: 'warn', msg: e.message };
     case 'plan.ready': return { level: 'info', msg: e.toApply === 0 ? `nothing to do: schema is at version ${e.current ?? 'none'}` : `${e.dryRun ? 'would apply' : 'applying'} ${e.toApply} migration(s) (schema at ${e.current ?? 'none'})` };
     case 'migration.planned': return { level: 'info', msg: `would apply ${v(e.version, e.name)} (${e.file}${e.transaction ? '' : ', no transaction'})` };

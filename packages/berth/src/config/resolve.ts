@@ -39,6 +39,8 @@ export interface ResolvedConfig {
   /** `--http`: where to serve /metrics, /healthz and /readyz. */
   readonly http: ListenAddress | undefined;
   readonly lingerMs: number;
+  /** `--release` / BERTH_RELEASE as given; undefined when not set (the CLI may discover one for writes). */
+  readonly release: string | undefined;
   /** True when sslmode/sslrootcert came from a flag and so beat the URL's own parameters. */
   readonly sslFromFlag: boolean;
   readonly sources: Readonly<Partial<Record<SettingKey, ValueSource>>>;
@@ -95,6 +97,7 @@ const schema = z.object({
     z.transform((value: string) => parseListenAddress(value) as ListenAddress),
   )),
   linger: timeout,
+  release: z.optional(z.string().check(z.maxLength(255, 'must be at most 255 characters'))),
 });
 
 /** Built-in defaults, the lowest layer (src/defaults.ts). */
@@ -184,6 +187,7 @@ export function resolveConfig(input: ResolveInput): ResolvedConfig {
     metricsPush: v.metricsPush,
     http: v.http,
     lingerMs: v.linger,
+    release: v.release === '' ? undefined : v.release,
     sslFromFlag: sources.sslmode?.kind === 'flag' || sources.sslrootcert?.kind === 'flag',
     sources: Object.freeze(sources),
     ...(input.file ? { configFile: input.file.path } : {}),

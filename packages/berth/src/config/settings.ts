@@ -19,7 +19,7 @@ export interface SettingSpec {
 
 export type SettingKey =
   | 'databaseUrl' | 'dir' | 'allowEmpty' | 'table' | 'schema' | 'wait' | 'lockTimeout' | 'statementTimeout'
-  | 'logFormat' | 'quiet' | 'sslmode' | 'sslrootcert' | 'metricsFile' | 'metricsPush' | 'http' | 'linger' | 'lock' | 'leaseTtl';
+  | 'logFormat' | 'quiet' | 'sslmode' | 'sslrootcert' | 'metricsFile' | 'metricsPush' | 'http' | 'linger' | 'lock' | 'leaseTtl' | 'release';
 
 export const SETTINGS: readonly SettingSpec[] = [
   { key: 'databaseUrl', flag: '-d, --database-url <url>', env: ['BERTH_DATABASE_URL', 'DATABASE_URL'], secret: true,
@@ -43,6 +43,8 @@ export const SETTINGS: readonly SettingSpec[] = [
     description: 'how runners exclude each other: advisory (a session advisory lock; a transaction pooler is refused, exit 6), lease (a heartbeated, fenced lease row in <table>_lock, which works through PgBouncer pool_mode=transaction; PostgreSQL, MySQL, MariaDB) or auto (advisory, or the lease where a transaction pooler is detected); see docs/locking.md' },
   { key: 'leaseTtl', flag: '--lease-ttl <duration>', env: ['BERTH_LEASE_TTL'], defaultText: DEFAULTS.leaseTtl,
     description: 'with the lease: how long it lives without a heartbeat (renewed every sixth of it); a frozen or killed holder is taken over this long after its last heartbeat' },
+  { key: 'release', flag: '--release <id>', env: ['BERTH_RELEASE'], defaultText: "discovered from the pod's name (HOSTNAME: <job>-<suffix>, <replicaset>-<suffix>), else none",
+    description: 'the release recorded on each history row written (an image tag or digest, a Job name); berth await --release <id> waits until a row carries it and its version is reached (await never discovers one)' },
 ];
 
 /**

@@ -48,6 +48,11 @@ export interface MigratorOptions {
   readonly sslOverridesUrl?: boolean;
   /** Recorded in the history table and in application_name. Default: the machine's host name. */
   readonly host?: string;
+  /**
+   * The release that runs the migrations (an image tag or digest, a Job name), recorded on every
+   * history row this migrator writes. Default: none (the CLI discovers one, see docs).
+   */
+  readonly release?: string;
   /** Receives every progress event (see events.ts). The library never writes to stdout. */
   readonly onEvent?: EventListener;
   /** Aborting it cancels the running statement on the server and rolls back. */
@@ -68,6 +73,37 @@ export interface UpOptions {
    * `--lint error` uses it). Not called when there is nothing to apply.
    */
   readonly beforeApply?: (migrations: readonly PlannedMigration[], target: ApplyTarget) => void | Promise<void>;
+  /** Back up the database under the lock, after the plan and `beforeApply`, before the first write. */
+  readonly backup?: BackupOptions;
+}
+
+/**
+ * The backup before migrating: one of `command` or `dir`. A failure stops the run with nothing
+ * written (BackupFailedError, exit 8).
+ */
+export interface BackupOptions {
+  /**
+   * A shell command (`/bin/sh -c`), given BERTH_TARGET (the URL, password masked),
+   * BERTH_FROM_VERSION, BERTH_TO_VERSION, BERTH_RUN_ID, and the credentials only through files:
+   * BERTH_DATABASE_URL_FILE, and the client's own (PGPASSFILE with PGHOST, PGPORT, PGDATABASE,
+   * PGUSER; BERTH_MYSQL_DEFAULTS_FILE). The last line it prints on stdout is recorded as the
+   * backup's location.
+   */
+  readonly command?: string;
+  /** The built-in: the database's dump client (pg_dump --format=custom, mysqldump) into this folder. */
+  readonly dir?: string;
+  /**
+   * `pending` (default): when something is about to be applied; `always`: on every run, even with
+   * nothing to apply; `no-transaction`: only when a migration about to run cannot be rolled back
+   * (a `-- berth:no-transaction` file, or any migration where DDL is not transactional: MySQL).
+   */
+  readonly when?: 'always' | 'pending' | 'no-transaction';
+  /**
+   * The environment the backup inherits (the CLI passes its own; default none, but what berth
+   * sets). Variables that carry the target's password (DATABASE_URL, PGPASSWORD, any whose value
+   * contains it) are left out.
+   */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** What `beforeApply` knows of the database the migrations are about to run on. */
@@ -116,6 +152,8 @@ export interface StatusEntry {
   readonly checksum?: string;
   readonly statementsApplied?: number | null;
   readonly statementsTotal?: number | null;
+  /** The release that applied it (`--release`), null when none was recorded. */
+  readonly release?: string | null;
 }
 
 export interface StatusReport {
@@ -127,6 +165,8 @@ export interface StatusReport {
   readonly missing: readonly StatusEntry[];
   /** Applied versions newer than every file (an older release after a newer one). */
   readonly ahead: readonly StatusEntry[];
+  /** The newest backup recorded with a migration (`--backup-dir`, `--backup-command`), or null. */
+  readonly lastBackup: { readonly location: string; readonly version: number; readonly appliedAt: string } | null;
 }
 
 export interface CheckResult {
@@ -152,6 +192,11 @@ export interface HistoryChangeReport {
 export interface AwaitOptions {
   /** The version to wait for; default: the newest migration in `dir`. */
   readonly version?: number;
+  /**
+   * Also wait until this release has migrated: some history row carries it, and nothing of the
+   * set is left to apply (the version above reached, nothing failed).
+   */
+  readonly release?: string;
   /** How long to wait in total (duration string or ms). */
   readonly timeout: string | number;
   /** Ends the wait early (rejects with the signal's reason). */

@@ -39,6 +39,10 @@ export interface ApplyContext {
   readonly secrets: readonly (string | undefined)[];
   readonly host: string | null;
   readonly berthVersion: string;
+  /** Recorded on every row written (`--release`). */
+  readonly release: string | null;
+  /** Where this run's backup went, recorded on every row it writes; null without one. */
+  readonly backup: string | null;
   /**
    * Session-wide statement timeout, for messages; undefined when the server refused it and its own
    * statement_timeout is in force.
@@ -102,7 +106,7 @@ export async function runInTransaction(ctx: ApplyContext, step: Step, mode: 'own
     const recorded = step.direction === 'up'
       ? await ctx.driver.writeHistory(ctx.table, { insert: {
         version: m.version, name: m.name, checksum: m.checksum, status: 'applied',
-        statementsApplied: total, statementsTotal: total, durationMs, host: ctx.host, berthVersion: ctx.berthVersion,
+        statementsApplied: total, statementsTotal: total, durationMs, host: ctx.host, berthVersion: ctx.berthVersion, release: ctx.release, backup: ctx.backup,
       } }, ctx.lockKey)
       : await ctx.driver.writeHistory(ctx.table, { delete: m.version }, ctx.lockKey);
     if (!recorded) throw lockLost(ctx, step);
@@ -133,7 +137,7 @@ async function runAsOneMessage(ctx: ApplyContext, step: Step, statements: readon
     statements: statements.map((statement) => statement.sql),
     history: step.direction === 'up'
       ? { insert: { version: m.version, name: m.name, checksum: m.checksum, status: 'applied', statementsApplied: statements.length,
-        statementsTotal: statements.length, host: ctx.host, berthVersion: ctx.berthVersion } }
+        statementsTotal: statements.length, host: ctx.host, berthVersion: ctx.berthVersion, release: ctx.release, backup: ctx.backup } }
       : { deleteVersion: m.version },
   });
   if (outcome.ok) return;
@@ -189,7 +193,7 @@ export async function runWithoutTransaction(ctx: ApplyContext, step: Step): Prom
     if (step.direction === 'up') {
       marked = await ctx.driver.writeHistory(ctx.table, { insert: {
         version: m.version, name: m.name, checksum: m.checksum, status: 'started',
-        statementsApplied: 0, statementsTotal: total, durationMs: 0, host: ctx.host, berthVersion: ctx.berthVersion,
+        statementsApplied: 0, statementsTotal: total, durationMs: 0, host: ctx.host, berthVersion: ctx.berthVersion, release: ctx.release, backup: ctx.backup,
       } }, ctx.lockKey);
     } else {
       marked = await ctx.driver.writeHistory(ctx.table, { update: m.version, set: { status: 'started', statementsApplied: 0 } }, ctx.lockKey);

@@ -21,10 +21,14 @@ export type BerthEvent =
   | { event: 'lease.lost'; table: string; token: string; reason: string }
   | { event: 'lock.released'; table: string }
   | { event: 'history.created'; table: string }
+  | { event: 'history.upgraded'; table: string }
+  | { event: 'backup.start'; kind: 'command' | 'dir'; runId: string; from: number | null; to: number | null }
+  | { event: 'backup.done'; kind: 'command' | 'dir'; runId: string; location: string; durationMs: number }
+  | { event: 'backup.failed'; kind: 'command' | 'dir'; runId: string; durationMs: number; code: string }
   | { event: 'plan.warning'; code: string; message: string; version?: number }
   | { event: 'plan.ready'; current: number | null; pending: number; toApply: number; dryRun: boolean; table: string }
   | { event: 'await.waiting'; current: number | null; expected: number; waitedMs: number; reason: string }
-  | { event: 'await.reached'; current: number; expected: number; waitedMs: number }
+  | { event: 'await.reached'; current: number; expected: number; waitedMs: number; release?: string }
   | { event: 'migration.planned'; version: number; name: string; file: string; transaction: boolean }
   | { event: 'migration.start'; version: number; name: string; file: string; transaction: boolean; index?: number; total?: number }
   | { event: 'migration.applied'; version: number; name: string; file: string; durationMs: number; index?: number; total?: number }

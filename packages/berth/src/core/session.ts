@@ -9,9 +9,9 @@ import { acquireLock, lockKey } from './lock.js';
 import { ProgressTracker, type ProgressSnapshot } from './progress.js';
 import type { Plan } from './plan.js';
 import { DEFAULT_TABLE, LEASE_SUFFIX, type Settings } from './settings.js';
-import type { HistoryRow, HistoryTable, LockGuard, UnsetSetting } from '../drivers/driver.js';
+import { ConnectionLostError, type HistoryRow, type HistoryTable, type LockGuard, type UnsetSetting } from '../drivers/driver.js';
 import { driverFor, parseDatabaseUrl } from '../drivers/registry.js';
-import { ConfigError, TargetRejectedError, ValidationError } from '../errors.js';
+import { ConfigError, OutcomeUnknownError, TargetRejectedError, ValidationError } from '../errors.js';
 import type { CodeMigration } from '../load-module.js';
 import { checkBodies, readMigrations } from '../source/read-migrations.js';
 import type { Migration } from '../source/types.js';
@@ -32,13 +32,10 @@ export interface Session {
   /** Connects (with `--wait`), runs `fn`, closes; an interrupt cancels the running statement. */
   withConnection<T>(fn: (c: Connection, table: HistoryTable) => Promise<T>): Promise<T>;
   /**
-   * Runs `fn` holding the migration lock, with the history table created and read under it.
-   * While it waits for the lock, `unneeded` may find (without the lock) that there is nothing
-   * left to do; its result is then returned without taking the lock. `foreign: 'adopt'` creates
-   * berth's table even where another tool's history is found (baseline does so on purpose).
+   * Runs `fn` holding the migration lock, with the history read under it and the table created
+   * (or given the columns an older berth did not create) before `fn` runs: see `LockOptions`.
    */
-  withLock<T>(c: Connection, table: HistoryTable, fn: (ctx: ApplyContext, history: HistoryRow[]) => Promise<T>,
-    unneeded?: () => Promise<T | undefined>, foreign?: 'refuse' | 'adopt'): Promise<T>;
+  withLock<T>(c: Connection, table: HistoryTable, fn: (ctx: ApplyContext, history: HistoryRow[]) => Promise<T>, options?: LockOptions<T>): Promise<T>;
   /** The migrations, their names, bytes and structure checked; bodies wait for `checkUnverified`. */
   load(): Promise<Migration[]>;
   /**
@@ -79,6 +76,22 @@ export interface Session {
   close(): Promise<void>;
 }
 
+export interface LockOptions<T> {
+  /**
+   * While waiting for the lock, may find (without the lock) that there is nothing left to do; its
+   * result is then returned without taking the lock.
+   */
+  readonly unneeded?: () => Promise<T | undefined>;
+  /** `adopt` creates berth's table even where another tool's history is found (baseline does so on purpose). */
+  readonly foreign?: 'refuse' | 'adopt';
+  /**
+   * Runs under the lock with the history as read there, before anything is written, the history
+   * table's creation included: what decides whether to go on (the plan, its checks) and the
+   * backup. Throwing stops with nothing written; `backup` is recorded on the rows `fn` writes.
+   */
+  readonly beforeWrite?: (history: HistoryRow[]) => Promise<{ readonly backup?: string } | void>;
+}
+
 export function createSession(settings: Settings, options: Pick<MigratorOptions, 'onEvent' | 'signal'>): Session {
   const tracker = new ProgressTracker();
   const listener: EventListener = options.onEvent ?? (() => undefined);
@@ -116,7 +129,14 @@ export function createSession(settings: Settings, options: Pick<MigratorOptions,
       }
       const table = { schema, table: settings.table };
       // A --table that names someone else's table fails its first read: say so, not "column … does not exist".
-      return await fn(connection, table).catch(async (err: unknown) => { throw await explainHistoryError(connection.driver, table, DEFAULT_TABLE, err); });
+      return await fn(connection, table).catch(async (err: unknown) => {
+        // Lost outside a migration (which says so itself): reading the history, creating it, after a long backup.
+        if (err instanceof ConnectionLostError) {
+          throw new OutcomeUnknownError('ERR_CONNECTION_LOST', `the database connection was lost: ${err.message}. ` +
+            'Nothing after the last change berth reported was written. Run berth again: it continues from what the history table says.', { cause: err });
+        }
+        throw await explainHistoryError(connection.driver, table, DEFAULT_TABLE, err);
+      });
     } finally {
       signal?.removeEventListener('abort', cancel);
       open.delete(connection);
@@ -125,7 +145,8 @@ export function createSession(settings: Settings, options: Pick<MigratorOptions,
   }
 
   async function withLock<T>(c: Connection, table: HistoryTable, fn: (ctx: ApplyContext, history: HistoryRow[]) => Promise<T>,
-    unneeded?: () => Promise<T | undefined>, foreign: 'refuse' | 'adopt' = 'refuse'): Promise<T> {
+    options: LockOptions<T> = {}): Promise<T> {
+    const { unneeded, foreign = 'refuse', beforeWrite } = options;
     const { driver, server } = c;
     const key = lockKey(server.database, table);
     const tableName = `${table.schema}.${table.table}`;
@@ -186,22 +207,27 @@ export function createSession(settings: Settings, options: Pick<MigratorOptions,
     }
     try {
       // Read again under the lock: another runner may have changed everything while we waited.
-      let history = await driver.readHistory(table);
-      if (history === null) {
-        // Creating the table would make berth the owner of a database another tool migrated.
-        if (foreign === 'refuse') await refuseForeignHistory(c, table, []);
-        await driver.ensureHistoryTable(table);
-        emit({ event: 'history.created', table: tableName });
-        history = [];
+      const history = await driver.readHistory(table);
+      // Creating the table would make berth the owner of a database another tool migrated.
+      if (history === null && foreign === 'refuse') await refuseForeignHistory(c, table, []);
+      const prepared = await beforeWrite?.(history ?? []);
+      // The first write: the table, or the columns an older berth's table lacks (a no-op otherwise).
+      const done = await driver.ensureHistoryTable(table);
+      if (done === 'created' || done === 'upgraded') emit({ event: done === 'created' ? 'history.created' : 'history.upgraded', table: tableName });
+      if (done === 'outdated') {
+        emit({ event: 'plan.warning', code: 'W_HISTORY_COLUMNS',
+          message: `${tableName} was created by an older berth and this role may not add its release and backup columns (only the table's owner may): ` +
+            'rows are written without them. Run berth once as the owner to add them.' });
       }
       const ctx: ApplyContext = {
         driver, table, lockKey: guard, pid: transactionPool ? null : server.pid, user: server.user, dialect: c.dialect, secrets: c.secrets,
-        host: settings.host, berthVersion: BERTH_VERSION, onEvent: emit, pooled: server.pooled,
+        host: settings.host, berthVersion: BERTH_VERSION, release: settings.release, backup: prepared?.backup ?? null, onEvent: emit, pooled: server.pooled,
         statementTimeoutMs: (unset ?? server.unsetSettings).some((s) => s.name === 'statement_timeout') ? undefined : settings.statementTimeoutMs,
-        lock: { verified: true },
+        // After a backup (minutes, maybe) the lock is checked again before the first migration.
+        lock: { verified: prepared?.backup === undefined },
         ...(signal ? { signal } : {}),
       };
-      return await fn(ctx, history);
+      return await fn(ctx, history ?? []);
     } finally {
       await release();
     }

@@ -30,6 +30,7 @@ export interface Settings {
   readonly lock: LockMode;
   readonly leaseTtlMs: number;
   readonly host: string;
+  readonly release: string | null;
   readonly ssl: SslSettings;
 }
 
@@ -52,6 +53,7 @@ export function settle(o: MigratorOptions): Settings {
   };
   const table = o.table ?? DEFAULT_TABLE;
   if (!IDENTIFIER.test(table)) problems.push(`table: "${table}" is not a valid identifier (letters, digits, _; at most 63; not starting with a digit)`);
+  if (o.release !== undefined && o.release.length > 255) problems.push(`release: "${o.release.slice(0, 40)}…" is longer than 255 characters`);
   if (o.schema !== undefined && !IDENTIFIER.test(o.schema)) problems.push(`schema: "${o.schema}" is not a valid identifier`);
   const settings: Settings = {
     databaseUrl: typeof o.databaseUrl === 'function' ? o.databaseUrl : () => o.databaseUrl as string,
@@ -65,6 +67,7 @@ export function settle(o: MigratorOptions): Settings {
     lock: o.lock ?? (DEFAULTS.lock as LockMode),
     leaseTtlMs: duration('leaseTtl', o.leaseTtl, parseDuration(DEFAULTS.leaseTtl)!),
     host: o.host ?? hostname(),
+    release: o.release === undefined || o.release === '' ? null : o.release,
     ssl: { ...(o.sslmode ? { mode: o.sslmode } : {}), ...(o.sslrootcert ? { rootcert: o.sslrootcert } : {}), override: o.sslOverridesUrl ?? false },
   };
   if (!LOCK_MODES.includes(settings.lock)) problems.push(`lock: "${String(settings.lock)}" is not one of ${LOCK_MODES.join(', ')}`);

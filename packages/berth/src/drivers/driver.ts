@@ -111,6 +111,10 @@ export interface HistoryRow {
   readonly appliedBy: string | null;
   readonly host: string | null;
   readonly berthVersion: string | null;
+  /** The release that applied it (`--release`); null on rows written before the column existed. */
+  readonly release: string | null;
+  /** Where the backup taken before the run that applied it was written (`--backup-dir`, `--backup-command`). */
+  readonly backup: string | null;
 }
 
 export interface NewHistoryRow {
@@ -123,6 +127,8 @@ export interface NewHistoryRow {
   readonly durationMs: number;
   readonly host: string | null;
   readonly berthVersion: string;
+  readonly release?: string | null;
+  readonly backup?: string | null;
 }
 
 export interface HistoryChange {
@@ -354,8 +360,15 @@ export interface Driver {
    * those tables.
    */
   inspectTables(tables: readonly HistoryTable[], options: { readonly rows: boolean }): Promise<InspectedTable[]>;
-  /** Creates the history table (and its schema) if it is missing. Called only while holding the lock. */
-  ensureHistoryTable(table: HistoryTable): Promise<void>;
+  /**
+   * Creates the history table (and its schema) if it is missing, and adds the columns a table
+   * created by an older berth lacks (`release`, `backup`), changing nothing when it has them all.
+   * Called only while holding the lock, after the backup and before any other write.
+   * `readHistory` reads a table without those columns (their values null), so a berth that only
+   * reads never needs more than SELECT. Says which it did; `outdated`: the columns are missing and
+   * this role may not add them (not the table's owner), so rows are written without them.
+   */
+  ensureHistoryTable(table: HistoryTable): Promise<'created' | 'upgraded' | 'current' | 'outdated'>;
   /**
    * Inserts, updates or deletes one history row as berth's own session user (whatever role a
    * migration switched to), and only while this session holds `lockKey` (checked in the same

@@ -26,6 +26,30 @@ export interface DriverOptions {
   readonly keeper: SessionKeeper;
 }
 
+/**
+ * How the database's own client tools reach a target with nothing secret on their command line or
+ * in their environment: `env` holds what is not secret (host, port, user, database), `files` the
+ * secret files core writes privately (mode 0600) before running them, each path passed in the
+ * environment variable that names it (`PGPASSFILE`), and removes afterwards.
+ */
+export interface ClientAccess {
+  readonly env: Readonly<Record<string, string>>;
+  readonly files: Readonly<Record<string, string>>;
+}
+
+/** The built-in backup (`--backup-dir`): the database's dump client, run without a shell. */
+export interface BackupClient<T extends DatabaseTarget = DatabaseTarget> {
+  /** The program, looked up on PATH, and where it comes from when it is missing. */
+  readonly program: string;
+  readonly install: string;
+  /** The dump file's extension, with its dot. */
+  readonly extension: string;
+  /** Its arguments to dump `target` into `file`; `env` is `access`'s, with the secret files' paths. */
+  args(target: T, file: string, env: Readonly<Record<string, string>>): string[];
+  /** What a failure's output means, when the operator can act on it (a client older than the server). */
+  explain(output: string): string | undefined;
+}
+
 export interface DriverEntry<T extends DatabaseTarget = DatabaseTarget> {
   /** `kind` of its targets. */
   readonly kind: T['kind'];
@@ -39,6 +63,10 @@ export interface DriverEntry<T extends DatabaseTarget = DatabaseTarget> {
   parseUrl(input: string, origin: string, ssl?: SslSettings): T;
   /** A driver for one session to `target`; nothing is connected yet. */
   create(target: T, options: DriverOptions): Promise<Driver>;
+  /** How the database's client tools connect to `target` (for `--backup-command`); absent for an in-process database. */
+  access?(target: T): ClientAccess;
+  /** The built-in backup; absent where there is none. */
+  readonly backup?: BackupClient<T>;
 }
 
 const postgres: DriverEntry<PostgresTarget> = {
@@ -56,6 +84,27 @@ const postgres: DriverEntry<PostgresTarget> = {
       sessionLimits: true,
       scripts: true,
     });
+  },
+  // libpq's own variables: pg_dump, psql and pg_restore need no argument to connect.
+  access: (t) => ({
+    env: {
+      PGHOST: t.host, PGPORT: String(t.port), PGDATABASE: t.database, PGUSER: t.user,
+      ...(t.sslmode ? { PGSSLMODE: t.sslmode } : {}), ...(t.sslrootcert ? { PGSSLROOTCERT: t.sslrootcert } : {}),
+    },
+    // libpq's password file, private to this run: any host, port, database and user (a client
+    // connecting to 127.0.0.1 for localhost would not match otherwise); : and \\ escaped.
+    files: t.password === undefined ? {} as Record<string, string> : { PGPASSFILE: `*:*:*:*:${t.password.replace(/[\\:]/g, '\\$&')}\n` },
+  }),
+  backup: {
+    program: 'pg_dump',
+    install: 'the PostgreSQL client (Debian/Ubuntu: apt-get install postgresql-client; Alpine: apk add postgresql-client; '
+      + 'berth\'s image: its -clients variant, built with --build-arg WITH_DB_CLIENTS=true), of the server\'s major version or newer',
+    extension: '.dump',
+    args: (_t, file) => ['--format=custom', '--no-password', `--file=${file}`],
+    explain: (output) => {
+      const m = /server version: ([\d.]+)[^\n]*; pg_dump version: ([\d.]+)/.exec(output);
+      return m ? `pg_dump ${m[2]} cannot dump a PostgreSQL ${m[1]} server: install the client of major version ${m[1]!.split('.')[0]} or newer` : undefined;
+    },
   },
 };
 
@@ -98,7 +147,33 @@ const mysql: DriverEntry<MysqlTarget> = {
       open: () => openMysqlSession({ target, applicationName: options.applicationName, connectTimeoutMs: options.connectTimeoutMs }),
     });
   },
+  // The clients read an option file only from their command line: its path is in
+  // BERTH_MYSQL_DEFAULTS_FILE, for `mysqldump --defaults-extra-file="$BERTH_MYSQL_DEFAULTS_FILE"`.
+  access: (t) => ({
+    env: { MYSQL_HOST: t.host, MYSQL_TCP_PORT: String(t.port), ...(t.socket ? { MYSQL_UNIX_PORT: t.socket } : {}), BERTH_MYSQL_DATABASE: t.database },
+    files: { BERTH_MYSQL_DEFAULTS_FILE: mysqlOptionFile(t) },
+  }),
+  backup: {
+    program: 'mysqldump',
+    install: 'the MySQL or MariaDB client (Debian/Ubuntu: apt-get install mariadb-client or default-mysql-client; Alpine: apk add mariadb-client; '
+      + 'berth\'s image: its -clients variant, built with --build-arg WITH_DB_CLIENTS=true)',
+    extension: '.sql',
+    // --single-transaction: a consistent InnoDB snapshot without locking the tables. No
+    // --databases: the dump then restores into any database (`mysql other < file`).
+    // --no-tablespaces: MySQL 8 would otherwise need the PROCESS privilege.
+    args: (t, file, env) => [`--defaults-extra-file=${env.BERTH_MYSQL_DEFAULTS_FILE}`, '--single-transaction', '--routines', '--triggers',
+      '--no-tablespaces', `--result-file=${file}`, t.database],
+    explain: () => undefined,
+  },
 };
+
+/** A client option file: the values quoted as the option-file syntax reads them. */
+function mysqlOptionFile(t: MysqlTarget): string {
+  const quote = (v: string) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  return ['[client]', `user=${quote(t.user)}`, ...(t.password === undefined ? [] : [`password=${quote(t.password)}`]),
+    ...(t.socket ? [`socket=${quote(t.socket)}`] : [`host=${quote(t.host)}`, `port=${t.port}`]),
+    ...(t.sslmode === 'disable' ? ['skip-ssl'] : []), ''].join('\n');
+}
 
 export const DRIVERS: readonly DriverEntry[] = [postgres, pglite, mysql] as unknown as readonly DriverEntry[];
 

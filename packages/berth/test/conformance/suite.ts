@@ -87,8 +87,8 @@ export function driverConformance(name: string, target: ConformanceTarget): void
       await watchdog((async () => {
         expect(await a.readHistory(table)).toBeNull();
         expect(await a.historySummary(table)).toBeNull();
-        await a.ensureHistoryTable(table);
-        await a.ensureHistoryTable(table); // idempotent
+        expect(await a.ensureHistoryTable(table)).toBe('created');
+        expect(await a.ensureHistoryTable(table)).toBe('current'); // idempotent
         expect(await a.readHistory(table)).toEqual([]);
         expect(await a.writeHistory(table, { insert: row(1) }, null)).toBe(true);
         expect(await a.writeHistory(table, { insert: row(0) }, null)).toBe(true);
@@ -111,6 +111,16 @@ export function driverConformance(name: string, target: ConformanceTarget): void
         expect((await a.readHistory(table))?.map((r) => r.version)).toEqual([0]);
         expect(await a.writeHistory(table, { delete: 0 }, null)).toBe(true);
       })(), WATCHDOG_MS, 'the history round trip');
+    });
+
+    it('the release and the backup a row records are read back (null when not given)', async () => {
+      await a.ensureHistoryTable(table);
+      expect(await a.writeHistory(table, { insert: { ...row(7), release: 'v1.2.3', backup: '/backups/db-6-to-7.dump' } }, null)).toBe(true);
+      expect(await a.writeHistory(table, { insert: row(8) }, null)).toBe(true);
+      const rows = (await a.readHistory(table))?.filter((r) => r.version >= 7);
+      expect(rows?.map((r) => [r.version, r.release, r.backup])).toEqual([[7, 'v1.2.3', '/backups/db-6-to-7.dump'], [8, null, null]]);
+      expect(await a.writeHistory(table, { delete: 7 }, null)).toBe(true);
+      expect(await a.writeHistory(table, { delete: 8 }, null)).toBe(true);
     });
 
     it('started and failed rows: how far a migration got, and an unsettled history', async () => {

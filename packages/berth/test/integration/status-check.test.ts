@@ -20,7 +20,8 @@ describe('status, check and dry runs', () => {
     const before = await runBerth(['status', '--json', '--dir', dir], { env: env() });
     expect(before.code, before.stderr).toBe(0);
     const empty = JSON.parse(before.stdout);
-    expect(Object.keys(empty).sort()).toEqual(['ahead', 'applied', 'current', 'drifted', 'failed', 'missing', 'pending']);
+    expect(Object.keys(empty).sort()).toEqual(['ahead', 'applied', 'current', 'drifted', 'failed', 'lastBackup', 'missing', 'pending']);
+    expect(empty.lastBackup).toBeNull();
     expect(empty.current).toBeNull();
     expect(empty.pending.map((p: { version: number }) => p.version)).toEqual([1, 2, 3]);
 

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import * as berth from '../../src/index.js';
 import {
   BerthError, ConfigError, ERROR_CODES, InternalError, InterruptedError, LockTimeoutError, MigrationFailedError,
-  OutcomeUnknownError, TargetRejectedError, UnreachableError, ValidationError, toBerthError, type ErrorCode,
+  OutcomeUnknownError, BackupFailedError, TargetRejectedError, UnreachableError, ValidationError, toBerthError, type ErrorCode,
 } from '../../src/errors.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -30,6 +30,7 @@ const FAMILY_EXIT: [string, ErrorClass, number][] = [
   ['ValidationError', ValidationError, 5],
   ['TargetRejectedError', TargetRejectedError, 6],
   ['OutcomeUnknownError', OutcomeUnknownError, 7],
+  ['BackupFailedError', BackupFailedError, 8],
   ['InternalError', InternalError, 70],
 ];
 
@@ -156,7 +157,7 @@ describe('docs/errors.md', () => {
     expect(codesAt).toBeGreaterThan(0);
     const head = DOC.slice(0, codesAt);
     const exits = [...head.matchAll(/^\| (\d+(?: \/ \d+)?) \|/gm)].map((m) => m[1]);
-    expect(exits).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '70', '130 / 143']);
+    expect(exits).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '70', '130 / 143']);
     expect(head).toMatch(/^\| 70 \|.*internal error/im);
   });
 

@@ -67,6 +67,8 @@ export function row(version: number, spec: RowSpec = {}): HistoryRow {
     appliedBy: 'app',
     host: 'pod-1',
     berthVersion: '0.1.0',
+    release: null,
+    backup: null,
   };
 }
 

@@ -37,11 +37,16 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--single-transaction', description: 'apply all pending migrations in one transaction' },
       { flags: '--allow-out-of-order', description: 'apply pending migrations older than the newest applied one' },
       { flags: '--lint <mode>', description: 'lint the pending migrations first: off, warn (print findings, continue) or error (stop on an error finding, exit 5) [env: BERTH_LINT] (default: warn)' },
+      { flags: '--backup-command <command>', description: 'back up first: run this /bin/sh command under the lock, before any write; credentials only in files (BERTH_DATABASE_URL_FILE, PGPASSFILE with PGHOST...); its last stdout line is recorded as the location; a failure stops the run with exit 8, nothing written [env: BERTH_BACKUP_COMMAND]' },
+      { flags: '--backup-dir <path>', description: 'back up first with the database\'s dump client (pg_dump --format=custom, mysqldump) into <database>-<from>-to-<to>-<time> in this folder; the client must be installed [env: BERTH_BACKUP_DIR]' },
+      { flags: '--backup-when <when>', description: 'pending (only when something is applied), always (every run), no-transaction (only before a migration that cannot be rolled back: a no-transaction file, any MySQL migration) [env: BERTH_BACKUP_WHEN] (default: pending)' },
     ],
     examples: [
       'berth migrate -d postgres://owner@db:5432/app --wait 60s',
       'berth migrate --dir ./migrations --to 20260101120000 --dry-run',
       'berth migrate --lint error   # refuse to apply migrations that break zero-downtime deploys',
+      'berth migrate --backup-dir /backups --backup-when no-transaction',
+      "berth migrate --backup-command 'pg_dump -Fc | aws s3 cp - s3://bucket/$BERTH_RUN_ID.dump && echo s3://bucket/$BERTH_RUN_ID.dump'",
     ],
     load: async () => (await import('./migrate.js')).migrate,
   },
@@ -103,7 +108,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'status',
     usage: 'status',
     description: 'show applied, pending, failed, drifted and missing migrations',
-    options: [{ flags: '--json', description: 'print one JSON object: { current, applied, pending, failed, drifted, missing }' }],
+    options: [{ flags: '--json', description: 'print one JSON object: { current, applied, pending, failed, drifted, missing, ahead, lastBackup }; each row with its release' }],
     examples: ['berth status', 'berth status --json | jq .current'],
     load: async () => (await import('./status.js')).status,
   },
@@ -118,7 +123,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'await',
     usage: 'await',
-    description: 'wait until the schema reaches a version (default: the newest migration in --dir); never migrates, needs only read access',
+    description: 'wait until the schema reaches a version (default: the newest migration in --dir), and with --release until that release has migrated; never migrates, needs only read access',
     options: [
       { flags: '--version <version>', description: 'the version to wait for (default: the newest file in --dir)' },
       { flags: '--timeout <duration>', description: 'give up with exit 3 after this long (default: 10m)' },
@@ -126,6 +131,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     examples: [
       'berth await --dir /app/migrations --timeout 10m   # init container of an app pod while a Job migrates',
       'berth await --version 20260101120000 --timeout 2m',
+      'berth await --release "$IMAGE_TAG"   # the app waits for the migration Job of its own release',
     ],
     load: async () => (await import('./await.js')).awaitCommand,
   },

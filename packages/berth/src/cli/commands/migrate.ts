@@ -1,12 +1,16 @@
-import { ConfigError, driverFor, parseDatabaseUrl } from '../../index.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, driverFor, parseDatabaseUrl, type BackupOptions } from '../../index.js';
 import type { CommandRun } from './index.js';
 import { parseVersionArg } from './parse-version.js';
 
 export const migrate: CommandRun = async (ctx, opts) => {
   const to = parseVersionArg('--to', opts.to);
   const lint = lintMode(opts.lint, ctx.io.env.BERTH_LINT);
+  const backup = backupOptions(opts, ctx.io);
   const m = ctx.migrator();
   const result = await m.up({
+    ...(backup ? { backup } : {}),
     ...(to === undefined ? {} : { to }),
     dryRun: opts.dryRun === true,
     singleTransaction: opts.singleTransaction === true,
@@ -36,6 +40,44 @@ export const migrate: CommandRun = async (ctx, opts) => {
       : `applied ${result.applied.length} migration(s); schema is at version ${result.current}`;
   return { exitCode: 0, summary, fields };
 };
+
+/** `--backup-command` / `--backup-dir` / `--backup-when`, each else its BERTH_BACKUP_* variable (or its _FILE). */
+function backupOptions(opts: Record<string, unknown>, io: { env: Readonly<Record<string, string | undefined>>; cwd: string }): BackupOptions | undefined {
+  const pick = (flag: unknown, name: string): { value: string; source: string } | undefined => {
+    if (typeof flag === 'string') return { value: flag, source: `--${name}` };
+    const variable = `BERTH_${name.toUpperCase().replace(/-/g, '_')}`;
+    const value = io.env[variable];
+    const file = io.env[`${variable}_FILE`];
+    if (value && file) throw new ConfigError('ERR_CONFIG_INVALID', `${variable} and ${variable}_FILE are both set: keep one`);
+    if (file) {
+      try {
+        return { value: readFileSync(file, 'utf8').replace(/\r?\n$/, ''), source: `${variable}_FILE=${file}` };
+      } catch (err) {
+        throw new ConfigError('ERR_CONFIG_INVALID', `${variable}_FILE (environment): cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    }
+    return value ? { value, source: variable } : undefined;
+  };
+  const command = pick(opts.backupCommand, 'backup-command');
+  const dir = pick(opts.backupDir, 'backup-dir');
+  const when = pick(opts.backupWhen, 'backup-when');
+  if (when && !['always', 'pending', 'no-transaction'].includes(when.value)) {
+    throw new ConfigError('ERR_USAGE', `${when.source}: "${when.value}" is not one of always, pending, no-transaction`);
+  }
+  if (!command && !dir) {
+    if (when) throw new ConfigError('ERR_USAGE', `${when.source} needs --backup-command or --backup-dir (BERTH_BACKUP_COMMAND, BERTH_BACKUP_DIR): there is no backup to run`);
+    return undefined;
+  }
+  if (command && dir) throw new ConfigError('ERR_USAGE', `${command.source} and ${dir.source} are both set: keep one`);
+  const given = (command ?? dir)!;
+  if (given.value.trim() === '') throw new ConfigError('ERR_USAGE', `${given.source} is empty`);
+  return {
+    ...(command ? { command: command.value } : {}),
+    ...(dir ? { dir: path.resolve(io.cwd, dir.value) } : {}),
+    ...(when ? { when: when.value as NonNullable<BackupOptions['when']> } : {}),
+    env: io.env,
+  };
+}
 
 /** The linter knows PostgreSQL's grammar and rules: a MySQL target's files are not linted. */
 function lintsTarget(url: string | undefined): boolean {

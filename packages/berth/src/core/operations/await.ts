@@ -21,6 +21,7 @@ export async function awaitSchema(session: Session, options: AwaitOptions): Prom
     expected = newest.version;
   }
   const target = expected;
+  const release = options.release;
   const signal = options.signal ?? session.signal;
   const pollMs = options.pollMs ?? 250;
   const started = Date.now();
@@ -58,12 +59,20 @@ export async function awaitSchema(session: Session, options: AwaitOptions): Prom
       while (true) {
         const state = await connection.driver.historySummary(table);
         current = state?.current ?? null;
-        if (current !== null && current >= target) {
+        // With a release: its run must have recorded a migration, and left nothing unsettled. The
+        // rows are read only once the version is there (a waiting pod polls cheaply until then).
+        const released = release === undefined || (state !== null && !state.unsettled && current !== null && current >= target &&
+          ((await connection.driver.readHistory(table)) ?? []).some((r) => r.release === release && r.status === 'applied'));
+        if (current !== null && current >= target && released) {
           const waitedMs = Date.now() - started;
-          session.emit({ event: 'await.reached', current, expected: target, waitedMs });
+          session.emit({ event: 'await.reached', current, expected: target, waitedMs, ...(release === undefined ? {} : { release }) });
           return { current, expected: target, waitedMs };
         }
-        reason = state === null ? `${table.schema}.${table.table} does not exist yet` : `schema is at ${current ?? 'no version'}${state.unsettled ? ' (a failed migration awaits berth resolve)' : ''}`;
+        reason = state === null ? `${table.schema}.${table.table} does not exist yet`
+          : `schema is at ${current ?? 'no version'}${state.unsettled ? ' (a failed migration awaits berth resolve)' : ''}` +
+            (current !== null && current >= target && !state.unsettled
+              ? `, but no migration was recorded by release ${release} yet (a release with nothing to apply records none: wait for the version alone, without --release)`
+              : '');
         if (Date.now() >= deadline) break;
         report();
         await sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())), signal);

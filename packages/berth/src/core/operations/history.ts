@@ -57,7 +57,7 @@ export async function baseline(session: Session, target: number | BaselineFrom):
   if (unknown) throw new ConfigError('ERR_USAGE', `${unknown} in ${session.settings.dir}`);
   return session.withConnection((c, table) => session.withLock(c, table, (ctx, history) =>
     recordApplied(session, ctx, history, migrations, baselineCandidates(migrations, history, version), (m) => `recorded as applied without running ${m.up.fileName}`),
-  undefined, 'adopt'));
+  { foreign: 'adopt' }));
 }
 
 /** `baseline --from`: records what another tool's history covers. Its table is only read, so going back stays possible. */
@@ -86,7 +86,7 @@ async function adopt(session: Session, request: BaselineFrom): Promise<HistoryCh
       const known = new Set(history.map((r) => r.version));
       return recordApplied(session, ctx, history, migrations, covered.filter((m) => !known.has(m.version)),
         (m) => `recorded as applied without running ${m.up.fileName} (${source(m)} in ${foreign.table})`);
-    }, undefined, 'adopt');
+    }, { foreign: 'adopt' });
   });
 }
 
@@ -98,7 +98,7 @@ async function recordApplied(session: Session, ctx: ApplyContext, history: reado
   for (const m of recorded) {
     const row = {
       version: m.version, name: m.name, checksum: m.checksum, status: 'applied' as const, statementsApplied: 0,
-      statementsTotal: m.statements.length, durationMs: 0, host: session.settings.host, berthVersion: BERTH_VERSION,
+      statementsTotal: m.statements.length, durationMs: 0, host: session.settings.host, berthVersion: BERTH_VERSION, release: ctx.release,
     };
     if (!(await ctx.driver.writeHistory(ctx.table, { insert: row }, ctx.lockKey))) throw historyLockLost('baseline');
     changes.push(session.report('baseline', m.version, m.name, change(m)));

@@ -48,8 +48,11 @@ async function planned(session: Session, migrations: readonly Migration[], c: Co
 function toStatus(p: Plan): StatusReport {
   const row = (r: HistoryRow, file?: string): StatusEntry => ({
     version: r.version, name: r.name, ...(file ? { file } : {}), status: r.status, appliedAt: r.appliedAt.toISOString(),
-    durationMs: r.durationMs, checksum: r.checksum, statementsApplied: r.statementsApplied, statementsTotal: r.statementsTotal,
+    durationMs: r.durationMs, checksum: r.checksum, statementsApplied: r.statementsApplied, statementsTotal: r.statementsTotal, release: r.release,
   });
+  // The newest row that records a backup: the one an operator restores from (docs/backup-and-restore.md).
+  const backedUp = [...p.applied.map((a) => a.row), ...p.failed].filter((r) => r.backup !== null)
+    .sort((a, b) => b.appliedAt.getTime() - a.appliedAt.getTime() || b.version - a.version)[0];
   return {
     current: p.current,
     applied: p.applied.map((a) => row(a.row, a.migration?.up.fileName)),
@@ -58,5 +61,6 @@ function toStatus(p: Plan): StatusReport {
     drifted: p.drifted.map((a) => ({ ...row(a.row, a.migration?.up.fileName), fileChecksum: a.migration?.checksum })),
     missing: p.missing.map((r) => row(r)),
     ahead: p.ahead.map((r) => row(r)),
+    lastBackup: backedUp ? { location: backedUp.backup!, version: backedUp.version, appliedAt: backedUp.appliedAt.toISOString() } : null,
   };
 }

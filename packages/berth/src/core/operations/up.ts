@@ -1,10 +1,15 @@
 import { commit, runInTransaction, upStep, type Step } from '../apply.js';
 import type { AppliedMigration, PlannedMigration, UpOptions, UpResult } from '../api.js';
 import { plan, singleTransactionConflict, unknownVersion, type Plan } from '../plan.js';
+import { backupWanted, checkBackupOptions, runBackup } from '../backup.js';
 import { failOnProblems, type Session } from '../session.js';
+import { parseDatabaseUrl } from '../../drivers/registry.js';
 import type { HistoryRow } from '../../drivers/driver.js';
 import { ConfigError } from '../../errors.js';
 import type { Migration } from '../../source/types.js';
+
+/** How often the session is used while a backup runs (see beforeWrite): well within MySQL's 60 s idle limit. */
+const BACKUP_KEEPALIVE_MS = 10_000;
 
 /** `migrate`: applies pending migrations under the lock (SPEC §4.1–4.4). */
 export async function up(session: Session, upOptions: UpOptions = {}): Promise<UpResult> {
@@ -17,6 +22,9 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
     ...(upOptions.to === undefined ? {} : { target: upOptions.to }),
     allowOutOfOrder: upOptions.allowOutOfOrder ?? false,
   });
+  const { backup } = upOptions;
+  if (backup) checkBackupOptions(backup, parseDatabaseUrl(await session.settings.databaseUrl()));
+  const always = backup?.when === 'always' && !upOptions.dryRun;
   return session.withConnection(async (c, table) => {
     const tableName = `${table.schema}.${table.table}`;
     const upToDate = (p: Pick<Plan, 'current' | 'pending' | 'ahead'>, lockWaitMs: number): UpResult => {
@@ -32,7 +40,8 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
       session.checkUnverified(migrations, undefined);
       return upToDate({ current: newest.version, pending: [], ahead: [] }, lockWaitMs);
     };
-    const noOp = upOptions.dryRun ? undefined : await ifAllApplied(0);
+    // --backup-when always: every run backs up, under the lock, whatever is pending.
+    const noOp = upOptions.dryRun || always ? undefined : await ifAllApplied(0);
     if (noOp) {
       await session.warnIfTransactionPooler(c);
       return noOp;
@@ -49,7 +58,7 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
       for (const m of optimistic.toApply) emit({ event: 'migration.planned', ...describe(m), transaction: !m.directives.noTransaction });
       return { applied: [], planned: optimistic.toApply.map(describe), current: optimistic.current, pending: optimistic.pending.length, lockWaitMs: 0, dryRun: true };
     }
-    if (before !== null && optimistic.problems.length === 0 && optimistic.toApply.length === 0) return upToDate(optimistic, 0);
+    if (before !== null && optimistic.problems.length === 0 && optimistic.toApply.length === 0 && !always) return upToDate(optimistic, 0);
     if (upOptions.singleTransaction && !c.driver.capabilities.transactionalDdl) {
       throw new ConfigError('ERR_USAGE', '--single-transaction needs a database whose DDL is transactional; this one commits every DDL statement at once. ' +
         'Run without --single-transaction: each migration is then recorded as it goes. Nothing was changed.');
@@ -69,9 +78,12 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
     // a module that does not load stops the run with nothing changed (SPEC §4.4).
     await Promise.all(optimistic.toApply.filter((m) => m.kind === 'code').map(session.loadCode));
     const lockStarted = Date.now();
-    return session.withLock(c, table, async (ctx, history) => {
-      const lockWaitMs = Date.now() - lockStarted;
-      const current = planOf(history);
+    let current: Plan;
+    let lockWaitMs = 0;
+    // Everything that decides whether to go on, then the backup: under the lock, before any write.
+    const beforeWrite = async (history: HistoryRow[]): Promise<{ backup?: string }> => {
+      lockWaitMs = Date.now() - lockStarted;
+      current = planOf(history);
       session.checkUnverified(migrations, history);
       failOnProblems(current);
       session.warnAhead(current);
@@ -82,6 +94,23 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
       }
       session.warnEmpty(current.toApply);
       if (current.toApply.length) await upOptions.beforeApply?.(current.toApply.map(toPlanned), { recorded: history.length, serverVersionNum: c.server.serverVersionNum });
+      const irreversible = current.toApply.some((m) => m.directives.noTransaction || !c.driver.capabilities.transactionalDdl);
+      if (!backup || !backupWanted(backup, current.toApply.length, irreversible)) return {};
+      // A dump takes minutes where berth's session would sit idle, and a server ends an idle
+      // session (MySQL's wait_timeout: 60 s), the lock with it: a cheap read now and then keeps it.
+      const keepAlive = setInterval(() => void c.driver.historySummary(table).catch(() => undefined), BACKUP_KEEPALIVE_MS);
+      try {
+        return {
+          backup: await runBackup(backup, {
+            target: c.target, url: await session.settings.databaseUrl(), from: current.current, to: current.toApply.at(-1)?.version ?? current.current,
+            onEvent: emit, signal: session.signal,
+          }),
+        };
+      } finally {
+        clearInterval(keepAlive);
+      }
+    };
+    return session.withLock(c, table, async (ctx) => {
       // Code is loaded before anything runs, so a broken module fails the run with nothing applied.
       const steps = numbered(await Promise.all(current.toApply.map(async (m) => upStep(m, m.kind === 'code' ? (await session.loadCode(m)).up : undefined))));
       const applied: AppliedMigration[] = [];
@@ -108,7 +137,7 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
         lockWaitMs,
         dryRun: false,
       };
-    }, doneByAnother);
+    }, { ...(always ? {} : { unneeded: doneByAnother }), beforeWrite });
   });
 }
 

@@ -83,6 +83,8 @@ export class MysqlDriver implements Driver {
   #database: string | null = null;
   /** The file's statements left a transaction open (START TRANSACTION without COMMIT yet). */
   #inTransaction = false;
+  /** The added columns of a table that lacks some and could not get them (ensureHistoryTable); absent: all of them. */
+  readonly #added = new Map<string, readonly string[]>();
   /** A statement count not written yet (see updateHistory). */
   #progress: { table: HistoryTable; version: number; change: HistoryChange; lockKey: LockGuard | null } | undefined;
 
@@ -227,13 +229,13 @@ export class MysqlDriver implements Driver {
 
   async readHistory(table: HistoryTable): Promise<HistoryRow[] | null> {
     try {
+      // `*` rather than a column list: a table an older berth created has no release or backup
+      // column, and reading it must not need the ALTER that adds them (only SELECT).
       const rows = await this.#rows<{
         version: string; name: string; checksum: string; status: HistoryStatus; statements_applied: number | null;
         statements_total: number | null; applied_ms: string; duration_ms: number | null; applied_by: string | null;
-        host: string | null; berth_version: string | null;
-      }>(`SELECT version, name, checksum, status, statements_applied, statements_total,
-            UNIX_TIMESTAMP(applied_at) * 1000 AS applied_ms, duration_ms, applied_by, host, berth_version
-          FROM ${qualified(table)} ORDER BY version`);
+        host: string | null; berth_version: string | null; release?: string | null; backup?: string | null;
+      }>(`SELECT *, UNIX_TIMESTAMP(applied_at) * 1000 AS applied_ms FROM ${qualified(table)} ORDER BY version`);
       return rows.map((r) => ({
         version: Number(r.version),
         name: r.name,
@@ -246,6 +248,8 @@ export class MysqlDriver implements Driver {
         appliedBy: r.applied_by,
         host: r.host,
         berthVersion: r.berth_version,
+        release: r.release ?? null,
+        backup: r.backup ?? null,
       }));
     } catch (err) {
       if (isNoHistory(err)) return null;
@@ -293,14 +297,32 @@ export class MysqlDriver implements Driver {
     return result;
   }
 
-  async ensureHistoryTable(table: HistoryTable): Promise<void> {
+  async ensureHistoryTable(table: HistoryTable): Promise<'created' | 'upgraded' | 'current' | 'outdated'> {
     // The schema of a MySQL table is its database, which berth never creates.
     const [exists] = await this.#rows('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [table.schema]);
     if (!exists) {
       throw new TargetRejectedError('ERR_DB_NOT_FOUND',
         `database "${table.schema}" of the history table does not exist: create it first (berth never creates databases), or name another with --schema.`);
     }
-    await this.#run(() => this.#s.query(createHistoryTableSql(table)));
+    const columns = await this.#rows<{ col: string }>(
+      'SELECT COLUMN_NAME AS col FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [table.schema, table.table]);
+    if (columns.length === 0) {
+      await this.#run(() => this.#s.query(createHistoryTableSql(table)));
+      return 'created';
+    }
+    // A table an older berth created: the columns it lacks are added (an instant ALTER in InnoDB).
+    const add = ADDED_COLUMNS.filter((c) => !columns.some((found) => found.col.toLowerCase() === c.name));
+    this.#added.delete(qualified(table));
+    if (add.length === 0) return 'current';
+    try {
+      await this.#run(() => this.#s.query(`ALTER TABLE ${qualified(table)} ${add.map((c) => `ADD COLUMN ${quoteIdent(c.name)} ${c.type}`).join(', ')}`));
+    } catch (err) {
+      // ALTER needs its own privilege: a role that may only write rows goes on without them.
+      if (!(err instanceof DriverQueryError && err.family === 'privilege')) throw err;
+      this.#added.set(qualified(table), ADDED_COLUMNS.map((c) => c.name).filter((name) => !add.some((c) => c.name === name)));
+      return 'outdated';
+    }
+    return 'upgraded';
   }
 
   /**
@@ -384,12 +406,14 @@ export class MysqlDriver implements Driver {
 
   async #insertHistory(table: HistoryTable, row: NewHistoryRow, lockKey: LockGuard | null): Promise<boolean> {
     await this.#flushProgress();
+    const added = this.#added.get(qualified(table)) ?? ADDED_COLUMNS.map((c) => c.name);
+    const values = { release: row.release ?? null, backup: row.backup ?? null } as Record<string, string | null>;
     const { affectedRows } = await this.#run(() => this.#s.query(
       `INSERT INTO ${qualified(table)}
-         (version, name, checksum, status, statements_applied, statements_total, duration_ms, applied_by, host, berth_version)
-       SELECT ?, ?, ?, ?, ?, ?, ?, CURRENT_USER(), ?, ? FROM DUAL WHERE ${lockKey === null ? 'TRUE' : lockHeldSql(lockKey)}`,
+         (version, name, checksum, status, statements_applied, statements_total, duration_ms, applied_by, host, berth_version${added.map((c) => `, ${quoteIdent(c)}`).join('')})
+       SELECT ?, ?, ?, ?, ?, ?, ?, CURRENT_USER(), ?, ?${', ?'.repeat(added.length)} FROM DUAL WHERE ${lockKey === null ? 'TRUE' : lockHeldSql(lockKey)}`,
       [row.version, row.name, row.checksum, row.status, Math.trunc(row.statementsApplied), Math.trunc(row.statementsTotal),
-        Math.round(row.durationMs), row.host, row.berthVersion]));
+        Math.round(row.durationMs), row.host, row.berthVersion, ...added.map((c) => values[c])]));
     return affectedRows === 1;
   }
 
@@ -580,6 +604,9 @@ function lockHeldSql(guard: LockGuard): string {
   return `COALESCE(IS_USED_LOCK(${quoteLiteral(lockName(guard.key))}) = CONNECTION_ID(), FALSE)`;
 }
 
+/** Columns a history table created by an older berth may lack (RELEASE is a reserved word: always quoted). */
+const ADDED_COLUMNS = [{ name: 'release', type: 'VARCHAR(255) NULL' }, { name: 'backup', type: 'VARCHAR(1024) NULL' }] as const;
+
 /** The history table in MySQL's types (SPEC §3); TIMESTAMP(3) is stored in UTC and read as epoch ms. */
 function createHistoryTableSql(table: HistoryTable): string {
   return `CREATE TABLE IF NOT EXISTS ${qualified(table)} (
@@ -593,7 +620,8 @@ function createHistoryTableSql(table: HistoryTable): string {
     duration_ms INT NULL,
     applied_by VARCHAR(288) NULL,
     host VARCHAR(255) NULL,
-    berth_version VARCHAR(64) NULL
+    berth_version VARCHAR(64) NULL,
+    ${ADDED_COLUMNS.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(',\n    ')}
   ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin`;
 }
 
