@@ -9,17 +9,12 @@
 // heartbeat's cycle it is SIGSTOPped, and a second runner (--lock-timeout 90s) is started. The
 // figure is the time from SIGSTOP to the second runner's lock.acquired. Trials run at once, each
 // on a fresh database: the wait is the server's timeouts, not CPU.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import { join } from 'node:path';
+import { ADMIN_URL, admin, startBerth as start } from './support/runner.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BERTH = join(ROOT, 'packages/berth/bin/berth.js');
-const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const argv = process.argv.slice(2);
 const trialsAt = argv.indexOf('--trials');
 const TRIALS = trialsAt >= 0 ? Number(argv[trialsAt + 1]) : 6;
@@ -35,38 +30,7 @@ const CODE = `export async function up(ctx) {
 }
 `;
 
-async function admin(sql) {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
-function start(args, env) {
-  const child = spawn(process.execPath, [BERTH, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  const listeners = new Set();
-  child.stderr.setEncoding('utf8').on('data', (chunk) => {
-    err += chunk;
-    for (const l of listeners) l();
-  });
-  const exited = new Promise((r) => child.once('close', (code) => r(code)));
-  const waitFor = (pattern) => new Promise((resolveWait, reject) => {
-    const check = () => {
-      if (pattern.test(err)) {
-        listeners.delete(check);
-        resolveWait(performance.now());
-      }
-    };
-    listeners.add(check);
-    exited.then(() => reject(new Error(`exited before ${pattern}:\n${err.slice(-2000)}`)));
-    check();
-  });
-  return { child, exited, waitFor, get stderr() { return err; } };
-}
 
 async function trial(i) {
   const name = `berth_bench_frozen_${randomBytes(5).toString('hex')}`;

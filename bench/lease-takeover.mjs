@@ -16,13 +16,9 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import { join } from 'node:path';
+import { ADMIN_URL, admin, startBerth as start } from './support/runner.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BERTH = join(ROOT, 'packages/berth/bin/berth.js');
-const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const argv = process.argv.slice(2);
 const option = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
 const TRIALS = Number(option('--trials', '4'));
@@ -43,15 +39,6 @@ const CODE = `exports.up = async function up(ctx) {
 };
 `;
 
-async function admin(sql) {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 function freePort() {
   return new Promise((resolvePort) => {
@@ -93,28 +80,6 @@ async function startPgBouncer() {
   return { port, stop: () => { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); } };
 }
 
-function start(args, env) {
-  const child = spawn(process.execPath, [BERTH, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  const listeners = new Set();
-  child.stderr.setEncoding('utf8').on('data', (chunk) => {
-    err += chunk;
-    for (const l of listeners) l();
-  });
-  const exited = new Promise((r) => child.once('close', (code) => r(code)));
-  const waitFor = (pattern) => new Promise((resolveWait, reject) => {
-    const check = () => {
-      if (pattern.test(err)) {
-        listeners.delete(check);
-        resolveWait(performance.now());
-      }
-    };
-    listeners.add(check);
-    exited.then(() => reject(new Error(`exited before ${pattern}:\n${err.slice(-2000)}`)));
-    check();
-  });
-  return { child, exited, waitFor, get stderr() { return err; } };
-}
 
 async function trial(i, port) {
   const how = i % 2 === 0 ? 'SIGSTOP' : 'SIGKILL';
