@@ -12,4 +12,8 @@ export const DEFAULTS = Object.freeze({
   statementTimeout: '0',
   allowEmpty: false,
   quiet: false,
+  /** Fleets: every target is run, then reported; no canary. */
+  schemaPerTarget: false,
+  failFast: false,
+  canary: '0',
 });

@@ -23,6 +23,7 @@ export interface Settings {
   readonly statementTimeoutMs: number;
   readonly host: string;
   readonly ssl: SslSettings;
+  readonly searchPath: string | undefined;
 }
 
 /** Validates every option at once (ConfigError listing each problem), then freezes them. */
@@ -55,8 +56,11 @@ export function settle(o: MigratorOptions): Settings {
     lockTimeoutMs: duration('lockTimeout', o.lockTimeout, DEFAULT_LOCK_TIMEOUT_MS),
     statementTimeoutMs: duration('statementTimeout', o.statementTimeout, parseDuration(DEFAULTS.statementTimeout)!),
     host: o.host ?? hostname(),
+    searchPath: o.searchPath,
     ssl: { ...(o.sslmode ? { mode: o.sslmode } : {}), ...(o.sslrootcert ? { rootcert: o.sslrootcert } : {}), override: o.sslOverridesUrl ?? false },
   };
+  // Lower-case only: search_path folds an unquoted name, the history table's schema is quoted.
+  if (o.searchPath !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(o.searchPath)) problems.push(`searchPath: "${o.searchPath}" is not a lower-case identifier (a-z, 0-9, _; at most 63; not starting with a digit)`);
   if (typeof o.databaseUrl !== 'function' && !o.databaseUrl) problems.push('databaseUrl: missing');
   if (problems.length) throw new ConfigError('ERR_CONFIG_INVALID', `invalid migrator options:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   return Object.freeze(settings);

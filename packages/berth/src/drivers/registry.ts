@@ -24,6 +24,11 @@ export interface DriverOptions {
   readonly connectTimeoutMs: number;
   /** Keeps an in-process database open between the operations of one migrator. */
   readonly keeper: SessionKeeper;
+  /**
+   * The session's `search_path` (one schema), sent at start-up so it is every migration's reset
+   * value; only where `capabilities.searchPath`.
+   */
+  readonly searchPath?: string;
 }
 
 export interface DriverEntry<T extends DatabaseTarget = DatabaseTarget> {
@@ -46,7 +51,7 @@ const postgres: DriverEntry<PostgresTarget> = {
   schemes: ['postgres', 'postgresql'],
   example: 'postgres://user:password@host:5432/database',
   dialect: postgresDialect,
-  capabilities: { transactionalDdl: true, advisoryLocks: true, multipleConnections: true, inProcess: false },
+  capabilities: { transactionalDdl: true, advisoryLocks: true, multipleConnections: true, inProcess: false, searchPath: true },
   parseUrl: parsePostgresUrl,
   async create(target, options) {
     const [{ PostgresDriver }, { openPgSession }] = await Promise.all([import('./postgres/postgres-driver.js'), import('./postgres/pg-session.js')]);
@@ -55,6 +60,7 @@ const postgres: DriverEntry<PostgresTarget> = {
       open: (settings) => openPgSession({ target, applicationName: options.applicationName, connectTimeoutMs: options.connectTimeoutMs }, settings),
       sessionLimits: true,
       scripts: true,
+      ...(options.searchPath ? { searchPath: options.searchPath } : {}),
     });
   },
 };
@@ -66,7 +72,7 @@ const pglite: DriverEntry<PgliteTarget> = {
   dialect: postgresDialect,
   // One session inside this process: nothing else can take a lock, so exclusion is trivially
   // true, and there is no second connection to cancel from.
-  capabilities: { transactionalDdl: true, advisoryLocks: false, multipleConnections: false, inProcess: true },
+  capabilities: { transactionalDdl: true, advisoryLocks: false, multipleConnections: false, inProcess: true, searchPath: false },
   parseUrl: (input, origin) => parsePgliteUrl(input, origin),
   async create(target, options) {
     const [{ PostgresDriver }, { openPgliteSession }] = await Promise.all([import('./postgres/postgres-driver.js'), import('./pglite/pglite-session.js')]);
@@ -89,7 +95,7 @@ const mysql: DriverEntry<MysqlTarget> = {
   // DDL commits implicitly in MySQL and MariaDB: a migration cannot be rolled back whole, so core
   // runs each one statement by statement through a `started` row (SPEC §4.3, §9). GET_LOCK locks
   // belong to the session; a second connection can kill a statement or look at the holder.
-  capabilities: { transactionalDdl: false, advisoryLocks: true, multipleConnections: true, inProcess: false },
+  capabilities: { transactionalDdl: false, advisoryLocks: true, multipleConnections: true, inProcess: false, searchPath: false },
   parseUrl: parseMysqlUrl,
   async create(target, options) {
     const [{ MysqlDriver }, { openMysqlSession }] = await Promise.all([import('./mysql/mysql-driver.js'), import('./mysql/mysql-session.js')]);
