@@ -15,6 +15,7 @@ import { Job } from 'kubernetes-models/batch/v1/Job';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { Service } from 'kubernetes-models/v1/Service';
 import { Secret } from 'kubernetes-models/v1/Secret';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { REPO_ROOT, type YamlDocument } from './files.js';
 
 interface Validatable {
@@ -27,6 +28,7 @@ const KINDS: Record<string, { model: new (data: any) => Validatable; typeModule:
   'apps/v1/Deployment': { model: Deployment, typeModule: 'kubernetes-types/apps/v1', typeName: 'Deployment' },
   'v1/Service': { model: Service, typeModule: 'kubernetes-types/core/v1', typeName: 'Service' },
   'v1/Secret': { model: Secret, typeModule: 'kubernetes-types/core/v1', typeName: 'Secret' },
+  'v1/ConfigMap': { model: ConfigMap, typeModule: 'kubernetes-types/core/v1', typeName: 'ConfigMap' },
 };
 
 export const kindKey = (doc: YamlDocument): string => `${doc.data?.apiVersion}/${doc.data?.kind}`;
