@@ -64,7 +64,8 @@ export async function runFleet(spec: CommandSpec, ctx: CommandContext, opts: Rec
   for await (const result of run) void result;
   const report = await run.report();
   const json = JSON.stringify(withoutValues(report));
-  io.stdout.write(io.stdoutIsTTY ? table(report) : `${json}\n`);
+  // `status --json` asks for JSON on a terminal too.
+  io.stdout.write(io.stdoutIsTTY && opts.json !== true ? table(report) : `${json}\n`);
   if (config.report) {
     try {
       const file = path.resolve(io.cwd, config.report);
@@ -150,7 +151,7 @@ function operation(command: string, fleet: Fleet, opts: Record<string, unknown>)
   }
 }
 
-/** One log line per event, named by its target (`target`; a connect event's URL moves to `url`). */
+/** One log line per event; a target's own lines carry its name as `fleetTarget` (their fields keep their meaning). */
 function log(ctx: CommandContext, e: BerthEvent | FleetEvent, target: string | undefined): void {
   if (e.event === 'fleet.started') {
     ctx.reporter.log('info', `${e.command} over ${e.targets} target(s), ${e.parallel} at once${e.shard ? ` (shard ${e.shard.index}/${e.shard.count})` : ''}${e.canary ? `, the first ${e.canary} as canaries` : ''}`, { ...e });
@@ -168,8 +169,7 @@ function log(ctx: CommandContext, e: BerthEvent | FleetEvent, target: string | u
     return;
   }
   const { level, msg } = describeEvent(e);
-  const { target: url, ...rest } = e as BerthEvent & { target?: string };
-  ctx.reporter.log(QUIET_IN_FLEET.has(e.event) && level === 'info' ? 'debug' : level, `[${target}] ${msg}`, { ...rest, ...(url ? { url } : {}), target });
+  ctx.reporter.log(QUIET_IN_FLEET.has(e.event) && level === 'info' ? 'debug' : level, `[${target}] ${msg}`, { ...e, ...(target ? { fleetTarget: target } : {}) });
 }
 
 function withoutValues(report: FleetReport): FleetReport {

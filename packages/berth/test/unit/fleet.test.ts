@@ -141,6 +141,16 @@ describe('createFleet on embedded databases', () => {
     expect(report).toMatchObject({ exitCode: 3, counts: { applied: 2, failed: 1 }, appliedMigrations: 4, failed: [{ target: 'bad', exitCode: 3, code: 'ERR_DB_UNREACHABLE' }] });
   }, 60_000);
 
+  it('--fail-fast starts no target after the first failure; by default every target is tried', async () => {
+    const targets: FleetTarget[] = ['a', 'b', 'c'].map((name) => ({ name, databaseUrl: 'postgres://nobody@127.0.0.1:1/none' }));
+    const fast = await createFleet({ targets, dir, failFast: true, parallel: 1 }).up().report();
+    expect(fast.results.map((r) => r.result)).toEqual(['failed', 'skipped', 'skipped']);
+    expect(fast.stopped).toBe('fail-fast');
+    const all = await createFleet({ targets, dir, parallel: 1 }).up().report();
+    expect(all.results.map((r) => r.result)).toEqual(['failed', 'failed', 'failed']);
+    expect(all.stopped).toBeUndefined();
+  });
+
   it('a failed canary leaves every other target untouched (skipped)', async () => {
     const targets: FleetTarget[] = [
       { name: 'bad', databaseUrl: 'postgres://nobody@127.0.0.1:1/none' },
