@@ -161,3 +161,27 @@ describe('createFleet on embedded databases', () => {
     expect(report).toMatchObject({ stopped: 'canary', exitCode: 3 });
   }, 60_000);
 });
+
+describe('the report on a terminal', () => {
+  const result = (target: string, over: Partial<TargetResult> = {}): TargetResult => ({ target, result: 'applied', exitCode: 0, applied: [1, 2], current: 2, pending: 0, durationMs: 10, ...over });
+
+  it('lists each target while there are few, then counts, the slowest and the failed with their first error line', async () => {
+    const { summarizeFleet } = await import('../../src/index.js');
+    const { table } = await import('../../src/cli/fleet.js');
+    const few = table(summarizeFleet({ command: 'migrate', shard: null, parallel: 2, durationMs: 30, results: [
+      result('acme'), result('globex', { result: 'failed', exitCode: 1, code: 'ERR_MIGRATION_FAILED', error: '3_x.up.sql: division by zero', applied: [] }),
+    ] }));
+    expect(few).toMatch(/^TARGET +RESULT +EXIT +APPLIED +VERSION +DURATION +ERROR$/m);
+    expect(few).toMatch(/^globex +failed +1 +.*division by zero$/m);
+    expect(few).toContain('2 target(s), 2 migration(s) applied, 2 at once');
+    expect(few).toMatch(/exit 1\n$/);
+    const many = table(summarizeFleet({ command: 'migrate', shard: { index: 0, count: 2 }, parallel: 8, durationMs: 900, results: [
+      ...Array.from({ length: 60 }, (_, i) => result(`t${i}`, { durationMs: i })),
+      result('slow', { durationMs: 5000 }), result('gone', { result: 'failed', exitCode: 3, code: 'ERR_DB_UNREACHABLE', error: 'cannot reach', applied: [] }),
+    ] }));
+    expect(many).not.toContain('TARGET ');
+    expect(many).toMatch(/^applied +61$/m);
+    expect(many).toMatch(/^SLOWEST[^\n]*\nslow +5s/m);
+    expect(many).toMatch(/^FAILED +EXIT +CODE +FIRST ERROR LINE\ngone +3 +ERR_DB_UNREACHABLE +cannot reach$/m);
+  });
+});
