@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Fleet benchmark (docs/fleets.md): N tenant schemas (default 1,000) in one database, each given
 // the same 10 small migrations, three ways, in one run on the same server:
+//   0. the floor: the bare SQL (and a history row) through P pg clients, no lock, no checks;
 //   1. berth's fan-out: one `berth migrate --targets - --schema-per-target --parallel P`;
 //   2. a shell loop of one `berth migrate` per tenant (PGOPTIONS sets its search_path);
 //   3. a shell loop of one `dbmate migrate` per tenant (?search_path=<tenant>).
@@ -138,6 +139,29 @@ async function loop(command) {
   return { rss, failures };
 }
 
+/**
+ * The server's own cost, berth's floor: the same SQL sent straight through PARALLEL pg clients
+ * (CREATE SCHEMA, then per migration BEGIN; the SQL; a history row; COMMIT), no lock, no checks.
+ */
+async function floor(url) {
+  const queue = [...names];
+  await Promise.all(Array.from({ length: PARALLEL }, async () => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      for (let name = queue.shift(); name; name = queue.shift()) {
+        await c.query(`CREATE SCHEMA ${name}; SET search_path = ${name}; CREATE TABLE history (version int PRIMARY KEY)`);
+        for (let v = 1; v <= MIGRATIONS; v++) {
+          await c.query(`BEGIN; ${readFileSync(join(berthDir, `${String(v).padStart(4, '0')}_t${v}.up.sql`), 'utf8')} INSERT INTO history VALUES (${v}); COMMIT;`);
+        }
+      }
+    } finally {
+      await c.end();
+    }
+  }));
+  return { rss: null, failures: 0 };
+}
+
 const results = [];
 results.push(await figure(`berth fan-out (--parallel ${PARALLEL})`, 'bench_fleet_fanout', async (url) => {
   const r = await run(process.execPath, [BERTH, 'migrate', '-d', url, '--targets', '-', '--schema-per-target', '--parallel', String(PARALLEL), '--dir', berthDir, '--log-format', 'json', '--quiet'],
@@ -145,6 +169,7 @@ results.push(await figure(`berth fan-out (--parallel ${PARALLEL})`, 'bench_fleet
   if (r.code !== 0) process.stderr.write(r.stderr);
   return { rss: r.rss, failures: r.code === 0 ? 0 : 1 };
 }));
+results.push(await figure(`floor: the bare SQL through ${PARALLEL} clients`, 'bench_fleet_floor', floor));
 if (!SKIP_LOOPS) {
   results.push(await figure('loop of berth migrate', 'bench_fleet_berthloop', (url) => loop((name) =>
     run(process.execPath, [BERTH, 'migrate', '-d', url, '--schema', name, '--dir', berthDir, '--log-format', 'json', '--quiet'], { env: { PGOPTIONS: `-c search_path=${name}` } }))));
@@ -158,5 +183,5 @@ console.log(`\nFleet: ${TENANTS} tenant schemas x ${MIGRATIONS} migrations, Post
 console.log('| run | wall | vs fan-out | peak RSS | connections (max) | tenants migrated |');
 console.log('|---|---:|---:|---:|---:|---:|');
 for (const r of results) {
-  console.log(`| ${r.label} | ${(r.wallMs / 1000).toFixed(1)} s | ${(r.wallMs / fanout.wallMs).toFixed(1)}x | ${r.peakRssMiB ?? '?'} MiB${r.label.startsWith('loop') ? ' (largest process)' : ''} | ${r.maxConnections} | ${r.tenantsDone}/${TENANTS} |`);
+  console.log(`| ${r.label} | ${(r.wallMs / 1000).toFixed(1)} s | ${(r.wallMs / fanout.wallMs).toFixed(1)}x | ${r.peakRssMiB === null ? '—' : `${r.peakRssMiB} MiB${r.label.startsWith('loop') ? ' (largest process)' : ''}`} | ${r.maxConnections} | ${r.tenantsDone}/${TENANTS} |`);
 }
