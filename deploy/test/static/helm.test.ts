@@ -229,3 +229,43 @@ describe('the migration metrics', () => {
     expect(schemaErrors(rendered.documents)).toEqual([]);
   });
 });
+
+describe('the fleet Indexed Job (fleet.enabled=true)', () => {
+  const FLEET = { fleet: { enabled: true, names: ['acme', 'globex'], shards: 6, parallelism: 3, perPod: 4 } };
+  let rendered: Rendered;
+  beforeAll(async () => {
+    rendered = await renderChart(FLEET);
+  });
+
+  it('is left out by default', async () => {
+    const plain = await renderChart({});
+    expect(plain.documents.filter((d) => d.data.metadata.name.includes('tenants'))).toEqual([]);
+  });
+
+  it('renders a ConfigMap and an Indexed Job that validate like the other manifests, under the restricted profile', () => {
+    const docs = rendered.documents.filter((d) => d.data.metadata.name.startsWith('demo-tenants-'));
+    expect(docs.map((d) => d.data.kind).sort()).toEqual(['ConfigMap', 'Job']);
+    for (const [file, output] of Object.entries(rendered.outputs)) expect(output, file).not.toContain('<no value>');
+    expect(schemaErrors(docs)).toEqual([]);
+    expect(strictFieldErrors(docs)).toEqual([]);
+    expect(docs.flatMap(restrictedProfileViolations)).toEqual([]);
+  });
+
+  it('shards over the values: completions = BERTH_SHARDS, parallelism, --parallel, the names, the exit-code policy', () => {
+    const job = named(rendered, 'Job', 'demo-tenants-migrate');
+    const pod = podSpec(job)!;
+    const migrate = pod.containers[0];
+    expect(job.data.spec).toMatchObject({ completionMode: 'Indexed', completions: 6, parallelism: 3, backoffLimitPerIndex: 3 });
+    expect(envValue(migrate, 'BERTH_SHARDS')).toBe('6');
+    expect(migrate.args.slice(0, 6)).toEqual(['migrate', '--targets', '/etc/berth/targets.yaml', '--schema-per-target', '--parallel', '4']);
+    expect(isPinnedImage(migrate.image)).toBe(true);
+    expect(secretMountedAt(pod, migrate, '/run/secrets/db/url')).toBe('tenants-db-owner');
+    for (const code of [2, 70]) expect(podFailureAction(job.data, 'migrate', code)).toBe('FailJob');
+    for (const code of [1, 5, 6]) expect(podFailureAction(job.data, 'migrate', code)).toBe('FailIndex');
+    for (const code of RETRYABLE_EXIT_CODES) expect(podFailureAction(job.data, 'migrate', code)).toBe('Count');
+    const configMap = named(rendered, 'ConfigMap', 'demo-tenants-targets');
+    expect(configMap.data.data['targets.yaml']).toBe('names:\n  - "acme"\n  - "globex"\n');
+    // The list exists before the Job that reads it.
+    expect(Number(configMap.data.metadata.annotations['helm.sh/hook-weight'])).toBeLessThan(Number(job.data.metadata.annotations['helm.sh/hook-weight']));
+  });
+});

@@ -29,6 +29,7 @@ const inFolder = (folder: string) => DOCS.filter((d) => d.file.startsWith(`deplo
 describe('deploy/k8s manifests', () => {
   it('are the expected set of files and kinds', () => {
     expect(FILES).toEqual([
+      'deploy/k8s/fleet/tenants-migrate.yaml',
       'deploy/k8s/init-container/orders.yaml',
       'deploy/k8s/init-container/users.yaml',
       'deploy/k8s/job/orders-migrate-monitoring.yaml',
@@ -41,7 +42,8 @@ describe('deploy/k8s manifests', () => {
       'deploy/k8s/wait-for-schema/orders.yaml',
       'deploy/k8s/wait-for-schema/users.yaml',
     ]);
-    expect(byKind('Job')).toHaveLength(2);
+    expect(byKind('Job')).toHaveLength(3);
+    expect(byKind('ConfigMap')).toHaveLength(1);
     expect(byKind('Deployment')).toHaveLength(6);
     expect(byKind('Service')).toHaveLength(8);
     expect(byKind('ServiceMonitor')).toHaveLength(2);
@@ -142,6 +144,42 @@ describe.each(SERVICES)('the %s migration Job', (service) => {
     expect(endpoint).toMatchObject({ port: 'metrics', path: '/metrics' });
     // The linger covers at least one scrape interval, so the final state is scraped.
     expect(Number.parseInt(envValue(migrate, 'BERTH_LINGER')!, 10)).toBeGreaterThanOrEqual(Number.parseInt(endpoint.interval, 10));
+  });
+});
+
+describe('the fleet Indexed Job (deploy/k8s/fleet)', () => {
+  const docs = inFolder('fleet');
+  const job = byKind('Job', docs)[0]!;
+  const pod = podSpec(job)!;
+  const migrate = pod.containers.find((c: any) => c.name === 'migrate');
+
+  it('is Indexed, with a retry budget per index, and tells each pod the count (BERTH_SHARDS = completions)', () => {
+    expect(job.data.spec).toMatchObject({ completionMode: 'Indexed', completions: 4, parallelism: 4, backoffLimitPerIndex: 3 });
+    expect(job.data.spec.backoffLimit).toBeUndefined();
+    expect(envValue(migrate, 'BERTH_SHARDS')).toBe(String(job.data.spec.completions));
+    expect(pod.restartPolicy).toBe('Never');
+    expect(job.data.spec.activeDeadlineSeconds).toBeGreaterThan(300);
+  });
+
+  it("maps berth's exit codes: 2 and 70 fail the Job, 1, 5, 6 fail the index, 3, 4, 7, 130, 143 retry it", () => {
+    for (const code of [2, 70]) expect(podFailureAction(job.data, 'migrate', code), `exit ${code}`).toBe('FailJob');
+    for (const code of [1, 5, 6]) expect(podFailureAction(job.data, 'migrate', code), `exit ${code}`).toBe('FailIndex');
+    for (const code of NON_RETRYABLE_EXIT_CODES) expect(podFailureAction(job.data, 'migrate', code)).not.toBe('Count');
+    for (const code of RETRYABLE_EXIT_CODES) expect(podFailureAction(job.data, 'migrate', code), `exit ${code}`).toBe('Count');
+    expect(job.data.spec.podFailurePolicy.rules).toContainEqual({ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] });
+  });
+
+  it('migrates the schemas listed in its ConfigMap, with the owner Secret, never a credential in the list', () => {
+    expect([...migrate.command, ...migrate.args]).toEqual(['berth', 'migrate', '--targets', '/etc/berth/targets.yaml', '--schema-per-target', '--parallel', '8',
+      '--wait', '60s', '--lock-timeout', '5m', '--dir', '/migrations']);
+    expect(envValue(migrate, 'DATABASE_URL_FILE')).toBe('/run/secrets/db/url');
+    expect(secretMountedAt(pod, migrate, '/run/secrets/db/url')).toBe('tenants-db-owner');
+    const configMap = byKind('ConfigMap', docs)[0]!;
+    const mount = migrate.volumeMounts.find((m: any) => m.mountPath === '/etc/berth');
+    expect(pod.volumes.find((v: any) => v.name === mount.name).configMap.name).toBe(configMap.data.metadata.name);
+    const list = configMap.data.data['targets.yaml'] as string;
+    expect(list).toMatch(/^names:/);
+    expect(list).not.toMatch(/:\/\/|password/i);
   });
 });
 

@@ -15,6 +15,7 @@ import { Job } from 'kubernetes-models/batch/v1/Job';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { Service } from 'kubernetes-models/v1/Service';
 import { Secret } from 'kubernetes-models/v1/Secret';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { REPO_ROOT, type YamlDocument } from './files.js';
 import { ServiceMonitor } from './monitoring-v1.js';
 
@@ -30,6 +31,7 @@ const KINDS: Record<string, { model: new (data: any) => Validatable; typeModule:
   'v1/Secret': { model: Secret, typeModule: 'kubernetes-types/core/v1', typeName: 'Secret' },
   // Not a built-in kind: a local subset of the Prometheus Operator's CRD (support/monitoring-v1.ts).
   'monitoring.coreos.com/v1/ServiceMonitor': { model: ServiceMonitor, typeModule: './support/monitoring-v1-types.js', typeName: 'ServiceMonitorManifest' },
+  'v1/ConfigMap': { model: ConfigMap, typeModule: 'kubernetes-types/core/v1', typeName: 'ConfigMap' },
 };
 
 export const kindKey = (doc: YamlDocument): string => `${doc.data?.apiVersion}/${doc.data?.kind}`;

@@ -18,4 +18,8 @@ export const DEFAULTS = Object.freeze({
   /** --http stops serving as soon as the command is done. */
   linger: '0',
   quiet: false,
+  /** Fleets: every target is run, then reported; no canary. */
+  schemaPerTarget: false,
+  failFast: false,
+  canary: '0',
 });

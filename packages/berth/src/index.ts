@@ -18,6 +18,14 @@ export {
 } from './errors.js';
 export type { ExitCode, ErrorCode } from './errors.js';
 export { BERTH_VERSION } from './version.js';
+export { createFleet, defaultParallelism, queryTargets } from './core/fleet/fleet.js';
+export type { Fleet, FleetOptions, FleetRun, FleetEvent } from './core/fleet/fleet.js';
+export { parseTargetList, buildTargets, targetListFromRows, withCredentials } from './core/fleet/targets.js';
+export type { FleetTarget, TargetList, BuildTargetsInput } from './core/fleet/targets.js';
+export { shardOf, takeShard, parseShard } from './core/fleet/shard.js';
+export type { Shard } from './core/fleet/shard.js';
+export { EXIT_SEVERITY, mostSevere, summarizeFleet, TARGET_OUTCOMES } from './core/fleet/report.js';
+export type { FleetReport, TargetResult, TargetOutcome } from './core/fleet/report.js';
 export { parseDatabaseUrl, driverFor } from './drivers/registry.js';
 export type { DatabaseTarget } from './config/database-url.js';
 /** The durations berth's flags take (`500ms`, `30s`, `5m`, `1h`, bare seconds), for a host's own settings. */

@@ -77,13 +77,17 @@ ${COMMANDS.map((c) => `  ${c.usage.padEnd(width)}  ${c.description}`).join('\n')
   ${'help <command>'.padEnd(width)}  show a command's flags, environment variables and defaults
 
 Common options (every command; each has an environment variable, and X_FILE for a file holding X):
-${SETTINGS.map((s) => `  ${s.flag.padEnd(32)} ${s.env.join(', ')}${s.defaultText ? ` (default: ${s.defaultText})` : ''}`).join('\n')}
+${SETTINGS.filter((s) => !s.fleet).map((s) => `  ${s.flag.padEnd(32)} ${s.env.join(', ')}${s.defaultText ? ` (default: ${s.defaultText})` : ''}`).join('\n')}
   ${CONFIG_OPTION.flag.padEnd(32)} (default: ${CONFIG_OPTION.defaultText})
   ${'-V, --version'.padEnd(32)} print the version
 
+Fleets (migrate, status, check, validate, await over many databases or schemas; docs/fleets.md):
+${SETTINGS.filter((s) => s.fleet).map((s) => `  ${s.flag.padEnd(32)} ${s.env.join(', ')}${s.defaultText ? ` (default: ${s.defaultText})` : ''}`).join('\n')}
+
 Exit codes: 0 ok, 1 migration failed, 2 usage/config, 3 database unreachable, 4 lock timeout,
 5 validation (drift, missing, out-of-order, failed migration), 6 target rejected (auth, TLS, standby,
-pooler), 7 outcome unknown (connection lost; rerun), 130/143 interrupted.
+pooler), 7 outcome unknown (connection lost; rerun), 130/143 interrupted. Over a fleet: the most
+severe over all targets, in this order: 70 2 5 6 1 143 130 7 4 3 0.
 
 Settings: flags > environment (each variable X also as X_FILE) > config file > defaults. The config
 file is berth.config.{json,yaml,yml,ts,js,mjs} in the working directory, or --config <file>; its keys
@@ -95,6 +99,7 @@ Examples:
   berth migrate -d pglite://memory --dir ./migrations --dry-run
   berth migrate --config /etc/berth/berth.config.yaml
   berth new add_users_table
+  berth migrate --targets tenants.yaml --parallel 8 --report report.json
 `;
 }
 
@@ -120,7 +125,7 @@ function flagsOf(spec: CommandSpec): Flag[] {
   const settings = SETTINGS.map((s) => flag(s.flag,
     `${s.description} [env: ${s.env.join(', ')}${s.secret ? ' or *_FILE' : ''}]${s.defaultText ? ` (default: ${s.defaultText})` : ''}`,
     // Accepted everywhere (a wrapper may always pass -d), listed only where it matters.
-    spec.settings !== undefined && !spec.settings.includes(s.key)));
+    (spec.settings !== undefined && !spec.settings.includes(s.key)) || (s.fleet === true && !spec.fleet)));
   return [
     ...spec.options.map((o) => flag(o.flags, o.description, false)),
     ...settings,

@@ -16,6 +16,8 @@ export interface CliIo {
    * or PGlite is about to load.
    */
   readonly tune?: (profile: 'wasm' | 'run') => void;
+  /** All of stdin, for `--targets -`; absent where the caller has none to give. */
+  readonly readStdin?: () => Promise<string>;
 }
 
 export interface CommandContext {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import { loadConfigFile } from '../config/config-file.js';
-import { resolveConfig, type ResolvedConfig } from '../config/resolve.js';
+import { isFleetRun, resolveConfig, type ResolvedConfig } from '../config/resolve.js';
 import { SETTINGS, type SettingKey } from '../config/settings.js';
 import { redactSecrets } from '../config/database-url.js';
 import { BERTH_VERSION, BerthError, InterruptedError, InternalError, formatDuration, parseDatabaseUrl, type BerthEvent, type Migrator, type ProgressSnapshot } from '../index.js';
@@ -65,9 +65,11 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
   try {
     const file = await loadConfigFile({ cwd: io.cwd, ...(typeof opts.config === 'string' ? { explicit: opts.config } : {}) });
     config = resolveConfig({ flags: flagValues(opts), env: io.env, readFile: (p) => readFileSync(p, 'utf8'), ...(file ? { file } : {}) });
-    reporter = makeReporter(io, config);
+    const fleet = isFleetRun(config);
+    reporter = makeReporter(io, config, fleet);
     const resolved = config;
-    if (config.metricsFile || config.metricsPush || config.http) metrics = await startMetrics(config, io, reporter, () => migrator?.progress());
+    // A fleet run writes its own metrics, per target (cli/fleet.ts).
+    if (!fleet && (config.metricsFile || config.metricsPush || config.http)) metrics = await startMetrics(config, io, reporter, () => migrator?.progress());
     if (config.http && metrics) {
       const { serveHttp } = await import('./http.js');
       endpoint = await serveHttp(config.http, metrics.text, { progress: () => migrator?.progress(), outcome: () => finished });
@@ -83,8 +85,7 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
         metrics?.observe(e);
       }, controller.signal)),
     };
-    const run = await spec.load();
-    const outcome = await run(ctx, opts, args);
+    const outcome = fleet ? await (await import('./fleet.js')).runFleet(spec, ctx, opts) : await (await spec.load())(ctx, opts, args);
     await metrics?.finish(true, Date.now() - started, outcome.fields);
     finished = { exitCode: outcome.exitCode, pending: typeof outcome.fields?.pending === 'number' ? outcome.fields.pending : null };
     reporter.log(outcome.exitCode === 0 ? 'info' : 'error', outcome.summary ?? `${spec.name} finished`, {
@@ -209,7 +210,7 @@ function flagValues(opts: Record<string, unknown>): Partial<Record<SettingKey, s
   return flags;
 }
 
-function makeReporter(io: CliIo, config: ResolvedConfig): Reporter {
+function makeReporter(io: CliIo, config: ResolvedConfig, fleet: boolean): Reporter {
   const format = config.logFormat ?? (io.stderrIsTTY ? 'pretty' : 'json');
   return new Reporter({
     format,
@@ -217,7 +218,8 @@ function makeReporter(io: CliIo, config: ResolvedConfig): Reporter {
     debug: Boolean(io.env.BERTH_DEBUG),
     color: format === 'pretty' && io.stderrIsTTY && !io.env.NO_COLOR,
     stderr: io.stderr,
-    progress: format === 'pretty' && io.stderrIsTTY && !config.quiet,
+    // Many targets at once would fight over one progress line: a fleet logs each target's result.
+    progress: format === 'pretty' && io.stderrIsTTY && !config.quiet && !fleet,
   });
 }
 
@@ -258,6 +260,11 @@ export function processIo(): CliIo {
     stdoutIsTTY: Boolean(process.stdout.isTTY),
     stderrIsTTY: Boolean(process.stderr.isTTY),
     tune: tuneProcess,
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
   };
 }
 

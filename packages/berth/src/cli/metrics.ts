@@ -1,6 +1,8 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Pushgateway, Registry } from 'prom-client';
-import type { BerthEvent, ProgressSnapshot } from '../index.js';
+import type { BerthEvent, FleetEvent, FleetReport, ProgressSnapshot } from '../index.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import type { Reporter } from './output.js';
 
 /** Labels of every series: where the run went, never credentials. */
 export interface MetricLabels {
@@ -155,18 +157,92 @@ export class RunMetrics {
    * briefly. Resolves with an error message instead of throwing: metrics never fail a migration.
    */
   async push(url: string, instance: string): Promise<string | undefined> {
-    const gateway = new Pushgateway(url, { timeout: 2_000 }, this.#registry);
-    let last = '';
-    for (let attempt = 1; attempt <= 3; attempt++) {
+    return push(this.#registry, url, { instance, database: this.#labels.database });
+  }
+}
+
+async function push(registry: Registry, url: string, groupings: Record<string, string>): Promise<string | undefined> {
+  const gateway = new Pushgateway(url, { timeout: 2_000 }, registry);
+  let last = '';
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    try {
+      await gateway.pushAdd({ jobName: 'berth', groupings });
+      return undefined;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+      if (attempt < 3) await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
+  }
+  return last;
+}
+
+/**
+ * Series with a `target` label for at most this many targets: the failed and interrupted first,
+ * then the slowest. The others are summed under `target="_other"`, and the counts per result
+ * cover every target: a fleet of 10,000 tenants must not become 10,000 series per metric.
+ */
+export const FLEET_METRICS_TARGETS = 100;
+
+/**
+ * A fleet run's metrics (docs/fleets.md): per target (label `target`, within the cardinality
+ * guard above), and for the run (`berth_fleet_targets{result}`, `berth_last_run_success`).
+ */
+export class FleetMetrics {
+  readonly #lockWait = new Map<string, number>();
+
+  readonly observe = (e: BerthEvent | FleetEvent, target: string | undefined): void => {
+    if (e.event === 'lock.acquired' && target) this.#lockWait.set(target, e.lockWaitMs / 1000);
+  };
+
+  /** The registry of the run's series, rendered with `metrics()`. */
+  build(report: FleetReport): Registry {
+    const registry = new Registry();
+    const registers = [registry];
+    const labelNames = ['target'] as const;
+    const applied = new Counter({ name: 'berth_migrations_applied_total', help: 'Migrations applied by this run, per target.', labelNames, registers });
+    const version = new Gauge({ name: 'berth_schema_version', help: 'Highest applied migration version after the run, per target.', labelNames, registers });
+    const pending = new Gauge({ name: 'berth_pending_migrations', help: 'Migrations still pending after the run, per target.', labelNames, registers });
+    const success = new Gauge({ name: 'berth_last_run_success', help: '1 if the run succeeded on the target (target="_all": on every target), 0 otherwise.', labelNames, registers });
+    const duration = new Gauge({ name: 'berth_run_duration_seconds', help: 'Wall time of the run on the target (target="_all": the whole fleet).', labelNames, registers });
+    const lockWait = new Gauge({ name: 'berth_lock_wait_seconds', help: "Time spent waiting for another runner's lock, per target.", labelNames, registers });
+    const exit = new Gauge({ name: 'berth_target_exit_code', help: 'Exit class of the run on the target (SPEC §5; -1: skipped).', labelNames, registers });
+    const results = new Gauge({ name: 'berth_fleet_targets', help: 'Targets of the run by result.', labelNames: ['result'], registers });
+    const rank = (r: FleetReport['results'][number]) => (r.result === 'failed' || r.result === 'interrupted' ? 0 : 1);
+    const shown = [...report.results].sort((a, b) => rank(a) - rank(b) || b.durationMs - a.durationMs).slice(0, FLEET_METRICS_TARGETS);
+    const named = new Set(shown.map((r) => r.target));
+    for (const r of shown) {
+      const l = { target: r.target };
+      applied.inc(l, r.applied.length);
+      if (r.current !== undefined) version.set(l, r.current ?? 0);
+      if (r.pending !== undefined) pending.set(l, r.pending);
+      success.set(l, r.exitCode === 0 ? 1 : 0);
+      duration.set(l, r.durationMs / 1000);
+      lockWait.set(l, this.#lockWait.get(r.target) ?? 0);
+      exit.set(l, r.exitCode ?? -1);
+    }
+    const rest = report.results.filter((r) => !named.has(r.target));
+    if (rest.length) applied.inc({ target: '_other' }, rest.reduce((n, r) => n + r.applied.length, 0));
+    for (const [result, n] of Object.entries(report.counts)) results.set({ result }, n);
+    success.set({ target: '_all' }, report.exitCode === 0 ? 1 : 0);
+    duration.set({ target: '_all' }, report.durationMs / 1000);
+    return registry;
+  }
+
+  /** Writes and pushes, as a single run does: a failure only warns. */
+  async finish(report: FleetReport, config: Pick<ResolvedConfig, 'metricsFile' | 'metricsPush'>, instance: string, reporter: Reporter): Promise<void> {
+    const registry = this.build(report);
+    const text = await registry.metrics();
+    if (config.metricsFile) {
       try {
-        await gateway.pushAdd({ jobName: 'berth', groupings: { instance, database: this.#labels.database } });
-        return undefined;
+        writeAtomically(config.metricsFile, text);
       } catch (err) {
-        last = err instanceof Error ? err.message : String(err);
-        if (attempt < 3) await new Promise((r) => setTimeout(r, 200 * attempt));
+        reporter.log('warn', `could not write --metrics-file ${config.metricsFile}: ${(err as Error).message}`, { event: 'metrics.failed', target: 'file' });
       }
     }
-    return last;
+    if (config.metricsPush) {
+      const failure = await push(registry, config.metricsPush, { instance, fleet: 'true' });
+      if (failure) reporter.log('warn', `could not push metrics to ${config.metricsPush}: ${failure} (the run's outcome is unchanged)`, { event: 'metrics.failed', target: 'push' });
+    }
   }
 }
 

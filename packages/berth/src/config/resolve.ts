@@ -41,6 +41,18 @@ export interface ResolvedConfig {
   readonly lingerMs: number;
   /** `--release` / BERTH_RELEASE as given; undefined when not set (the CLI may discover one for writes). */
   readonly release: string | undefined;
+  /** Fleets (docs/fleets.md): undefined / false / 0 when not asked for. */
+  readonly targets: string | undefined;
+  readonly targetsQuery: string | undefined;
+  /** Re-reads its `_FILE` every call, like `databaseUrl`. */
+  readonly targetsDatabaseUrl: (() => string) | undefined;
+  readonly schemaPerTarget: boolean;
+  readonly parallel: number | undefined;
+  readonly failFast: boolean;
+  readonly canary: number;
+  /** `--shard`, else from an Indexed Job: JOB_COMPLETION_INDEX and BERTH_SHARDS (count undefined when BERTH_SHARDS is missing). */
+  readonly shard: { readonly index: number; readonly count: number | undefined; readonly from: string } | undefined;
+  readonly report: string | undefined;
   /** True when sslmode/sslrootcert came from a flag and so beat the URL's own parameters. */
   readonly sslFromFlag: boolean;
   readonly sources: Readonly<Partial<Record<SettingKey, ValueSource>>>;
@@ -98,6 +110,18 @@ const schema = z.object({
   )),
   linger: timeout,
   release: z.optional(z.string().check(z.maxLength(255, 'must be at most 255 characters'))),
+  targets: z.optional(z.string().check(z.minLength(1, 'must not be empty'))),
+  targetsQuery: z.optional(z.string().check(z.minLength(1, 'must not be empty'))),
+  targetsDatabaseUrl: z.optional(z.string()),
+  schemaPerTarget: bool,
+  parallel: z.optional(z.pipe(z.string().check(z.regex(/^[1-9]\d{0,4}$/, 'must be a whole number from 1 to 99999')), z.transform(Number))),
+  failFast: bool,
+  canary: z.pipe(z.string().check(z.regex(/^\d{1,5}$/, 'must be a whole number (0: no canary)')), z.transform(Number)),
+  shard: z.optional(z.string().check(z.refine((v) => {
+    const m = /^(\d+)\/(\d+)$/.exec(v);
+    return m !== null && Number(m[2]) >= 1 && Number(m[1]) < Number(m[2]);
+  }, 'must be i/n with 0 <= i < n (e.g. 0/4 ... 3/4)'))),
+  report: z.optional(z.string().check(z.minLength(1, 'must not be empty'))),
 });
 
 /** Built-in defaults, the lowest layer (src/defaults.ts). */
@@ -112,8 +136,8 @@ export function resolveConfig(input: ResolveInput): ResolvedConfig {
   const problems: string[] = [];
   const values: Partial<Record<SettingKey, string | boolean>> = { ...DEFAULTS };
   const sources: Partial<Record<SettingKey, ValueSource>> = {};
-  let urlFile: string | undefined;
-  let urlFileVar = '';
+  // The secret settings' _FILE, re-read on each use so a rotated secret is picked up.
+  const secretFiles: Partial<Record<SettingKey, { path: string; variable: string }>> = {};
   const file = input.file ? configFileValues(input.file) : undefined;
   if (file) problems.push(...file.problems);
 
@@ -135,21 +159,21 @@ export function resolveConfig(input: ResolveInput): ResolvedConfig {
         try {
           values[spec.key] = input.readFile(file).replace(/\r?\n$/, '');
           sources[spec.key] = { kind: 'env-file', name: `${name}_FILE`, path: file };
-          if (spec.key === 'databaseUrl') { urlFile = file; urlFileVar = `${name}_FILE`; }
+          if (spec.secret) secretFiles[spec.key] = { path: file, variable: `${name}_FILE` };
         } catch (err) {
           problems.push(`${name}_FILE (environment): cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
         }
       } else if (direct !== undefined && direct !== '') {
         values[spec.key] = direct;
         sources[spec.key] = { kind: 'env', name };
-        if (spec.key === 'databaseUrl') urlFile = undefined;
+        delete secretFiles[spec.key];
       }
     }
     const flag = input.flags[spec.key];
     if (flag !== undefined) {
       values[spec.key] = flag;
       sources[spec.key] = { kind: 'flag', name: spec.flag.replace(/^-\w, /, '').split(' ')[0] ?? spec.flag };
-      if (spec.key === 'databaseUrl') urlFile = undefined;
+      delete secretFiles[spec.key];
     }
   }
 
@@ -165,11 +189,13 @@ export function resolveConfig(input: ResolveInput): ResolvedConfig {
     throw new ConfigError('ERR_CONFIG_INVALID', `invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { details: { problems } });
   }
   const v = parsed.data!;
-  const secretFile = urlFile;
+  const secret = (key: SettingKey, value: string | undefined): (() => string) | undefined => {
+    if (value === undefined || value === '') return undefined;
+    const file = secretFiles[key];
+    return file ? () => rereadSecret(input, file.path, file.variable) : () => value;
+  };
   return Object.freeze({
-    databaseUrl: v.databaseUrl === undefined || v.databaseUrl === ''
-      ? undefined
-      : secretFile ? () => rereadSecret(input, secretFile, urlFileVar) : () => v.databaseUrl as string,
+    databaseUrl: secret('databaseUrl', v.databaseUrl),
     dir: v.dir,
     allowEmpty: v.allowEmpty,
     table: v.table,
@@ -188,6 +214,17 @@ export function resolveConfig(input: ResolveInput): ResolvedConfig {
     http: v.http,
     lingerMs: v.linger,
     release: v.release === '' ? undefined : v.release,
+    targets: v.targets,
+    targetsQuery: v.targetsQuery,
+    targetsDatabaseUrl: secret('targetsDatabaseUrl', v.targetsDatabaseUrl),
+    schemaPerTarget: v.schemaPerTarget,
+    parallel: v.parallel,
+    failFast: v.failFast,
+    canary: v.canary,
+    shard: v.shard !== undefined
+      ? { index: Number(v.shard.split('/')[0]), count: Number(v.shard.split('/')[1]), from: describeSource('shard', sources.shard) }
+      : jobShard(input.env),
+    report: v.report,
     sslFromFlag: sources.sslmode?.kind === 'flag' || sources.sslrootcert?.kind === 'flag',
     sources: Object.freeze(sources),
     ...(input.file ? { configFile: input.file.path } : {}),
@@ -212,4 +249,21 @@ function rereadSecret(input: ResolveInput, path: string, variable: string): stri
   } catch (err) {
     throw new ConfigError('ERR_CONFIG_INVALID', `${variable} (environment): cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+}
+
+/**
+ * In a Kubernetes Indexed Job each pod has JOB_COMPLETION_INDEX; the count is not in the pod's
+ * environment unless the manifest puts `.spec.completions` there as BERTH_SHARDS
+ * (deploy/k8s/fleet/job.yaml). Used only by a fleet run, which refuses a missing count.
+ */
+function jobShard(env: Readonly<Record<string, string | undefined>>): ResolvedConfig['shard'] {
+  const index = env.JOB_COMPLETION_INDEX;
+  if (index === undefined || !/^\d+$/.test(index)) return undefined;
+  const count = env.BERTH_SHARDS !== undefined && /^[1-9]\d*$/.test(env.BERTH_SHARDS) ? Number(env.BERTH_SHARDS) : undefined;
+  return { index: Number(index), count, from: 'JOB_COMPLETION_INDEX and BERTH_SHARDS (environment)' };
+}
+
+/** Whether the configuration asks for a fleet run (docs/fleets.md). */
+export function isFleetRun(config: Pick<ResolvedConfig, 'targets' | 'targetsQuery' | 'schemaPerTarget'>): boolean {
+  return config.targets !== undefined || config.targetsQuery !== undefined || config.schemaPerTarget;
 }

@@ -15,11 +15,14 @@ export interface SettingSpec {
   readonly description: string;
   /** Never printed, and re-read from its `_FILE` on each connection attempt. */
   readonly secret?: boolean;
+  /** A fleet setting (docs/fleets.md): listed only by the commands that run over a fleet. */
+  readonly fleet?: boolean;
 }
 
 export type SettingKey =
   | 'databaseUrl' | 'dir' | 'allowEmpty' | 'table' | 'schema' | 'wait' | 'lockTimeout' | 'statementTimeout'
-  | 'logFormat' | 'quiet' | 'sslmode' | 'sslrootcert' | 'metricsFile' | 'metricsPush' | 'http' | 'linger' | 'lock' | 'leaseTtl' | 'release';
+  | 'logFormat' | 'quiet' | 'sslmode' | 'sslrootcert' | 'metricsFile' | 'metricsPush' | 'http' | 'linger' | 'lock' | 'leaseTtl' | 'release'
+  | 'targets' | 'targetsQuery' | 'targetsDatabaseUrl' | 'schemaPerTarget' | 'parallel' | 'failFast' | 'canary' | 'shard' | 'report';
 
 export const SETTINGS: readonly SettingSpec[] = [
   { key: 'databaseUrl', flag: '-d, --database-url <url>', env: ['BERTH_DATABASE_URL', 'DATABASE_URL'], secret: true,
@@ -45,6 +48,25 @@ export const SETTINGS: readonly SettingSpec[] = [
     description: 'with the lease: how long it lives without a heartbeat (renewed every sixth of it); a frozen or killed holder is taken over this long after its last heartbeat' },
   { key: 'release', flag: '--release <id>', env: ['BERTH_RELEASE'], defaultText: "discovered from the pod's name (HOSTNAME: <job>-<suffix>, <replicaset>-<suffix>), else none",
     description: 'the release recorded on each history row written (an image tag or digest, a Job name); berth await --release <id> waits until a row carries it and its version is reached (await never discovers one)' },
+  // Fleets (docs/fleets.md): one command over many databases or schemas.
+  { key: 'targets', flag: '--targets <file|->', env: ['BERTH_TARGETS'], fleet: true,
+    description: 'run over a fleet: a YAML/JSON list of targets (names and URLs, or names and a {name} template; no passwords), - for stdin' },
+  { key: 'targetsQuery', flag: '--targets-query <sql>', env: ['BERTH_TARGETS_QUERY'], fleet: true,
+    description: 'run over the targets a SELECT returns (a name column, optionally url), on --targets-database' },
+  { key: 'targetsDatabaseUrl', flag: '--targets-database <url>', env: ['BERTH_TARGETS_DATABASE_URL'], secret: true, fleet: true, defaultText: 'the -d URL',
+    description: 'the control database --targets-query runs on' },
+  { key: 'schemaPerTarget', flag: '--schema-per-target', env: ['BERTH_SCHEMA_PER_TARGET'], defaultText: 'false', fleet: true,
+    description: 'each target name is a schema of the -d database (PostgreSQL), with its own history table and search_path' },
+  { key: 'parallel', flag: '--parallel <n>', env: ['BERTH_PARALLEL'], fleet: true, defaultText: "4 per CPU, at most 64 and half the server's free connections",
+    description: 'targets migrated at once, each with its own session and lock' },
+  { key: 'failFast', flag: '--fail-fast', env: ['BERTH_FAIL_FAST'], defaultText: 'false: run every target, then report', fleet: true,
+    description: 'start no target after the first one fails' },
+  { key: 'canary', flag: '--canary <k>', env: ['BERTH_CANARY'], defaultText: '0', fleet: true,
+    description: 'run the first k targets first, and touch no other if one of them fails' },
+  { key: 'shard', flag: '--shard <i/n>', env: ['BERTH_SHARD'], fleet: true, defaultText: 'JOB_COMPLETION_INDEX/BERTH_SHARDS in an Indexed Job, else all',
+    description: "only this pod's stable share of the targets (0 <= i < n)" },
+  { key: 'report', flag: '--report <file>', env: ['BERTH_REPORT'], fleet: true,
+    description: "also write the fleet's JSON report (every target's result) to this file" },
 ];
 
 /**

@@ -24,6 +24,12 @@ export interface MigratorOptions {
   /** Schema of the history table. Default: the connection's current schema. */
   readonly schema?: string;
   /**
+   * PostgreSQL: the session's `search_path`, one schema, in force for every migration (a schema
+   * per tenant; `createFleet` with `schemaPerTarget` sets it with `schema`). Lower-case
+   * identifier. Refused (exit 2) on a database without schemas (MySQL).
+   */
+  readonly searchPath?: string;
+  /**
    * Accept a directory with no migrations. Default false: an empty directory is refused (exit 5),
    * since it is far more often a volume mounted at the wrong path than an intended empty set.
    */

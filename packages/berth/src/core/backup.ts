@@ -23,6 +23,8 @@ export interface BackupRun {
   readonly url: string;
   readonly from: number | null;
   readonly to: number | null;
+  /** A fleet's --schema-per-target target: the schema is the target, not the whole database. */
+  readonly schema?: string;
   readonly onEvent: EventListener;
   readonly signal: AbortSignal | undefined;
 }
@@ -77,17 +79,18 @@ export async function runBackup(options: BackupOptions, run: BackupRun): Promise
       BERTH_FROM_VERSION: run.from === null ? '' : String(run.from),
       BERTH_TO_VERSION: run.to === null ? '' : String(run.to),
       BERTH_RUN_ID: runId,
+      ...(run.schema ? { BERTH_TARGET_SCHEMA: run.schema } : {}),
     };
     let location: string;
     if (kind === 'dir') {
       const client = entry.backup!;
       mkdirSync(options.dir!, { recursive: true, mode: 0o700 });
-      const name = `${fileSafe(run.target.label.split('/').pop() || 'database')}-${run.from ?? 'empty'}-to-${run.to ?? run.from ?? 'empty'}-${stamp(new Date())}${client.extension}`;
+      const name = `${fileSafe(run.target.label.split('/').pop() || 'database')}${run.schema ? `.${fileSafe(run.schema)}` : ''}-${run.from ?? 'empty'}-to-${run.to ?? run.from ?? 'empty'}-${stamp(new Date())}${client.extension}`;
       const file = join(options.dir!, name);
       // Written beside its name and renamed once complete: a failed dump never looks like a backup.
       const partial = `${file}.partial`;
       try {
-        await runProcess(client.program, client.args(run.target, partial, env), env, run, (result) => {
+        await runProcess(client.program, client.args(run.target, partial, env, run.schema), env, run, (result) => {
           if (result.missing) {
             return new BackupFailedError('ERR_BACKUP_CLIENT_MISSING',
               `--backup-dir needs ${client.program}, which is not installed or not on PATH: install ${client.install}. Nothing was migrated.`);

@@ -3,7 +3,7 @@ import { formatDuration } from '../duration.js';
 import type { Dialect } from '../drivers/dialect.js';
 import { ConnectionLostError, type Driver, type ServerInfo, type SessionKeeper, type UnsetSetting } from '../drivers/driver.js';
 import { driverFor, parseDatabaseUrl } from '../drivers/registry.js';
-import { BerthError, TargetRejectedError, UnreachableError } from '../errors.js';
+import { BerthError, ConfigError, TargetRejectedError, UnreachableError } from '../errors.js';
 import type { BerthEvent, EventListener } from './events.js';
 import { guardDriver } from './guard-driver.js';
 import { sleep } from './sleep.js';
@@ -24,6 +24,8 @@ export interface ConnectOptions {
    * deadline: `await` waits for a database that an init script is still setting up.
    */
   readonly retryRejected?: boolean;
+  /** The session's search_path (MigratorOptions.searchPath); refused where the driver has none. */
+  readonly searchPath?: string;
 }
 
 export interface Connection {
@@ -83,8 +85,13 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
     const attemptTimeout = options.waitMs === 0
       ? MAX_ATTEMPT_TIMEOUT_MS
       : Math.min(MAX_ATTEMPT_TIMEOUT_MS, Math.max(MIN_ATTEMPT_TIMEOUT_MS, deadline - Date.now()));
+    if (options.searchPath && !entry.capabilities.searchPath) {
+      throw new ConfigError('ERR_CONFIG_INVALID', `${target.redacted}: this database has no schemas a session can switch between (on MySQL a schema is a database), ` +
+        'so a schema per target cannot be used: list one URL per target instead (a targets file with a template, e.g. mysql://app@db:3306/tenant_{name})');
+    }
     const driver = await entry.create(target, {
       applicationName: options.applicationName, connectTimeoutMs: attemptTimeout, keeper: options.keeper,
+      ...(options.searchPath ? { searchPath: options.searchPath } : {}),
     });
     try {
       // A database inside this process has no network to time out on.

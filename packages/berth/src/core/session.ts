@@ -113,6 +113,7 @@ export function createSession(settings: Settings, options: Pick<MigratorOptions,
     onEvent: emit,
     keeper,
     ...(signal ? { signal } : {}),
+    ...(settings.searchPath ? { searchPath: settings.searchPath } : {}),
   });
 
   async function withConnection<T>(fn: (c: Connection, table: HistoryTable) => Promise<T>): Promise<T> {

@@ -32,6 +32,7 @@ export interface Settings {
   readonly host: string;
   readonly release: string | null;
   readonly ssl: SslSettings;
+  readonly searchPath: string | undefined;
 }
 
 /** Validates every option at once (ConfigError listing each problem), then freezes them. */
@@ -68,12 +69,15 @@ export function settle(o: MigratorOptions): Settings {
     leaseTtlMs: duration('leaseTtl', o.leaseTtl, parseDuration(DEFAULTS.leaseTtl)!),
     host: o.host ?? hostname(),
     release: o.release === undefined || o.release === '' ? null : o.release,
+    searchPath: o.searchPath,
     ssl: { ...(o.sslmode ? { mode: o.sslmode } : {}), ...(o.sslrootcert ? { rootcert: o.sslrootcert } : {}), override: o.sslOverridesUrl ?? false },
   };
   if (!LOCK_MODES.includes(settings.lock)) problems.push(`lock: "${String(settings.lock)}" is not one of ${LOCK_MODES.join(', ')}`);
   if (settings.leaseTtlMs < MIN_LEASE_TTL_MS) problems.push(`leaseTtl: must be at least ${MIN_LEASE_TTL_MS} ms`);
   // The lease table is named after the history table and must fit in an identifier.
   if (settings.lock !== 'advisory' && table.length > 63 - LEASE_SUFFIX.length) problems.push(`table: "${table}" leaves no room for its lease table ${table}${LEASE_SUFFIX} (at most ${63 - LEASE_SUFFIX.length} characters with --lock ${settings.lock})`);
+  // Lower-case only: search_path folds an unquoted name, the history table's schema is quoted.
+  if (o.searchPath !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(o.searchPath)) problems.push(`searchPath: "${o.searchPath}" is not a lower-case identifier (a-z, 0-9, _; at most 63; not starting with a digit)`);
   if (typeof o.databaseUrl !== 'function' && !o.databaseUrl) problems.push('databaseUrl: missing');
   if (problems.length) throw new ConfigError('ERR_CONFIG_INVALID', `invalid migrator options:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   return Object.freeze(settings);

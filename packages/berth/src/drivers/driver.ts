@@ -31,6 +31,12 @@ export interface DriverCapabilities {
    * server-side session limits; it is kept open between operations (see `SessionKeeper`).
    */
   readonly inProcess: boolean;
+  /**
+   * A database holds schemas that a session's `search_path` chooses between (PostgreSQL), so one
+   * database can hold a schema per tenant (`DriverOptions.searchPath`). On MySQL a schema is a
+   * database: a tenant there is a URL of its own.
+   */
+  readonly searchPath: boolean;
 }
 
 /**
@@ -303,6 +309,13 @@ export interface Driver {
 
   /** One attempt to open the session; see the checklist above. */
   connect(): Promise<ServerInfo>;
+
+  /**
+   * How many more client connections the server would accept now (its limit, less reserved
+   * slots and those in use); undefined where the driver cannot tell. A fleet sizes its default
+   * parallelism from it.
+   */
+  connectionHeadroom?(): Promise<number | undefined>;
 
   /**
    * Called before the first lock attempt: makes sure the session stays berth's own until it closes.

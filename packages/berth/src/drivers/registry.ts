@@ -24,6 +24,11 @@ export interface DriverOptions {
   readonly connectTimeoutMs: number;
   /** Keeps an in-process database open between the operations of one migrator. */
   readonly keeper: SessionKeeper;
+  /**
+   * The session's `search_path` (one schema), sent at start-up so it is every migration's reset
+   * value; only where `capabilities.searchPath`.
+   */
+  readonly searchPath?: string;
 }
 
 /**
@@ -44,8 +49,11 @@ export interface BackupClient<T extends DatabaseTarget = DatabaseTarget> {
   readonly install: string;
   /** The dump file's extension, with its dot. */
   readonly extension: string;
-  /** Its arguments to dump `target` into `file`; `env` is `access`'s, with the secret files' paths. */
-  args(target: T, file: string, env: Readonly<Record<string, string>>): string[];
+  /**
+   * Its arguments to dump `target` into `file`; `env` is `access`'s, with the secret files' paths.
+   * `schema`: only that schema (a fleet's --schema-per-target target), else the whole database.
+   */
+  args(target: T, file: string, env: Readonly<Record<string, string>>, schema?: string): string[];
   /** What a failure's output means, when the operator can act on it (a client older than the server). */
   explain(output: string): string | undefined;
 }
@@ -74,7 +82,7 @@ const postgres: DriverEntry<PostgresTarget> = {
   schemes: ['postgres', 'postgresql'],
   example: 'postgres://user:password@host:5432/database',
   dialect: postgresDialect,
-  capabilities: { transactionalDdl: true, advisoryLocks: true, multipleConnections: true, inProcess: false },
+  capabilities: { transactionalDdl: true, advisoryLocks: true, multipleConnections: true, inProcess: false, searchPath: true },
   parseUrl: parsePostgresUrl,
   async create(target, options) {
     const [{ PostgresDriver }, { openPgSession }] = await Promise.all([import('./postgres/postgres-driver.js'), import('./postgres/pg-session.js')]);
@@ -83,6 +91,7 @@ const postgres: DriverEntry<PostgresTarget> = {
       open: (settings) => openPgSession({ target, applicationName: options.applicationName, connectTimeoutMs: options.connectTimeoutMs }, settings),
       sessionLimits: true,
       scripts: true,
+      ...(options.searchPath ? { searchPath: options.searchPath } : {}),
     });
   },
   // libpq's own variables: pg_dump, psql and pg_restore need no argument to connect.
@@ -100,7 +109,7 @@ const postgres: DriverEntry<PostgresTarget> = {
     install: 'the PostgreSQL client (Debian/Ubuntu: apt-get install postgresql-client; Alpine: apk add postgresql-client; '
       + 'berth\'s image: its -clients variant, built with --build-arg WITH_DB_CLIENTS=true), of the server\'s major version or newer',
     extension: '.dump',
-    args: (_t, file) => ['--format=custom', '--no-password', `--file=${file}`],
+    args: (_t, file, _env, schema) => ['--format=custom', '--no-password', `--file=${file}`, ...(schema ? [`--schema=${schema}`] : [])],
     explain: (output) => {
       const m = /server version: ([\d.]+)[^\n]*; pg_dump version: ([\d.]+)/.exec(output);
       return m ? `pg_dump ${m[2]} cannot dump a PostgreSQL ${m[1]} server: install the client of major version ${m[1]!.split('.')[0]} or newer` : undefined;
@@ -115,7 +124,7 @@ const pglite: DriverEntry<PgliteTarget> = {
   dialect: postgresDialect,
   // One session inside this process: nothing else can take a lock, so exclusion is trivially
   // true, and there is no second connection to cancel from.
-  capabilities: { transactionalDdl: true, advisoryLocks: false, multipleConnections: false, inProcess: true },
+  capabilities: { transactionalDdl: true, advisoryLocks: false, multipleConnections: false, inProcess: true, searchPath: false },
   parseUrl: (input, origin) => parsePgliteUrl(input, origin),
   async create(target, options) {
     const [{ PostgresDriver }, { openPgliteSession }] = await Promise.all([import('./postgres/postgres-driver.js'), import('./pglite/pglite-session.js')]);
@@ -138,7 +147,7 @@ const mysql: DriverEntry<MysqlTarget> = {
   // DDL commits implicitly in MySQL and MariaDB: a migration cannot be rolled back whole, so core
   // runs each one statement by statement through a `started` row (SPEC §4.3, §9). GET_LOCK locks
   // belong to the session; a second connection can kill a statement or look at the holder.
-  capabilities: { transactionalDdl: false, advisoryLocks: true, multipleConnections: true, inProcess: false },
+  capabilities: { transactionalDdl: false, advisoryLocks: true, multipleConnections: true, inProcess: false, searchPath: false },
   parseUrl: parseMysqlUrl,
   async create(target, options) {
     const [{ MysqlDriver }, { openMysqlSession }] = await Promise.all([import('./mysql/mysql-driver.js'), import('./mysql/mysql-session.js')]);

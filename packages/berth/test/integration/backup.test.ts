@@ -323,3 +323,52 @@ describe.skipIf(!pgClient)('--backup-when', () => {
     expect((await db().admin.query('SELECT max(version)::int AS v FROM berth_migrations')).rows[0]?.v).toBe(3);
   });
 });
+
+describe('the backup over a fleet (--targets)', () => {
+  const db = useTestDatabase('backup_fleet');
+  const TENANTS = ['tenant_a', 'tenant_b', 'tenant_c'];
+  const fleet = (dir: string, ...more: string[]) => runBerth(
+    ['migrate', '-d', db().url, '--schema-per-target', '--targets', '-', '--dir', dir, '--log-format', 'json', ...more],
+    { input: JSON.stringify(TENANTS) });
+
+  beforeAll(async () => {
+    for (const t of TENANTS) await db().admin.query(`CREATE SCHEMA ${t}`);
+  });
+
+  it('runs once per target with something pending, under that target\'s lock, with its schema; not at all on a rerun', async () => {
+    const log = path.join(makeTempDir('berth-backup-fleet-'), 'backups.log');
+    const command = `echo "$BERTH_TARGET_SCHEMA $BERTH_FROM_VERSION-$BERTH_TO_VERSION" >> ${log}`;
+    const dir = writeMigrations(FIRST);
+    const first = await fleet(dir, '--backup-command', command);
+    expect(first.code, first.stderr).toBe(0);
+    expect(readFileSync(log, 'utf8').trim().split('\n').sort()).toEqual(TENANTS.map((t) => `${t} -1`));
+    // Each target's history row names its backup.
+    for (const t of TENANTS) {
+      expect((await db().admin.query(`SELECT backup FROM ${t}.berth_migrations`)).rows.map((r) => r.backup)).toEqual([command]);
+    }
+    const again = await fleet(dir, '--backup-command', command);
+    expect(again.code, again.stderr).toBe(0);
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(TENANTS.length);
+  });
+
+  it.skipIf(!pgClient)('--backup-dir dumps each schema target on its own, into a file named by database and schema', async () => {
+    const folder = makeTempDir('berth-backups-');
+    const dir = writeMigrations({ ...FIRST, ...SECOND });
+    const run = await fleet(dir, '--backup-dir', folder);
+    expect(run.code, run.stderr).toBe(0);
+    const files = readdirSync(folder).sort();
+    expect(files.map((f) => f.replace(/-\d{8}T\d{6}Z\.dump$/, ''))).toEqual(TENANTS.map((t) => `${db().name}.${t}-1-to-2`));
+    for (const [i, t] of TENANTS.entries()) {
+      // pg_restore --list names each object's schema: only this target's.
+      const listing = execFileSync('pg_restore', ['--list', path.join(folder, files[i]!)], { encoding: 'utf8' });
+      const schemas = new Set([...listing.matchAll(/^\d+; \d+ \d+ (?:TABLE DATA|TABLE|CONSTRAINT) (\S+) /gm)].map((m) => m[1]));
+      expect([...schemas], listing).toEqual([t]);
+    }
+  });
+
+  it('--http is refused over a fleet, before anything runs', async () => {
+    const run = await fleet(writeMigrations(FIRST), '--http', '127.0.0.1:0');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--http \(BERTH_HTTP\) serves the progress of one target's run, not of a fleet/);
+  });
+});

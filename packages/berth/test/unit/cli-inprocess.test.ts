@@ -70,8 +70,10 @@ const COMMAND_NAMES = COMMANDS.map((c) => c.name);
 
 /** The common settings a command uses (and lists in its help); all of them unless it says otherwise. */
 const settingsOf = (name: string): SettingSpec[] => {
-  const keys = COMMANDS.find((c) => c.name === name)?.settings;
-  return SETTINGS.filter((s) => keys === undefined || keys.includes(s.key));
+  const spec = COMMANDS.find((c) => c.name === name);
+  const keys = spec?.settings;
+  // Fleet flags are listed by the commands that run over a fleet only.
+  return SETTINGS.filter((s) => (keys === undefined || keys.includes(s.key)) && (!s.fleet || spec?.fleet === true));
 };
 /** Commands that talk to a database (`new` only writes files). */
 const DATABASE_COMMANDS = COMMAND_NAMES.filter((name) => settingsOf(name).some((s) => s.key === 'databaseUrl'));

@@ -22,6 +22,8 @@ export interface CommandSpec {
    * still accepted (and ignored), so a wrapper that always passes `-d` keeps working. Default: all.
    */
   readonly settings?: readonly SettingKey[];
+  /** Runs over a fleet with --targets / --targets-query (docs/fleets.md); its help lists the fleet flags. */
+  readonly fleet?: boolean;
   /** Commands are imported only when run, so `--help` and the no-op path load little. */
   readonly load: () => Promise<CommandRun>;
 }
@@ -29,6 +31,7 @@ export interface CommandSpec {
 export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'migrate',
+    fleet: true,
     usage: 'migrate',
     description: 'apply pending migrations, each in its own transaction, under the migration lock',
     options: [
@@ -64,6 +67,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'validate',
+    fleet: true,
     usage: 'validate',
     description: 'check files against history: drift, missing files, failed migrations, out-of-order (exit 5)',
     options: [{ flags: '--allow-out-of-order', description: 'do not report pending migrations older than the newest applied one' }],
@@ -106,6 +110,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'status',
+    fleet: true,
     usage: 'status',
     description: 'show applied, pending, failed, drifted and missing migrations',
     options: [{ flags: '--json', description: 'print one JSON object: { current, applied, pending, failed, drifted, missing, ahead, lastBackup }; each row with its release' }],
@@ -114,6 +119,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'check',
+    fleet: true,
     usage: 'check',
     description: 'exit 0 if the schema is current (nothing pending, nothing failed or drifted), 5 otherwise',
     options: [{ flags: '--expect <version>', description: 'also require at least this version to be applied' }],
@@ -122,6 +128,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'await',
+    fleet: true,
     usage: 'await',
     description: 'wait until the schema reaches a version (default: the newest migration in --dir), and with --release until that release has migrated; never migrates, needs only read access',
     options: [

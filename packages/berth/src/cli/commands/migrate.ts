@@ -42,7 +42,7 @@ export const migrate: CommandRun = async (ctx, opts) => {
 };
 
 /** `--backup-command` / `--backup-dir` / `--backup-when`, each else its BERTH_BACKUP_* variable (or its _FILE). */
-function backupOptions(opts: Record<string, unknown>, io: { env: Readonly<Record<string, string | undefined>>; cwd: string }): BackupOptions | undefined {
+export function backupOptions(opts: Record<string, unknown>, io: { env: Readonly<Record<string, string | undefined>>; cwd: string }): BackupOptions | undefined {
   const pick = (flag: unknown, name: string): { value: string; source: string } | undefined => {
     if (typeof flag === 'string') return { value: flag, source: `--${name}` };
     const variable = `BERTH_${name.toUpperCase().replace(/-/g, '_')}`;

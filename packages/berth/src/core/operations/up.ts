@@ -103,6 +103,7 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
         return {
           backup: await runBackup(backup, {
             target: c.target, url: await session.settings.databaseUrl(), from: current.current, to: current.toApply.at(-1)?.version ?? current.current,
+            ...(session.settings.searchPath ? { schema: session.settings.searchPath } : {}),
             onEvent: emit, signal: session.signal,
           }),
         };

@@ -42,6 +42,8 @@ export interface PostgresDialectOptions {
   readonly sessionLimits: boolean;
   /** The session can say which statement of a message failed (`SqlSession.script`): `runScript` is offered. */
   readonly scripts: boolean;
+  /** The session's search_path (`DriverOptions.searchPath`): a start-up setting, so RESET ALL keeps it. */
+  readonly searchPath?: string;
 }
 
 /** idle_in_transaction_session_timeout of SESSION_LIMITS, also SET LOCAL in a lease's migrations. */
@@ -132,6 +134,7 @@ export class PostgresDriver implements Driver {
       // None for berth's own statements, whatever the database's default: a migration's timeout
       // (--statement-timeout, the file's directive) is SET with the migration (beginMigration).
       { min: 0, name: 'statement_timeout', value: '0' },
+      ...(this.#options.searchPath ? [{ min: 0, name: 'search_path', value: this.#options.searchPath }] : []),
     ];
     this.#session = await this.#options.open(Object.fromEntries(wanted.map((w) => [w.name, w.value])));
     const session = this.#session;
@@ -167,6 +170,15 @@ export class PostgresDriver implements Driver {
       pooled,
       unsetSettings,
     };
+  }
+
+  async connectionHeadroom(): Promise<number | undefined> {
+    // Background workers have slots of their own: only client backends count against max_connections.
+    const { rows } = await this.#run(() => this.#s.query<{ free: number }>(`SELECT current_setting('max_connections')::int
+        - current_setting('superuser_reserved_connections')::int
+        - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS free`));
+    const free = Number(rows[0]?.free);
+    return Number.isFinite(free) ? Math.max(0, free) : undefined;
   }
 
   async claimSession(): Promise<readonly UnsetSetting[]> {
