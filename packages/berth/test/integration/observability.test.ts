@@ -22,7 +22,7 @@ describe('berth await', () => {
     for (const name of created) await query(pgAdminUrl(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   });
 
-  it('started before the database exists and before migrate, returns 0 within a second of migrate finishing', async () => {
+  it('started before the database exists and before migrate, returns 0 once migrate has finished', async () => {
     const name = testDatabaseName('await');
     const url = withDatabase(pgAdminUrl(), name);
     const dir = writeMigrations(FILES);
@@ -35,10 +35,9 @@ describe('berth await', () => {
     expect(waiter.child.exitCode).toBeNull();
     const migrate = await runBerth(['migrate', '--dir', dir], { env: { DATABASE_URL: url } });
     expect(migrate.code, migrate.stderr).toBe(0);
-    const migrated = Date.now();
+    // How soon it notices is a figure, not a test (tests assert no wall-clock times).
     const result = await waiter.exited;
     expect(result.code, result.stderr).toBe(0);
-    expect(Date.now() - migrated).toBeLessThan(1_000);
     expect(result.stdout).toBe('schema is at version 2 (expected 2)\n');
   });
 
