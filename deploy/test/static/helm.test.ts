@@ -261,7 +261,7 @@ describe('the fleet Indexed Job (fleet.enabled=true)', () => {
     expect(isPinnedImage(migrate.image)).toBe(true);
     expect(secretMountedAt(pod, migrate, '/run/secrets/db/url')).toBe('tenants-db-owner');
     for (const code of [2, 70]) expect(podFailureAction(job.data, 'migrate', code)).toBe('FailJob');
-    for (const code of [1, 5, 6]) expect(podFailureAction(job.data, 'migrate', code)).toBe('FailIndex');
+    for (const code of [1, 5, 6, 8]) expect(podFailureAction(job.data, 'migrate', code)).toBe('FailIndex');
     for (const code of RETRYABLE_EXIT_CODES) expect(podFailureAction(job.data, 'migrate', code)).toBe('Count');
     const configMap = named(rendered, 'ConfigMap', 'demo-tenants-targets');
     expect(configMap.data.data['targets.yaml']).toBe('names:\n  - "acme"\n  - "globex"\n');

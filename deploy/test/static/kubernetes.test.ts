@@ -161,9 +161,9 @@ describe('the fleet Indexed Job (deploy/k8s/fleet)', () => {
     expect(job.data.spec.activeDeadlineSeconds).toBeGreaterThan(300);
   });
 
-  it("maps berth's exit codes: 2 and 70 fail the Job, 1, 5, 6 fail the index, 3, 4, 7, 130, 143 retry it", () => {
+  it("maps berth's exit codes: 2 and 70 fail the Job, 1, 5, 6, 8 fail the index, 3, 4, 7, 130, 143 retry it", () => {
     for (const code of [2, 70]) expect(podFailureAction(job.data, 'migrate', code), `exit ${code}`).toBe('FailJob');
-    for (const code of [1, 5, 6]) expect(podFailureAction(job.data, 'migrate', code), `exit ${code}`).toBe('FailIndex');
+    for (const code of [1, 5, 6, 8]) expect(podFailureAction(job.data, 'migrate', code), `exit ${code}`).toBe('FailIndex');
     for (const code of NON_RETRYABLE_EXIT_CODES) expect(podFailureAction(job.data, 'migrate', code)).not.toBe('Count');
     for (const code of RETRYABLE_EXIT_CODES) expect(podFailureAction(job.data, 'migrate', code), `exit ${code}`).toBe('Count');
     expect(job.data.spec.podFailurePolicy.rules).toContainEqual({ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] });

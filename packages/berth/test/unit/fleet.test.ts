@@ -107,7 +107,7 @@ describe('shards', () => {
 
 describe('exit class over a fleet', () => {
   it('is the most severe by the documented order', () => {
-    expect(EXIT_SEVERITY).toEqual([70, 2, 5, 6, 1, 143, 130, 7, 4, 3, 0]);
+    expect(EXIT_SEVERITY).toEqual([70, 2, 5, 6, 8, 1, 143, 130, 7, 4, 3, 0]);
     expect(mostSevere([])).toBe(0);
     expect(mostSevere([0, 3, 0])).toBe(3);
     expect(mostSevere([3, 7, 4])).toBe(7);

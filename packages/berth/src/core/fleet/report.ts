@@ -57,7 +57,7 @@ export const SLOWEST_SHOWN = 5;
  * pod (no retry) when any target needs a person, and retries it only when every failure is one a
  * retry fixes (deploy/k8s/fleet/).
  */
-export const EXIT_SEVERITY: readonly number[] = [70, 2, 5, 6, 1, 143, 130, 7, 4, 3, 0];
+export const EXIT_SEVERITY: readonly number[] = [70, 2, 5, 6, 8, 1, 143, 130, 7, 4, 3, 0];
 
 /** The most severe of `codes` by EXIT_SEVERITY (0 for none); an unknown code ranks with 70. */
 export function mostSevere(codes: Iterable<number>): number {
