@@ -10,10 +10,10 @@
 // figure is the time from SIGSTOP to the second runner's lock.acquired. Trials run at once, each
 // on a fresh database: the wait is the server's timeouts, not CPU.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { ADMIN_URL, admin, startBerth as start } from './support/runner.mjs';
+import { ADMIN_URL, admin, endTrial, startBerth as start } from './support/runner.mjs';
 
 const argv = process.argv.slice(2);
 const trialsAt = argv.indexOf('--trials');
@@ -55,11 +55,7 @@ async function trial(i) {
     console.error(`trial ${i + 1}: lock taken over ${(ms / 1000).toFixed(1)} s after SIGSTOP`);
     return ms;
   } finally {
-    holder?.child.kill('SIGKILL');
-    holder?.child.kill('SIGCONT');
-    await holder?.exited;
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    await endTrial(holder, name, dir);
   }
 }
 

@@ -17,7 +17,7 @@ import { accessSync, chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
-import { ADMIN_URL, admin, startBerth as start } from './support/runner.mjs';
+import { ADMIN_URL, admin, endTrial, startBerth as start } from './support/runner.mjs';
 
 const argv = process.argv.slice(2);
 const option = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
@@ -108,11 +108,7 @@ async function trial(i, port) {
     console.error(`trial ${i + 1} (${how}): takeover ${s(result.takeover)}, lease held ${s(result.acquired)}, first migration ${s(result.first)} after the ${how}`);
     return result;
   } finally {
-    holder?.child.kill('SIGKILL');
-    holder?.child.kill('SIGCONT');
-    await holder?.exited;
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    await endTrial(holder, name, dir);
   }
 }
 

@@ -1,6 +1,7 @@
 // What the lock-timing benchmarks (frozen-holder.mjs, lease-takeover.mjs) share: the admin
 // connection and a berth child process whose stderr can be waited on.
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -45,4 +46,13 @@ export function startBerth(args, env) {
     check();
   });
   return { child, exited, waitFor, get stderr() { return err; } };
+}
+
+/** Ends a trial: the holder (frozen or not) killed and reaped, its database and folder removed. */
+export async function endTrial(holder, database, dir) {
+  holder?.child.kill('SIGKILL');
+  holder?.child.kill('SIGCONT');
+  await holder?.exited;
+  await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
 }

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, jsonLines, runBerth, spawnBerth, writeMigrations, type RunResult } from '../helpers/cli.js';
+import { REPO_ROOT, jsonLines, runBerth, spawnBerth, writeMigrations, type RunResult, type SpawnedProcess } from '../helpers/cli.js';
 import { connect, useTestDatabase } from '../helpers/db.js';
 import { pgbouncerMissing, usePgBouncer } from '../helpers/pgbouncer.js';
 
@@ -113,19 +113,23 @@ describe.skipIf(missing)('the lease, behind PgBouncer in transaction mode', () =
     expect(invalidLines(...results)).toEqual([]);
   });
 
+  /** Freezes `holder` (SIGSTOP), runs a second runner with `args` to its end, then resumes the holder. */
+  async function whileFrozen(holder: SpawnedProcess, args: string[]): Promise<RunResult> {
+    expect(holder.kill('SIGSTOP')).toBe(true);
+    try {
+      return await runBerth(args, { env: { DATABASE_URL: bouncer().url(db().name), HOSTNAME: 'second-runner' }, timeoutMs: 60_000 });
+    } finally {
+      holder.kill('SIGCONT');
+    }
+  }
+
   it('a holder frozen with SIGSTOP past its lease is taken over; resumed, it commits nothing and exits 7', { timeout: 120_000 }, async () => {
     await reset();
     const dir = writeMigrations({ ...MIGRATIONS, '5_code.ts': HOLDING_MIGRATION, '6_after.up.sql': 'INSERT INTO applied_log (version) VALUES (6);' });
     const args = ['migrate', '--dir', dir, '--log-format', 'json', '--lock', 'auto', '--lease-ttl', TTL, '--lock-timeout', '60s'];
     const holder = spawnBerth(args, { env: { DATABASE_URL: bouncer().url(db().name), HOSTNAME: 'frozen-holder', BERTH_TEST_HOLD: '50' } });
     await holder.waitForOutput(/"event":"migration.log"/, 30_000);
-    expect(holder.kill('SIGSTOP')).toBe(true);
-    let second: RunResult;
-    try {
-      second = await runBerth(args, { env: { DATABASE_URL: bouncer().url(db().name), HOSTNAME: 'second-runner' }, timeoutMs: 60_000 });
-    } finally {
-      holder.kill('SIGCONT');
-    }
+    const second = await whileFrozen(holder, args);
     expect(second.code, second.stderr).toBe(0);
     const events = jsonLines(second.stderr);
     expect(events.some((e) => e.event === 'lock.wait')).toBe(true);
@@ -155,13 +159,7 @@ describe.skipIf(missing)('the lease, behind PgBouncer in transaction mode', () =
     await holder.waitForOutput(/"event":"migration.start".*"version":4/, 30_000);
     // The whole migration, COMMIT included, is on the server: the freeze cannot stop it, only the fence.
     await expect.poll(async () => (await db().admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(4)%' AND state = 'active' AND pid <> pg_backend_pid()")).rows[0]!.n).toBe(1);
-    expect(holder.kill('SIGSTOP')).toBe(true);
-    let second: RunResult;
-    try {
-      second = await runBerth(args, { env: { DATABASE_URL: bouncer().url(db().name), HOSTNAME: 'second-runner' }, timeoutMs: 60_000 });
-    } finally {
-      holder.kill('SIGCONT');
-    }
+    const second = await whileFrozen(holder, args);
     expect(second.code, second.stderr).toBe(0);
     expect(jsonLines(second.stderr).find((e) => e.event === 'lease.takeover')).toMatchObject({ previous: { pod: 'frozen-holder' } });
     const first = await holder.exited;
