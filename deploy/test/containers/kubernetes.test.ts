@@ -1,5 +1,5 @@
 /**
- * The Kubernetes manifests of deploy/k8s/ and the rendered Helm chart, played on podman 4.3
+ * The Kubernetes manifests of deploy/k8s/ (the fleet's Indexed Job too) and the rendered Helm chart, played on podman 4.3
  * (`podman kube play`) after the rewrites of support/kube.ts, against a PostgreSQL pod made from
  * compose.yaml's postgres image and deploy/initdb. Asserted: the order of events (podman's own
  * event log), the migrations in the database, and /ready inside each pod.
@@ -8,7 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { makeTempDir } from '../../../packages/berth/test/helpers/cli.js';
+import YAML from 'yaml';
+import { shardOf } from 'berth';
+import { jsonLines, makeTempDir } from '../../../packages/berth/test/helpers/cli.js';
 import { parseYamlDocuments } from '../support/files.js';
 import { renderChart } from '../support/helm.js';
 import { engineEnv, skipReason, upVersions } from './support/compose.js';
@@ -25,16 +27,21 @@ const PG_POD = 'berth-postgres';
 const PG = `${PG_POD}-postgres`;
 const ROLES = ['users_owner', 'users_app', 'orders_owner', 'orders_app'] as const;
 const passwords = Object.fromEntries(ROLES.map((role) => [role, randomBytes(16).toString('hex')])) as Record<(typeof ROLES)[number], string>;
+/** The fleet example's database and its owner (not the reference system's: made by the fleet test). */
+const TENANTS = { database: 'tenants', owner: 'tenants_owner', password: randomBytes(16).toString('hex') };
 
 /** The Secrets of deploy/k8s/secrets.example.yaml, with this test's passwords. */
-const secrets = Object.fromEntries(
-  APPS.flatMap((app) =>
-    (['owner', 'app'] as const).map((role) => [
-      `${app}-db-${role}`,
-      { url: `postgres://${app}_${role}:${passwords[`${app}_${role}`]}@postgres:5432/${app}\n` },
-    ]),
+const secrets = {
+  ...Object.fromEntries(
+    APPS.flatMap((app) =>
+      (['owner', 'app'] as const).map((role) => [
+        `${app}-db-${role}`,
+        { url: `postgres://${app}_${role}:${passwords[`${app}_${role}`]}@postgres:5432/${app}\n` },
+      ]),
+    ),
   ),
-);
+  'tenants-db-owner': { url: `postgres://${TENANTS.owner}:${TENANTS.password}@postgres:5432/${TENANTS.database}\n` },
+};
 
 /** A PostgreSQL pod: compose.yaml's image with deploy/initdb and the role passwords as files. */
 function postgresPod(): any {
@@ -146,6 +153,64 @@ async function expectOrdersCallUsers(ordersContainer: string, usersContainer: st
   expect(order.stdout.trim()).toBe('201');
 }
 
+/**
+ * A fleet's ConfigMap and Indexed Job (--schema-per-target over the tenants database), played as
+ * one pod per index: each pod migrates the share of the tenants its index names, every tenant's
+ * schema gets every migration once, and the Job played again applies nothing.
+ */
+async function expectFleetJob(docs: any[], hosts: Record<string, string>): Promise<void> {
+  const { database, owner, password } = TENANTS;
+  await sql('postgres', `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await sql('postgres', `DROP ROLE IF EXISTS ${owner}`);
+  await sql('postgres', `CREATE ROLE ${owner} LOGIN PASSWORD '${password}'`);
+  await sql('postgres', `CREATE DATABASE ${database} OWNER ${owner}`);
+  const job = docs.find((d) => d.kind === 'Job');
+  const shards = job.spec.completions as number;
+  const names = (YAML.parse(docs.find((d) => d.kind === 'ConfigMap').data['targets.yaml']) as { names: string[] }).names;
+  const pods = Array.from({ length: shards }, (_, i) => `${job.metadata.name}-${i}`);
+  const tenantVersions = upVersions(readdirSync(repoPath('examples/tenants/migrations')));
+  const share = (i: number) => names.filter((name) => shardOf(name, shards) === i);
+  // The example's tenants give every shard some: else a pod with an empty share would prove little.
+  for (let i = 0; i < shards; i++) expect(share(i).length, `shard ${i}/${shards}`).toBeGreaterThan(0);
+
+  /** Plays the Job's pods (all at once, as parallelism = completions) and returns each pod's report. */
+  const runJob = async () => {
+    await removePods([PG_POD]);
+    await play(forPodman(docs, { secrets, hosts }));
+    const reports: any[] = [];
+    for (const pod of pods) {
+      expect(await exitCode(`${pod}-migrate`), pod).toBe(0);
+      // The fleet's report: one JSON object on stdout (no terminal); the log lines have a level.
+      const { stdout, stderr } = await podmanMust(['logs', `${pod}-migrate`]);
+      reports.push(jsonLines(`${stdout}\n${stderr}`).find((line) => 'results' in line && !('level' in line)));
+    }
+    return reports;
+  };
+
+  const first = await runJob();
+  for (const [i, report] of first.entries()) {
+    // The pod's index from JOB_COMPLETION_INDEX, its count from BERTH_SHARDS.
+    expect(report.shard, pods[i]).toEqual({ index: i, count: shards });
+    expect(report.results.map((r: any) => [r.target, r.result, r.applied]).sort(), pods[i]).toEqual(share(i).sort().map((name) => [name, 'applied', tenantVersions]));
+  }
+  // Every tenant's schema: all its migrations, once, by the owner role, from the pod of its shard.
+  for (const name of names) {
+    const rows = await sql(database, `SELECT version, applied_by, host FROM ${name}.berth_migrations ORDER BY version`);
+    expect(rows, name).toEqual(tenantVersions.map((v) => [String(v), owner, pods[shardOf(name, shards)]]));
+    expect(await sql(database, `SELECT to_regclass('${name}.tasks') IS NOT NULL`), name).toEqual([['t']]);
+  }
+  const schemas = await sql(database, "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname NOT IN ('information_schema', 'public') ORDER BY 1");
+  expect(schemas.flat()).toEqual([...names].sort());
+
+  // A rerun (the Job again, or a retried index) finds every tenant's history complete.
+  const again = await runJob();
+  for (const [i, report] of again.entries()) {
+    expect(report.counts, pods[i]).toMatchObject({ applied: 0, unchanged: share(i).length, failed: 0 });
+  }
+  expect(await sql(database, names.map((n) => `SELECT count(*) FROM ${n}.berth_migrations`).join(' UNION ALL ')))
+    .toEqual(names.map(() => [String(tenantVersions.length)]));
+}
+
 describe.skipIf(skipReason() !== undefined)('Kubernetes manifests on podman kube play', () => {
   const hosts: Record<string, string> = {};
 
@@ -242,6 +307,16 @@ describe.skipIf(skipReason() !== undefined)('Kubernetes manifests on podman kube
       await expectReady(`${pod}-users`, 'users', appSpec(docs, 'users'));
     }
     expect(eventOf(events, 'users-pod-0-await-schema', 'start').time).toBeLessThan(eventOf(events, 'users-migrate-migrate', 'start').time);
+  });
+
+  it('fleet/: each pod of the Indexed Job migrates its own shard of the tenant schemas, every schema once; a rerun applies nothing', async () => {
+    await expectFleetJob(manifests('deploy/k8s/fleet/tenants-migrate.yaml'), hosts);
+  });
+
+  it("the Helm chart's fleet (fleet.enabled): the same, from its rendered ConfigMap and Indexed Job", async () => {
+    const names = YAML.parse(manifests('deploy/k8s/fleet/tenants-migrate.yaml').find((d) => d.kind === 'ConfigMap').data['targets.yaml']).names;
+    const { documents } = await renderChart({ fleet: { enabled: true, names } });
+    await expectFleetJob(documents.map((d) => d.data).filter((d) => d.metadata.name.startsWith('demo-tenants-')), hosts);
   });
 
   it('the rendered Helm chart: the hook Jobs migrate, then the Deployments start ready', async () => {

@@ -22,6 +22,30 @@ const URL_WITH_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^/\s@]+@/i;
 // declare a default export: `.default` is the same function, and satisfies both.
 const dockerignore = dockerignoreModule.default().add(readRepoFile('.dockerignore'));
 
+/** Every COPY source (but a stage's) exists in the build context, the repository root after .dockerignore. */
+function expectCopiesInContext(parsed: ParsedDockerfile): void {
+  for (const stage of parsed.stages) {
+    for (const copy of instructionsOf(stage, 'COPY')) {
+      if (copyFrom(copy)) continue;
+      for (const source of copyPaths(copy).sources) {
+        const relative = source.replace(/\/$/, '');
+        expect(existsSync(repoPath(relative)), `COPY ${source}: missing`).toBe(true);
+        if (statSync(repoPath(relative)).isDirectory()) {
+          const files = listFiles(relative, /./);
+          const sent = files.filter((f) => !dockerignore.ignores(f));
+          expect(sent.length, `COPY ${source}: .dockerignore leaves nothing`).toBeGreaterThan(0);
+          // Sources and manifests must reach the build; tests never do.
+          for (const f of files.filter((f) => /\/(src|migrations|bin)\//.test(`/${f}`) && !/\.test\.ts$|\/test\//.test(f))) {
+            expect(dockerignore.ignores(f), `${f} is needed by the build but excluded by .dockerignore`).toBe(false);
+          }
+        } else {
+          expect(dockerignore.ignores(relative), `COPY ${source}: excluded by .dockerignore`).toBe(false);
+        }
+      }
+    }
+  }
+}
+
 describe.each(DOCKERFILES)('%s', (file) => {
   const parsed: ParsedDockerfile = parseDockerfile(file);
   const targets = targetStages(parsed);
@@ -100,26 +124,34 @@ describe.each(DOCKERFILES)('%s', (file) => {
   });
 
   it('copies only what exists in the build context (the repository root after .dockerignore)', () => {
-    for (const stage of parsed.stages) {
-      for (const copy of instructionsOf(stage, 'COPY')) {
-        if (copyFrom(copy)) continue;
-        for (const source of copyPaths(copy).sources) {
-          const relative = source.replace(/\/$/, '');
-          expect(existsSync(repoPath(relative)), `COPY ${source}: missing`).toBe(true);
-          if (statSync(repoPath(relative)).isDirectory()) {
-            const files = listFiles(relative, /./);
-            const sent = files.filter((f) => !dockerignore.ignores(f));
-            expect(sent.length, `COPY ${source}: .dockerignore leaves nothing`).toBeGreaterThan(0);
-            // Sources and manifests must reach the build; tests never do.
-            for (const f of files.filter((f) => /\/(src|migrations|bin)\//.test(`/${f}`) && !/\.test\.ts$|\/test\//.test(f))) {
-              expect(dockerignore.ignores(f), `${f} is needed by the build but excluded by .dockerignore`).toBe(false);
-            }
-          } else {
-            expect(dockerignore.ignores(relative), `COPY ${source}: excluded by .dockerignore`).toBe(false);
-          }
-        }
-      }
-    }
+    expectCopiesInContext(parsed);
+  });
+});
+
+describe('examples/tenants/Dockerfile: a migrator FROM the berth image', () => {
+  const parsed = parseDockerfile('examples/tenants/Dockerfile');
+  const stage = parsed.stages[0]!;
+
+  it('passes the linter and starts FROM BERTH_IMAGE, whose default is a pinned berth image', () => {
+    expect(parsed.lint.map((d) => `line ${d.range.start.line + 1}: ${d.message}`)).toEqual([]);
+    expect(parsed.stages.map((s) => [s.name, s.from])).toEqual([['migrator', 'berth:0.1.0']]);
+    expect(isPinnedImage(stage.from)).toBe(true);
+    expect(readRepoFile('packages/berth/Dockerfile')).toContain('-t berth:0.1.0 .');
+  });
+
+  it("keeps the berth image's non-root user and entry point, and runs migrate --dir /migrations", () => {
+    expect(instructionsOf(stage, 'USER')).toEqual([]);
+    expect(instructionsOf(stage, 'ENTRYPOINT')).toEqual([]);
+    const berth = parseDockerfile('packages/berth/Dockerfile');
+    expect(effectiveUser(berth, berth.stages.at(-1)!)).toMatch(/^[1-9]\d*:\d+$/);
+    const cmd = execForm(effective(parsed, stage, 'CMD')!)!;
+    expect(cmd.slice(0, 1)).toEqual(['migrate']);
+    expect(cmd.slice(-2)).toEqual(['--dir', '/migrations']);
+    expect(copyPaths(instructionsOf(stage, 'COPY')[0]!)).toEqual({ sources: ['examples/tenants/migrations'], destination: '/migrations' });
+  });
+
+  it('copies only what exists in the build context', () => {
+    expectCopiesInContext(parsed);
   });
 });
 

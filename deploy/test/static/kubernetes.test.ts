@@ -47,7 +47,7 @@ describe('deploy/k8s manifests', () => {
     expect(byKind('Deployment')).toHaveLength(6);
     expect(byKind('Service')).toHaveLength(8);
     expect(byKind('ServiceMonitor')).toHaveLength(2);
-    expect(byKind('Secret')).toHaveLength(4);
+    expect(byKind('Secret')).toHaveLength(5);
   });
 
   it('validate against the Kubernetes JSON schemas (kubernetes-models)', () => {
@@ -92,6 +92,15 @@ describe('deploy/k8s manifests', () => {
     for (const secret of byKind('Secret')) {
       expect(secret.data.data, `${secret.file}: use stringData placeholders`).toBeUndefined();
       for (const value of Object.values<string>(secret.data.stringData)) expect(value).toContain('CHANGE_ME');
+    }
+  });
+
+  it('every Secret a pod mounts has its template in secrets.example.yaml', () => {
+    const templates = byKind('Secret').map((s) => s.data.metadata.name);
+    for (const doc of DOCS) {
+      for (const volume of podSpec(doc)?.volumes ?? []) {
+        if (volume.secret) expect(templates, `${doc.file}: volume ${volume.name}`).toContain(volume.secret.secretName);
+      }
     }
   });
 });

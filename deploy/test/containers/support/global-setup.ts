@@ -115,7 +115,7 @@ async function prepareImages(env: Record<string, string>, keep: Set<string>, log
     YAML.stringify({
       name: 'berth-t-build',
       services: Object.fromEntries(
-        plan.builds.map((b, i) => [`build-${i}`, { image: b.tag, build: { context: REPO_ROOT, dockerfile: b.dockerfile, target: b.target } }]),
+        plan.builds.map((b, i) => [`build-${i}`, { image: b.tag, build: { context: REPO_ROOT, dockerfile: b.dockerfile, target: b.target, ...(b.args ? { args: b.args } : {}) } }]),
       ),
     }),
   );

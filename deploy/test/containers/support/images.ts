@@ -3,9 +3,10 @@
  * compose.yaml's `build:` services (built by Compose), and the images the Kubernetes manifests and
  * the Helm chart name: `<registry>/berth-example/<service>` is the service target of
  * services/<service>/Dockerfile (the image Compose built, tagged again) and
- * `<registry>/berth-example/<service>-migrator` its migrator target.
+ * `<registry>/berth-example/<app>-migrator` the migrator target of `<app>`'s Dockerfile: a
+ * service's, or an example's without a service (examples/tenants, for the fleet Job).
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import YAML from 'yaml';
 import { repoPath } from './run.js';
 
@@ -26,18 +27,22 @@ export function composeServices(): Record<string, ComposeService> {
 /** The postgres image compose.yaml names; the Kubernetes tests run their database from it too. */
 export const POSTGRES_IMAGE = composeServices().postgres!.image!;
 
-/**
- * Folders of deploy/k8s/ the container tests do not play: fleet/ migrates tenants of a service
- * the reference system does not have (its image is an example name no Dockerfile here builds).
- */
-const NOT_PLAYED = new Set(['deploy/k8s/fleet']);
+/** The berth image compose.yaml builds (packages/berth/Dockerfile): an example's migrator starts FROM it. */
+export const BERTH_IMAGE = Object.values(composeServices()).find((s) => s.build?.dockerfile === 'packages/berth/Dockerfile')!.image!;
 
-/** Every image a manifest under deploy/k8s/ (but NOT_PLAYED) names. */
+/** The folder of an app's Dockerfile and migrations: services/<app>, else examples/<app>. */
+export function appDir(app: string): string {
+  const dir = [`services/${app}`, `examples/${app}`].find((d) => existsSync(repoPath(d, 'Dockerfile')));
+  if (!dir) throw new Error(`no Dockerfile for ${app} in services/${app} or examples/${app}`);
+  return dir;
+}
+
+/** Every image a manifest under deploy/k8s/ names. */
 export function kubernetesImages(): string[] {
   const images = new Set<string>();
   const walk = (dir: string) => {
     for (const entry of readdirSync(repoPath(dir), { withFileTypes: true })) {
-      if (entry.isDirectory() && !NOT_PLAYED.has(`${dir}/${entry.name}`)) walk(`${dir}/${entry.name}`);
+      if (entry.isDirectory()) walk(`${dir}/${entry.name}`);
       else if (entry.name.endsWith('.yaml')) {
         for (const match of readFileSync(repoPath(dir, entry.name), 'utf8').matchAll(/^\s*image:\s*(\S+)\s*$/gm)) images.add(match[1]!);
       }
@@ -51,8 +56,8 @@ export interface BuildPlan {
   /** Compose services built by `compose build`. */
   readonly compose: string[];
   readonly composeArgs: string[];
-  /** Further builds: the migrator targets. */
-  readonly builds: { dockerfile: string; target: string; tag: string }[];
+  /** Further builds: the migrator targets (an example's gets the berth image as BERTH_IMAGE). */
+  readonly builds: { dockerfile: string; target: string; tag: string; args?: Record<string, string> }[];
   /** [existing image, new name]. */
   readonly tags: [string, string][];
 }
@@ -68,7 +73,9 @@ export function buildPlan(): BuildPlan {
     if (!match) throw new Error(`no build for ${image} (a Kubernetes manifest's image)`);
     const [, app, migrator] = match;
     if (migrator) {
-      builds.push({ dockerfile: `services/${app}/Dockerfile`, target: 'migrator', tag: image });
+      const dockerfile = `${appDir(app!)}/Dockerfile`;
+      const fromBerth = /^ARG BERTH_IMAGE\b/m.test(readFileSync(repoPath(dockerfile), 'utf8'));
+      builds.push({ dockerfile, target: 'migrator', tag: image, ...(fromBerth ? { args: { BERTH_IMAGE } } : {}) });
     } else {
       const service = services[app!];
       if (!service?.image || service.build?.dockerfile !== `services/${app}/Dockerfile`) {

@@ -5,11 +5,15 @@
  * copy of the manifests for exactly those, at test time, and never the files in deploy/:
  *
  * 1. Services are dropped (podman ignores them); the names they give are host aliases instead (6).
- * 2. A Job becomes a bare Pod of its template (podman refuses Jobs). What a Job adds (backoffLimit,
- *    podFailurePolicy, activeDeadlineSeconds) is not exercised here.
- * 3. `secret` volumes become hostPath folders holding the Secret's keys as files (podman 4.3 crashes
- *    on secret volumes), written as the kubelet writes them: mode `defaultMode`, group the pod's
- *    `fsGroup`. So a UID the manifest does not give read access still cannot read them.
+ * 2. A Job becomes a bare Pod of its template (podman refuses Jobs). An Indexed Job becomes its
+ *    `completions` pods at once, `<job>-<index>`, each with JOB_COMPLETION_INDEX set in every
+ *    container and the pod's hostname `<job>-<index>`, as Kubernetes sets them. What a Job adds
+ *    (parallelism, backoffLimit[PerIndex], podFailurePolicy, activeDeadlineSeconds) is not
+ *    exercised here.
+ * 3. `secret` and `configMap` volumes become hostPath folders holding the keys as files (podman 4.3
+ *    crashes on secret volumes), written as the kubelet writes them: mode `defaultMode`, group the
+ *    pod's `fsGroup`. So a UID the manifest does not give read access still cannot read them. The
+ *    ConfigMaps come from the same documents and are not played themselves.
  * 4. A Deployment's pods get `restartPolicy: OnFailure`: podman gives init containers the pod's
  *    policy, and with `Always` an init container that exited 0 would run again and again.
  * 5. `ports` are dropped: podman publishes every containerPort on the host, where replicas collide
@@ -28,16 +32,18 @@ import { makeTempDir } from '../../../../packages/berth/test/helpers/cli.js';
 import { engineEnv } from './compose.js';
 import { must, run, type Result } from './run.js';
 
+type Data = Readonly<Record<string, string>>;
+
 export interface PodmanOptions {
   /** Secret name -> its data (key -> value), e.g. users-db-owner -> { url: 'postgres://...' }. */
-  readonly secrets: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  readonly secrets: Readonly<Record<string, Data>>;
   /** Service name -> pod IP. */
   readonly hosts: Readonly<Record<string, string>>;
 }
 
-/** A folder with one file per key of the Secret, as the kubelet mounts a `secret` volume. */
-function secretFolder(name: string, data: Readonly<Record<string, string>>, mode: number, group: number): string {
-  const dir = path.join(makeTempDir('berth-kube-secret-'), name);
+/** A folder with one file per key of a Secret or ConfigMap, as the kubelet mounts its volume. */
+function keyFolder(name: string, data: Data, mode: number, group: number): string {
+  const dir = path.join(makeTempDir('berth-kube-volume-'), name);
   mkdirSync(dir, { mode: 0o755 });
   for (const [key, value] of Object.entries(data)) {
     const file = path.join(dir, key);
@@ -61,24 +67,43 @@ function podTemplate(doc: any): any {
   return spec;
 }
 
+/** The pods of a Job: one, or one per index of an Indexed Job. */
+function jobPods(job: any, spec: any): any[] {
+  const labels = job.spec.template.metadata?.labels;
+  if (job.spec.completionMode !== 'Indexed') return [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: job.metadata.name, labels }, spec }];
+  return Array.from({ length: job.spec.completions ?? 1 }, (_, index) => {
+    const pod = structuredClone(spec);
+    for (const container of [...(pod.initContainers ?? []), ...pod.containers]) {
+      container.env = [{ name: 'JOB_COMPLETION_INDEX', value: String(index) }, ...(container.env ?? [])];
+    }
+    const name = `${job.metadata.name}-${index}`;
+    pod.hostname = name;
+    return { apiVersion: 'v1', kind: 'Pod', metadata: { name, labels, annotations: { 'batch.kubernetes.io/job-completion-index': String(index) } }, spec: pod };
+  });
+}
+
 export function forPodman(docs: readonly any[], options: PodmanOptions): any[] {
+  const configMaps = new Map<string, Data>(docs.filter((d) => d.kind === 'ConfigMap').map((d) => [d.metadata.name, d.data ?? {}]));
   const out: any[] = [];
   for (const source of docs) {
-    if (source.kind === 'Service') continue;
+    if (source.kind === 'Service' || source.kind === 'ConfigMap') continue;
     if (!['Deployment', 'Job'].includes(source.kind)) throw new Error(`forPodman: no rewrite for ${source.kind} ${source.metadata?.name}`);
     const doc = structuredClone(source);
     const spec = podTemplate(doc);
     const fsGroup = spec.securityContext?.fsGroup ?? 0;
     for (const volume of spec.volumes ?? []) {
-      if (!volume.secret) continue;
-      const data = options.secrets[volume.secret.secretName];
-      if (!data) throw new Error(`forPodman: no data for Secret ${volume.secret.secretName}`);
-      volume.hostPath = { path: secretFolder(volume.secret.secretName, data, volume.secret.defaultMode ?? 0o644, fsGroup), type: 'Directory' };
+      const [kind, name, data] = volume.secret
+        ? ['Secret', volume.secret.secretName, options.secrets[volume.secret.secretName]]
+        : volume.configMap ? ['ConfigMap', volume.configMap.name, configMaps.get(volume.configMap.name)] : [];
+      if (!kind) continue;
+      if (!data) throw new Error(`forPodman: no data for ${kind} ${name}`);
+      volume.hostPath = { path: keyFolder(name, data, (volume.secret ?? volume.configMap).defaultMode ?? 0o644, fsGroup), type: 'Directory' };
       delete volume.secret;
+      delete volume.configMap;
     }
     spec.hostAliases = Object.entries(options.hosts).map(([hostname, ip]) => ({ ip, hostnames: [hostname] }));
     if (doc.kind === 'Job') {
-      out.push({ apiVersion: 'v1', kind: 'Pod', metadata: { name: doc.metadata.name, labels: doc.spec.template.metadata?.labels }, spec });
+      out.push(...jobPods(doc, spec));
     } else {
       spec.restartPolicy = 'OnFailure';
       out.push(doc);

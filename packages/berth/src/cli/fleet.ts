@@ -90,7 +90,8 @@ export async function runFleet(spec: CommandSpec, ctx: CommandContext, opts: Rec
     .filter((p) => !p.startsWith('0 '));
   return {
     exitCode: report.exitCode,
-    summary: `${spec.name} over ${report.targets} target(s)${shard ? ` (shard ${shard.index}/${shard.count})` : ''}: ${parts.join(', ')}` +
+    summary: `${spec.name} over ${report.targets} target(s)${shard ? ` (shard ${shard.index}/${shard.count})` : ''}: ` +
+      `${parts.join(', ') || `none of the ${targets.length} listed is in this shard`}` +
       `${report.stopped === 'canary' ? '; a canary failed, the others were not touched' : report.stopped === 'fail-fast' ? '; stopped at the first failure (--fail-fast)' : ''}` +
       `${report.exitCode ? ` (exit ${report.exitCode}, the most severe class over the targets)` : ''}`,
     fields: { fleet: true, targets: report.targets, counts: report.counts, appliedMigrations: report.appliedMigrations, parallel: report.parallel, ...(shard ? { shard } : {}), ...(report.stopped ? { stopped: report.stopped } : {}) },
@@ -102,7 +103,7 @@ function shardOf(config: ResolvedConfig): Shard | undefined {
   if (!s) return undefined;
   if (s.count === undefined) {
     throw new ConfigError('ERR_CONFIG_INVALID', 'JOB_COMPLETION_INDEX is set (a Kubernetes Indexed Job) but BERTH_SHARDS is not: ' +
-      'pass the Job\'s .spec.completions into the pod as BERTH_SHARDS (see deploy/k8s/fleet/job.yaml), or give --shard i/n');
+      'pass the Job\'s .spec.completions into the pod as BERTH_SHARDS (see deploy/k8s/fleet/tenants-migrate.yaml), or give --shard i/n');
   }
   if (s.index >= s.count) throw new ConfigError('ERR_CONFIG_INVALID', `${s.from}: index ${s.index} is not below the count ${s.count}`);
   return { index: s.index, count: s.count };

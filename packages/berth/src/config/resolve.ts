@@ -254,7 +254,7 @@ function rereadSecret(input: ResolveInput, path: string, variable: string): stri
 /**
  * In a Kubernetes Indexed Job each pod has JOB_COMPLETION_INDEX; the count is not in the pod's
  * environment unless the manifest puts `.spec.completions` there as BERTH_SHARDS
- * (deploy/k8s/fleet/job.yaml). Used only by a fleet run, which refuses a missing count.
+ * (deploy/k8s/fleet/tenants-migrate.yaml). Used only by a fleet run, which refuses a missing count.
  */
 function jobShard(env: Readonly<Record<string, string | undefined>>): ResolvedConfig['shard'] {
   const index = env.JOB_COMPLETION_INDEX;

@@ -236,6 +236,18 @@ describe('fleet usage errors (exit 2)', () => {
     const job = await runBerth(['migrate', '-d', 'postgres://x@127.0.0.1:1/{name}', '--targets', 'ok.yaml'], { cwd, env: { JOB_COMPLETION_INDEX: '0' } });
     expect(job.code).toBe(2);
     expect(job.stderr).toContain('BERTH_SHARDS');
+    expect(job.stderr).toContain('deploy/k8s/fleet/tenants-migrate.yaml');
+  });
+
+  it('a shard none of the list falls in exits 0 without connecting, and says so', async () => {
+    const cwd = makeTempDir('berth-fleet-empty-');
+    // "a" hashes to one of two shards: the other has nothing. Port 1 answers nothing, so a connection would fail.
+    writeFileSync(path.join(cwd, 'one.yaml'), 'names: [a]');
+    const runs = await Promise.all(['0/2', '1/2'].map((shard) =>
+      runBerth(['migrate', '-d', 'postgres://x@127.0.0.1:1/{name}', '--targets', 'one.yaml', '--shard', shard, '--wait', '0s', '--log-format', 'json'], { cwd })));
+    const empty = runs.find((r) => reportOf(r.stdout).targets === 0)!;
+    expect(runs.filter((r) => reportOf(r.stdout).targets === 1)).toHaveLength(1);
+    expect(empty.code, empty.stderr).toBe(0);
+    expect(jsonLines(empty.stderr).find((l) => l.event === 'run.summary')?.msg).toMatch(/: none of the 1 listed is in this shard$/);
   });
 });
-
