@@ -10,7 +10,7 @@ import type { CommandContext } from './context.js';
 import { describeEvent, type Level } from './output.js';
 import type { CommandOutcome, CommandSpec } from './commands/index.js';
 import { parseVersionArg } from './commands/parse-version.js';
-import { backupOptions } from './commands/migrate.js';
+import { backupOptions, lintHook, lintMode } from './commands/migrate.js';
 import { discoverRelease } from './release.js';
 
 /** Per-target lines a fleet of hundreds would drown the log in: kept for BERTH_DEBUG. */
@@ -69,7 +69,7 @@ export async function runFleet(spec: CommandSpec, ctx: CommandContext, opts: Rec
       log(ctx, e, target);
     },
   });
-  const run = operation(spec.name, fleet, opts, io);
+  const run = operation(spec.name, fleet, opts, ctx);
   // Drained as results come (the log already has each one): the report is the whole picture.
   for await (const result of run) void result;
   const report = await run.report();
@@ -137,14 +137,16 @@ async function readList(ctx: CommandContext): Promise<{ list: TargetList; origin
   return { list, origin: '--targets-query' };
 }
 
-function operation(command: string, fleet: Fleet, opts: Record<string, unknown>, io: CommandContext['io']): FleetRun<unknown> {
+function operation(command: string, fleet: Fleet, opts: Record<string, unknown>, ctx: CommandContext): FleetRun<unknown> {
   switch (command) {
     case 'migrate': {
       const to = parseVersionArg('--to', opts.to);
       // Each target backs itself up under its own lock, as a single run would (its schema only, with --schema-per-target).
-      const backup = backupOptions(opts, io);
+      const backup = backupOptions(opts, ctx.io);
       return fleet.up({
         ...(to === undefined ? {} : { to }), ...(backup ? { backup } : {}), dryRun: opts.dryRun === true, singleTransaction: opts.singleTransaction === true, allowOutOfOrder: opts.allowOutOfOrder === true,
+        // One linter for the fleet: each distinct set of pending files is linted and logged once.
+        ...lintHook(ctx, lintMode(opts.lint, ctx.io.env.BERTH_LINT)),
       });
     }
     case 'status': return fleet.status();

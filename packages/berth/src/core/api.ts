@@ -118,6 +118,8 @@ export interface ApplyTarget {
   readonly recorded: number;
   /** The server's `server_version_num`, e.g. 160004. */
   readonly serverVersionNum: number;
+  /** The target's SQL as messages name it: `PostgreSQL`, `MySQL` (`berth lint` reads PostgreSQL's). */
+  readonly dialect: string;
 }
 
 /** A migration about to run, as `beforeApply` sees it. */

@@ -221,6 +221,46 @@ describe('fleets', () => {
   }, LONG);
 });
 
+describe('migrate --lint over a fleet', () => {
+  let host: TestDatabase;
+  let cwd: string;
+  beforeAll(async () => {
+    host = await createTestDatabase('fleetlint');
+    cwd = makeTempDir('berth-fleet-lint-');
+    writeFileSync(path.join(cwd, 'tenants.yaml'), 'names: [t1, t2, t3, t4]');
+  });
+  afterAll(async () => {
+    await host?.drop();
+  });
+
+  it('lints each set of pending files once for the fleet; --lint error touches no target that would apply an error', async () => {
+    const base = writeMigrations({ '001_accounts.up.sql': 'CREATE TABLE accounts (id bigint PRIMARY KEY);' });
+    const args = (dir: string, ...more: string[]) => ['migrate', '-d', host.url, '--schema-per-target', '--targets', 'tenants.yaml', '--dir', dir, '--log-format', 'json', ...more];
+    const first = await runBerth(args(base), { cwd });
+    expect(first.code, first.stderr).toBe(0);
+    // An index on a table that now has rows, without CONCURRENTLY: an error finding.
+    const dir = writeMigrations({
+      '001_accounts.up.sql': 'CREATE TABLE accounts (id bigint PRIMARY KEY);',
+      '002_accounts_idx.up.sql': '-- berth:lock-timeout 5s\nCREATE INDEX accounts_id_idx ON accounts (id);',
+    });
+    const refused = await runBerth(args(dir, '--lint', 'error'), { cwd });
+    expect(refused.code, refused.stderr).toBe(5);
+    const findings = jsonLines(refused.stderr).filter((l) => l.event === 'lint.finding');
+    expect(findings.map((f) => [f.rule, f.file])).toEqual([['index-not-concurrent', '002_accounts_idx.up.sql']]);
+    expect(reportOf(refused.stdout).results.map((r) => [r.target, r.result, r.code]).sort()).toEqual(
+      ['t1', 't2', 't3', 't4'].map((t) => [t, 'failed', 'ERR_LINT_FAILED']));
+    for (const t of ['t1', 't2', 't3', 't4']) {
+      expect((await host.admin.query(`SELECT max(version)::int AS v FROM ${t}.berth_migrations`)).rows[0].v, t).toBe(1);
+      expect((await host.admin.query(`SELECT to_regclass('${t}.accounts_id_idx') AS i`)).rows[0].i, t).toBeNull();
+    }
+    // The default (warn) prints the finding once, not once per tenant, and applies.
+    const warned = await runBerth(args(dir), { cwd });
+    expect(warned.code, warned.stderr).toBe(0);
+    expect(jsonLines(warned.stderr).filter((l) => l.event === 'lint.finding')).toHaveLength(1);
+    expect(reportOf(warned.stdout).counts).toMatchObject({ applied: 4 });
+  });
+});
+
 describe('fleet usage errors (exit 2)', () => {
   it('a password in the list, a command that does not run over a fleet, a missing shard count', async () => {
     const cwd = makeTempDir('berth-fleet-usage-');

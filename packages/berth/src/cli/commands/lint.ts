@@ -2,7 +2,7 @@ import path from 'node:path';
 import { BERTH_VERSION, ConfigError, ValidationError, type ApplyTarget, type PlannedMigration } from '../../index.js';
 import {
   collectTargets, failsAt, formatReport, lintCacheDir, lintSources, lintTargets, location, LINT_FORMATS, parsePgVersion, pgVersionText,
-  RULES, summarize, summaryLine, type FailOn, type Finding, type LintFormat, type LintReport, type PgVersion, type SkippedFile,
+  RULES, summarize, summaryLine, type FailOn, type Finding, type LintFormat, type LintReport, type LintSource, type PgVersion, type SkippedFile,
 } from '../../lint/index.js';
 import type { CommandContext } from '../context.js';
 import type { CommandRun } from './index.js';
@@ -84,14 +84,45 @@ export const PENDING_FINDINGS_SHOWN = 20;
  * only findings that fail there too (syntax, transaction control, statements that cannot run in
  * a transaction) are reported. At most PENDING_FINDINGS_SHOWN are logged, then the count and the
  * `berth lint` command that lists them all.
+ *
+ * One hook serves a whole fleet (called for each target, concurrently): the same files for the
+ * same server version and history state are linted and logged once, not once per tenant, and
+ * every target that would apply a failing set is refused.
  */
-export async function lintPending(ctx: CommandContext, mode: Exclude<LintMode, 'off'>, planned: readonly PlannedMigration[], target?: ApplyTarget): Promise<void> {
-  const sources = planned.flatMap((p) => (p.sql === undefined ? [] : [{ file: displayPath(ctx.io.cwd, p.path, p.file), text: p.sql }]));
-  if (sources.length === 0) return;
+export function pendingLinter(ctx: CommandContext, mode: Exclude<LintMode, 'off'>): (planned: readonly PlannedMigration[], target: ApplyTarget) => Promise<void> {
+  const linted = new Map<string, Promise<LintReport>>();
+  let dialectNoted = false;
+  return async (planned, target) => {
+    if (target.dialect !== 'PostgreSQL') {
+      if (!dialectNoted) {
+        dialectNoted = true;
+        ctx.reporter.log(mode === 'error' ? 'warn' : 'info', `lint: not run: berth lint reads PostgreSQL statements, and this target speaks ${target.dialect}`, { event: 'lint.skipped', reason: 'dialect' });
+      }
+      return;
+    }
+    const sources = planned.flatMap((p) => (p.sql === undefined ? [] : [{ file: displayPath(ctx.io.cwd, p.path, p.file), text: p.sql }]));
+    if (sources.length === 0) return;
+    const pg: PgVersion | undefined = target.serverVersionNum > 0 ? { num: target.serverVersionNum, known: true } : undefined;
+    const empty = target.recorded === 0;
+    const key = JSON.stringify([pg?.num ?? 0, empty, sources.map((s) => s.file)]);
+    let report = linted.get(key);
+    if (!report) {
+      report = lintAndLog(ctx, mode, sources, pg, empty);
+      linted.set(key, report);
+    }
+    const { errors, warnings } = await report;
+    if (mode === 'error' && errors > 0) {
+      throw new ValidationError('ERR_LINT_FAILED',
+        `lint found ${errors} error(s) in the pending migrations, so nothing was applied; fix them, ` +
+        'silence a reviewed one with "-- berth:allow <rule-id> <reason>" above the statement, or run with --lint warn',
+        { details: { errors, warnings } });
+    }
+  };
+}
+
+async function lintAndLog(ctx: CommandContext, mode: Exclude<LintMode, 'off'>, sources: readonly LintSource[], pg: PgVersion | undefined, empty: boolean): Promise<LintReport> {
   ctx.io.tune?.('wasm');
-  const pg: PgVersion | undefined = target && target.serverVersionNum > 0 ? { num: target.serverVersionNum, known: true } : undefined;
   const full = await lintSources(sources, pg ? { pg } : {});
-  const empty = target?.recorded === 0;
   const report = empty ? onEmptyDatabase(full) : full;
   const hidden = full.findings.length - report.findings.length;
   const shown = report.findings.slice(0, PENDING_FINDINGS_SHOWN);
@@ -110,12 +141,7 @@ export async function lintPending(ctx: CommandContext, mode: Exclude<LintMode, '
       ...(empty ? { notApplicable: hidden } : {}), ...(rest > 0 ? { notShown: rest, command } : {}),
     });
   }
-  if (mode === 'error' && report.errors > 0) {
-    throw new ValidationError('ERR_LINT_FAILED',
-      `lint found ${report.errors} error(s) in the pending migrations, so nothing was applied; fix them, ` +
-      'silence a reviewed one with "-- berth:allow <rule-id> <reason>" above the statement, or run with --lint warn',
-      { details: { errors: report.errors, warnings: report.warnings } });
-  }
+  return report;
 }
 
 /** Only the findings that fail on a database with nothing applied (rules.ts `onEmptyDatabase`). */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, driverFor, parseDatabaseUrl, type BackupOptions } from '../../index.js';
+import { ConfigError, type BackupOptions, type UpOptions } from '../../index.js';
+import type { CommandContext } from '../context.js';
 import type { CommandRun } from './index.js';
 import { parseVersionArg } from './parse-version.js';
 
@@ -15,14 +16,7 @@ export const migrate: CommandRun = async (ctx, opts) => {
     dryRun: opts.dryRun === true,
     singleTransaction: opts.singleTransaction === true,
     allowOutOfOrder: opts.allowOutOfOrder === true,
-    // The lint code and its WASM parser load only when something is about to be applied.
-    ...(lint === 'off' ? {} : { beforeApply: async (planned, target) => {
-      if (!lintsTarget(ctx.config.databaseUrl?.())) {
-        ctx.reporter.log(lint === 'error' ? 'warn' : 'info', 'lint: not run: berth lint reads PostgreSQL statements, and this target speaks another dialect', { event: 'lint.skipped', reason: 'dialect' });
-        return;
-      }
-      await (await import('./lint.js')).lintPending(ctx, lint, planned, target);
-    } }),
+    ...lintHook(ctx, lint),
   });
   if (result.dryRun) {
     const lines = result.planned.length === 0
@@ -79,17 +73,23 @@ export function backupOptions(opts: Record<string, unknown>, io: { env: Readonly
   };
 }
 
-/** The linter knows PostgreSQL's grammar and rules: a MySQL target's files are not linted. */
-function lintsTarget(url: string | undefined): boolean {
-  try {
-    return url === undefined || driverFor(parseDatabaseUrl(url)).dialect.lint;
-  } catch {
-    return true;
-  }
+/**
+ * `beforeApply` for `--lint warn|error` (commands/lint.ts `pendingLinter`), one for a single run or
+ * a whole fleet. The lint code and its WASM parser load only when something is about to be applied.
+ */
+export function lintHook(ctx: CommandContext, mode: 'off' | 'warn' | 'error'): Pick<UpOptions, 'beforeApply'> {
+  if (mode === 'off') return {};
+  let linter: Promise<NonNullable<UpOptions['beforeApply']>> | undefined;
+  return {
+    beforeApply: async (planned, target) => {
+      linter ??= import('./lint.js').then((l) => l.pendingLinter(ctx, mode));
+      await (await linter)(planned, target);
+    },
+  };
 }
 
 /** `--lint`, else `BERTH_LINT`: off, warn (the default: print findings and go on) or error. */
-function lintMode(flag: unknown, env: string | undefined): 'off' | 'warn' | 'error' {
+export function lintMode(flag: unknown, env: string | undefined): 'off' | 'warn' | 'error' {
   const [value, source] = flag !== undefined ? [flag, '--lint'] : env ? [env, 'BERTH_LINT'] : ['warn', 'default'];
   if (value === 'off' || value === 'warn' || value === 'error') return value;
   throw new ConfigError('ERR_USAGE', `${source}: "${String(value)}" is not one of off, warn, error`);

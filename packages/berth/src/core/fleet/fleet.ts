@@ -42,7 +42,8 @@ export interface FleetRun<T> extends AsyncIterable<TargetResult<T>> {
 export interface Fleet {
   /** This shard's targets, in order. */
   readonly targets: readonly FleetTarget[];
-  up(options?: Omit<UpOptions, 'beforeApply'>): FleetRun<UpResult>;
+  /** `beforeApply` is called for each target about to apply something, concurrently across targets. */
+  up(options?: UpOptions): FleetRun<UpResult>;
   status(): FleetRun<StatusReport>;
   /** A target whose schema is not current fails with exit 5 (ERR_SCHEMA_NOT_CURRENT), as `berth check` does. */
   check(options?: { expect?: number }): FleetRun<CheckResult>;
@@ -177,7 +178,7 @@ export function createFleet(options: FleetOptions): Fleet {
 
   return Object.freeze({
     targets,
-    up: (o: Omit<UpOptions, 'beforeApply'> = {}) => run<UpResult>('migrate', async (m) => {
+    up: (o: UpOptions = {}) => run<UpResult>('migrate', async (m) => {
       const value = await m.up(o);
       return { value, result: value.dryRun ? 'ok' : value.applied.length ? 'applied' : 'unchanged', applied: value.applied.map((a) => a.version), current: value.current, pending: value.pending };
     }),
