@@ -125,7 +125,7 @@ function flagsOf(spec: CommandSpec): Flag[] {
   const settings = SETTINGS.map((s) => flag(s.flag,
     `${s.description} [env: ${s.env.join(', ')}${s.secret ? ' or *_FILE' : ''}]${s.defaultText ? ` (default: ${s.defaultText})` : ''}`,
     // Accepted everywhere (a wrapper may always pass -d), listed only where it matters.
-    (spec.settings !== undefined && !spec.settings.includes(s.key)) || (s.fleet === true && !spec.fleet)));
+    spec.settings !== undefined ? !spec.settings.includes(s.key) : s.fleet === true && !spec.fleet));
   return [
     ...spec.options.map((o) => flag(o.flags, o.description, false)),
     ...settings,

@@ -65,7 +65,8 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
   try {
     const file = await loadConfigFile({ cwd: io.cwd, ...(typeof opts.config === 'string' ? { explicit: opts.config } : {}) });
     config = resolveConfig({ flags: flagValues(opts), env: io.env, readFile: (p) => readFileSync(p, 'utf8'), ...(file ? { file } : {}) });
-    const fleet = isFleetRun(config);
+    // `berth lint --schema-per-target` lints for a fleet's files; it does not run over one.
+    const fleet = isFleetRun(config) && !(spec.name === 'lint' && config.targets === undefined && config.targetsQuery === undefined);
     reporter = makeReporter(io, config, fleet);
     const resolved = config;
     // A fleet run writes its own metrics, per target (cli/fleet.ts).

@@ -22,6 +22,7 @@ import type {
 } from 'libpg-query';
 import { baseTypeName, constText, functionCalls, kindOf, relName, stringConstants, stringsOf, typeText } from './ast.js';
 import { Catalog, type ConstraintKind } from './catalog.js';
+import { outsideTenantSchema } from './tenant-schema.js';
 import type { ParsedFile, ParsedStatement } from './parse-file.js';
 import type { RuleId } from './rules.js';
 import type { Severity } from './types.js';
@@ -52,6 +53,8 @@ export interface AnalyzeOptions {
   readonly pg: PgVersion;
   /** What earlier files of the same run said about the schema; updated with this file's. */
   readonly catalog?: Catalog;
+  /** The file runs once per tenant schema (`--schema-per-target`): rule `outside-tenant-schema`. */
+  readonly schemaPerTarget?: boolean;
 }
 
 // Volatile functions seen in column defaults. A default calling one of these is evaluated per
@@ -177,6 +180,7 @@ class FileAnalysis {
   /** Views dropped in the running transaction: renaming a table to one's name ends a view-based rename. */
   readonly #droppedViews = new Set<string>();
 
+  readonly #schemaPerTarget: boolean;
   // Per statement.
   #index = 0;
   #ps!: ParsedStatement;
@@ -188,6 +192,7 @@ class FileAnalysis {
     this.#sessionTimeout = options.lockTimeoutDirective;
     this.#mode = runMode(parsed, options.noTransaction);
     this.#wrapper = this.#mode === 'transaction' ? wrapperOf(parsed) : new Set();
+    this.#schemaPerTarget = options.schemaPerTarget === true;
   }
 
   run(): RawFinding[] {
@@ -294,6 +299,8 @@ class FileAnalysis {
     this.#transactionRules(kind, body);
     this.#usesNewEnumValue(node);
     this.#namesDefined(kind, body);
+    const outside = this.#schemaPerTarget ? outsideTenantSchema(kind, body) : undefined;
+    if (outside) this.#report({ rule: 'outside-tenant-schema', ...this.#here(), message: outside });
     switch (kind) {
       case 'TransactionStmt': return this.#transactionStmt(body as { kind?: string; chain?: boolean });
       case 'CreateStmt': return this.#createTable(body as CreateStmt);

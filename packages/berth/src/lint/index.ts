@@ -50,6 +50,8 @@ export interface LintTarget {
 export interface RunOptions {
   /** The server the migrations will run on. */
   readonly pg?: PgVersion;
+  /** The files run once per tenant schema (`--schema-per-target`): rule `outside-tenant-schema`. */
+  readonly schemaPerTarget?: boolean;
   readonly parser?: SqlParser;
 }
 
@@ -64,7 +66,7 @@ export async function lintSources(sources: readonly LintSource[], options: RunOp
 }
 
 function fileOptions(options: RunOptions): LintOptions {
-  return { catalog: new Catalog(), ...(options.pg ? { pg: options.pg } : {}) };
+  return { catalog: new Catalog(), ...(options.pg ? { pg: options.pg } : {}), ...(options.schemaPerTarget ? { schemaPerTarget: true } : {}) };
 }
 
 export interface Targets {
@@ -165,7 +167,7 @@ export async function lintTargets(targets: readonly LintTarget[], options: RunOp
 
   // Keyed by the folders, not the files: adding a migration must find the cache of the others.
   const folders = [...new Set(targets.map((t) => path.dirname(t.path)))];
-  const cache = LintCache.open(options.cacheDir, { folders, pg: options.pg ?? null });
+  const cache = LintCache.open(options.cacheDir, { folders, pg: options.pg ?? null, schemaPerTarget: options.schemaPerTarget === true });
   const files = targets.map((target) => {
     const bytes = read(target);
     return { target, path: target.path, hash: sha256(bytes), bytes: bytes as Uint8Array | undefined };
@@ -175,7 +177,7 @@ export async function lintTargets(targets: readonly LintTarget[], options: RunOp
 
   const p = options.parser ?? (await loadParser());
   const catalog = plan.catalog ? Catalog.fromState(plan.catalog) : new Catalog();
-  const lintOptions: LintOptions = { catalog, ...(options.pg ? { pg: options.pg } : {}) };
+  const lintOptions: LintOptions = { ...fileOptions(options), catalog };
   const reports: FileReport[] = files.slice(0, plan.resumeAfter + 1).map((f, i) => cache.report(i, f.target.file));
   const snapshots: { index: number; catalog: CatalogState }[] = [];
   let i = plan.resumeAfter + 1;

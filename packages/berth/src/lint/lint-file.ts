@@ -23,6 +23,8 @@ export interface LintOptions {
   readonly pg?: PgVersion;
   /** Shared between the files of one run, in version order (see catalog.ts). */
   readonly catalog?: Catalog;
+  /** The files run once per tenant schema (`--schema-per-target`). */
+  readonly schemaPerTarget?: boolean;
 }
 
 export interface LintFileInput extends LintOptions {
@@ -43,7 +45,7 @@ interface Placed extends Finding {
   readonly statementOffset: number | undefined;
 }
 
-export function lintParsedFile({ file, text, parsed, pg = ASSUMED_PG_VERSION, catalog }: LintFileInput): FileReport {
+export function lintParsedFile({ file, text, parsed, pg = ASSUMED_PG_VERSION, catalog, schemaPerTarget }: LintFileInput): FileReport {
   const positions = new TextPositions(text);
   const placed: Placed[] = [];
   const place = (rule: RuleId, offset: number, statementOffset: number | undefined, fields: Partial<Finding> & { message: string }): void => {
@@ -73,6 +75,7 @@ export function lintParsedFile({ file, text, parsed, pg = ASSUMED_PG_VERSION, ca
     lockTimeoutDirective: (directives.lockTimeoutMs ?? 0) > 0,
     pg,
     ...(catalog ? { catalog } : {}),
+    ...(schemaPerTarget ? { schemaPerTarget } : {}),
   });
   for (const f of raw) {
     const ps = parsed.statements[f.statement];

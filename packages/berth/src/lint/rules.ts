@@ -68,6 +68,7 @@ export type RuleId =
   | 'identifier-too-long'
   | 'duplicate-column'
   | 'concurrent-index-corruption'
+  | 'outside-tenant-schema'
   | 'syntax-error'
   | 'invalid-directive'
   | 'invalid-file'
@@ -382,6 +383,14 @@ export const RULES: readonly RuleInfo[] = [
     title: 'a column named twice in one statement',
     why: 'PostgreSQL rejects the statement ("column specified more than once", "multiple assignments to same column"): the migration fails when it is deployed.',
     fix: 'Name each column once.',
+    onEmptyDatabase: true,
+  },
+  {
+    id: 'outside-tenant-schema',
+    severity: 'error',
+    title: 'one object for every tenant, in a file a --schema-per-target fleet runs',
+    why: 'Each tenant runs the same file with search_path set to its own schema. A schema-qualified name of what the statement creates, changes or drops, a CREATE SCHEMA, an extension installed without SCHEMA, or a change of search_path reaches one object for all tenants: the first tenant\'s run changes it, the second fails ("already exists") with the first recorded as applied, or, with IF NOT EXISTS, they all silently share it.',
+    fix: 'Write the names unqualified: the tenant\'s schema is where they resolve. Create what tenants share (extensions, lookup tables) once, outside the fleet, and reference it by its qualified name; if a shared object is meant, add "-- berth:allow outside-tenant-schema <reason>". Checked only by `berth lint --schema-per-target` and a `--schema-per-target` fleet\'s migrate.',
     onEmptyDatabase: true,
   },
   {

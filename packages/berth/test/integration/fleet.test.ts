@@ -259,6 +259,22 @@ describe('migrate --lint over a fleet', () => {
     expect(jsonLines(warned.stderr).filter((l) => l.event === 'lint.finding')).toHaveLength(1);
     expect(reportOf(warned.stdout).counts).toMatchObject({ applied: 4 });
   });
+
+  it('--schema-per-target: a file that creates an object in public is refused before any tenant gets it (--lint error)', async () => {
+    writeFileSync(path.join(cwd, 'more.yaml'), 'names: [s1, s2, s3]');
+    const dir = writeMigrations({ '001_plans.up.sql': 'CREATE TABLE public.plans (id bigint PRIMARY KEY);' });
+    const refused = await runBerth(['migrate', '-d', host.url, '--schema-per-target', '--targets', 'more.yaml', '--dir', dir, '--log-format', 'json', '--lint', 'error'], { cwd });
+    expect(refused.code, refused.stderr).toBe(5);
+    const findings = jsonLines(refused.stderr).filter((l) => l.event === 'lint.finding');
+    expect(findings.map((f) => [f.rule, f.line])).toEqual([['outside-tenant-schema', 1]]);
+    expect((await host.admin.query("SELECT to_regclass('public.plans') AS t")).rows[0]?.t).toBeNull();
+    // What the default (warn) would have done: the first tenant creates public.plans, the others fail.
+    const warned = await runBerth(['migrate', '-d', host.url, '--schema-per-target', '--targets', 'more.yaml', '--dir', dir, '--log-format', 'json', '--parallel', '1'], { cwd });
+    expect(warned.code).toBe(1);
+    expect(jsonLines(warned.stderr).filter((l) => l.event === 'lint.finding')).toHaveLength(1);
+    expect(reportOf(warned.stdout).counts).toMatchObject({ applied: 1, failed: 2 });
+    expect(reportOf(warned.stdout).failed.map((f) => f.error).join('\n')).toMatch(/already exists/);
+  });
 });
 
 describe('fleet usage errors (exit 2)', () => {

@@ -124,11 +124,32 @@ describe('berth lint', () => {
     expect(bad.stderr).toMatch(/--pg-version: \\"sixteen\\" is not a version/);
   });
 
+  it('--schema-per-target (or BERTH_SCHEMA_PER_TARGET) lints for a fleet of tenant schemas, without running over one; the cache keeps the two apart', async () => {
+    const cwd = project({ '1_accounts.up.sql': 'CREATE TABLE public.accounts (id bigint PRIMARY KEY);\n' });
+    const cache = mkdtempSync(path.join(tmpdir(), 'berth-lint-cli-cache-'));
+    dirs.push(cache);
+    const env = { BERTH_LINT_CACHE: cache };
+    expect((await berth(['lint'], cwd, env)).code).toBe(0);
+    for (const run of [await berth(['lint', '--schema-per-target', '--format', 'json'], cwd, env), await berth(['lint', '--format', 'json'], cwd, { ...env, BERTH_SCHEMA_PER_TARGET: 'true' })]) {
+      expect(run.code, run.stderr).toBe(5);
+      expect(JSON.parse(run.stdout).findings).toMatchObject([{ rule: 'outside-tenant-schema', line: 1, message: expect.stringContaining('CREATE TABLE public.accounts names schema public') }]);
+    }
+    // A list of targets still makes a fleet, which lint does not run over.
+    const fleet = await berth(['lint', '--targets', 'tenants.yaml'], cwd, env);
+    expect(fleet.code).toBe(2);
+    expect(fleet.stderr).toContain('does not run over a fleet');
+  });
+
   it('the example migrations pass berth lint (the README\'s first command runs them)', async () => {
     const examples = fileURLToPath(new URL('../../../../examples/migrations', import.meta.url));
     const run = await berth(['lint', examples, '--format', 'json', '--fail-on', 'warning'], process.cwd());
     expect(run.code, run.stdout).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ files: 3, errors: 0, warnings: 0 });
+    // The fleet example (examples/tenants), as its Indexed Job runs it: one schema per tenant.
+    const tenants = fileURLToPath(new URL('../../../../examples/tenants/migrations', import.meta.url));
+    const fleet = await berth(['lint', tenants, '--schema-per-target', '--format', 'json', '--fail-on', 'warning'], process.cwd());
+    expect(fleet.code, fleet.stdout).toBe(0);
+    expect(JSON.parse(fleet.stdout)).toMatchObject({ files: 3, errors: 0, warnings: 0 });
   });
 
   it('reuses its cache (BERTH_LINT_CACHE) for unchanged files, and --no-cache does not touch it', async () => {

@@ -15,6 +15,7 @@ import { parsePgVersion, type PgVersion } from '../../src/lint/version.js';
 const CORPUS = fileURLToPath(new URL('../fixtures/lint/', import.meta.url));
 const EXPECT = /^--\s*expect(-suppressed)?:\s*([a-z-]+)\s+(\d+):(\d+)(?:\s+(error|warning))?\s*$/;
 const PG_VERSION = /^--\s*expect-pg-version:\s*(\S+)\s*$/;
+const SCHEMA_PER_TARGET = /^--\s*expect-schema-per-target\s*$/;
 
 interface Case {
   readonly name: string;
@@ -23,6 +24,8 @@ interface Case {
   readonly suppressed: string[];
   /** `-- expect-pg-version: 11`: lint as for that server. */
   readonly pg?: PgVersion;
+  /** `-- expect-schema-per-target`: lint as a `--schema-per-target` fleet's file. */
+  readonly schemaPerTarget?: boolean;
 }
 
 function loadCases(dir: 'safe' | 'unsafe'): Case[] {
@@ -31,7 +34,12 @@ function loadCases(dir: 'safe' | 'unsafe'): Case[] {
     const findings: string[] = [];
     const suppressed: string[] = [];
     let pg: PgVersion | undefined;
+    let schemaPerTarget = false;
     for (const line of text.split('\n')) {
+      if (SCHEMA_PER_TARGET.test(line.trim())) {
+        schemaPerTarget = true;
+        continue;
+      }
       const version = PG_VERSION.exec(line.trim());
       if (version !== null) {
         pg = parsePgVersion('expect-pg-version', version[1]);
@@ -46,7 +54,7 @@ function loadCases(dir: 'safe' | 'unsafe'): Case[] {
       const severity = m[5] ?? RULES.find((r) => r.id === rule)?.severity ?? '?';
       (m[1] ? suppressed : findings).push(`${rule} ${m[3]}:${m[4]}${m[1] ? '' : ` ${severity}`}`);
     }
-    return { name: `${dir}/${f}`, text, findings: findings.sort(), suppressed: suppressed.sort(), ...(pg ? { pg } : {}) };
+    return { name: `${dir}/${f}`, text, findings: findings.sort(), suppressed: suppressed.sort(), ...(pg ? { pg } : {}), ...(schemaPerTarget ? { schemaPerTarget } : {}) };
   });
 }
 
@@ -60,7 +68,7 @@ beforeAll(async () => {
 
 describe.each([...unsafe, ...safe])('$name', (c) => {
   it('has exactly the expected findings', () => {
-    const report = lintSql(c.name, c.text, parser, c.pg ? { pg: c.pg } : {});
+    const report = lintSql(c.name, c.text, parser, { ...(c.pg ? { pg: c.pg } : {}), ...(c.schemaPerTarget ? { schemaPerTarget: true } : {}) });
     expect(report.findings.map((f) => `${f.rule} ${f.line}:${f.column} ${f.severity}`).sort()).toEqual(c.findings);
     expect(report.suppressed.map((f) => `${f.rule} ${f.line}:${f.column}`).sort()).toEqual(c.suppressed);
     for (const f of report.findings) {

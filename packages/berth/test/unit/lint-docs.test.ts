@@ -16,6 +16,7 @@ const DOC = readFileSync(fileURLToPath(new URL('../../../../docs/lint-rules.md',
 interface Block {
   readonly sql: string;
   readonly pg?: string;
+  readonly schemaPerTarget?: boolean;
 }
 
 interface Section {
@@ -33,8 +34,8 @@ function sections(): Section[] {
     if (rule === undefined) continue;
     const body = part.split(/^## /m)[0] ?? '';
     const safeAt = body.search(/^Safe\b/m);
-    const blocks = [...body.matchAll(/```sql(?: pg=(\S+))?\n([\s\S]*?)```/g)].map((m) => ({
-      at: m.index ?? 0, block: { sql: m[2] ?? '', ...(m[1] ? { pg: m[1] } : {}) },
+    const blocks = [...body.matchAll(/```sql(?: pg=(\S+))?( schema-per-target)?\n([\s\S]*?)```/g)].map((m) => ({
+      at: m.index ?? 0, block: { sql: m[3] ?? '', ...(m[1] ? { pg: m[1] } : {}), ...(m[2] ? { schemaPerTarget: true } : {}) },
     }));
     out.push({
       rule,
@@ -52,7 +53,9 @@ beforeAll(async () => {
 });
 
 const lint = (block: Block, catalog?: Catalog) =>
-  lintSql('example.sql', block.sql, parser, { ...(block.pg ? { pg: parsePgVersion('pg', block.pg) } : {}), ...(catalog ? { catalog } : {}) });
+  lintSql('example.sql', block.sql, parser, {
+    ...(block.pg ? { pg: parsePgVersion('pg', block.pg) } : {}), ...(catalog ? { catalog } : {}), ...(block.schemaPerTarget ? { schemaPerTarget: true } : {}),
+  });
 
 describe('docs/lint-rules.md', () => {
   const documented = sections();

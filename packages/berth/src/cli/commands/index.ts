@@ -179,8 +179,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       'berth lint --format github                 # annotations on the pull request in GitHub Actions',
       'berth lint --format sarif > berth.sarif    # code scanning',
       'berth lint --pg-version 11                 # judge for an older server (e.g. ALTER TYPE ... ADD VALUE in a transaction)',
+      'berth lint --schema-per-target             # files a schema-per-tenant fleet runs: also flag what reaches outside the tenant\'s schema',
     ],
-    settings: ['dir', 'logFormat', 'quiet'],
+    settings: ['dir', 'logFormat', 'quiet', 'schemaPerTarget'],
     load: async () => (await import('./lint.js')).lint,
   },
 ];

@@ -20,7 +20,7 @@ export const lint: CommandRun = async (ctx, opts, args) => {
   const { targets, skipped } = await collectTargets(paths, ctx.io.cwd);
   ctx.io.tune?.('wasm');
   const cacheDir = opts.noCache === true ? undefined : lintCacheDir(ctx.io.env);
-  const linted = await lintTargets(targets, { ...(pg ? { pg } : {}), ...(cacheDir ? { cacheDir } : {}) });
+  const linted = await lintTargets(targets, { ...(pg ? { pg } : {}), ...(cacheDir ? { cacheDir } : {}), schemaPerTarget: ctx.config.schemaPerTarget });
   const report = withMisnamed(linted, skipped);
   ctx.io.stdout.write(formatReport(report, format, { version: BERTH_VERSION, skipped: skipped.filter((s) => s.kind !== 'invalid') }));
   const failing = report.findings.filter((f) => failsAt(f, failOn)).length;
@@ -122,7 +122,7 @@ export function pendingLinter(ctx: CommandContext, mode: Exclude<LintMode, 'off'
 
 async function lintAndLog(ctx: CommandContext, mode: Exclude<LintMode, 'off'>, sources: readonly LintSource[], pg: PgVersion | undefined, empty: boolean): Promise<LintReport> {
   ctx.io.tune?.('wasm');
-  const full = await lintSources(sources, pg ? { pg } : {});
+  const full = await lintSources(sources, { ...(pg ? { pg } : {}), schemaPerTarget: ctx.config.schemaPerTarget });
   const report = empty ? onEmptyDatabase(full) : full;
   const hidden = full.findings.length - report.findings.length;
   const shown = report.findings.slice(0, PENDING_FINDINGS_SHOWN);
