@@ -118,8 +118,10 @@ export interface ApplyTarget {
   readonly recorded: number;
   /** The server's `server_version_num`, e.g. 160004. */
   readonly serverVersionNum: number;
-  /** The target's SQL as messages name it: `PostgreSQL`, `MySQL` (`berth lint` reads PostgreSQL's). */
+  /** The target's SQL as messages name it: `PostgreSQL`, `MySQL`. */
   readonly dialect: string;
+  /** `berth lint` understands that SQL (PostgreSQL's): the CLI lints the files only then. */
+  readonly lintable: boolean;
 }
 
 /** A migration about to run, as `beforeApply` sees it. */

@@ -93,7 +93,7 @@ export function pendingLinter(ctx: CommandContext, mode: Exclude<LintMode, 'off'
   const linted = new Map<string, Promise<LintReport>>();
   let dialectNoted = false;
   return async (planned, target) => {
-    if (target.dialect !== 'PostgreSQL') {
+    if (!target.lintable) {
       if (!dialectNoted) {
         dialectNoted = true;
         ctx.reporter.log(mode === 'error' ? 'warn' : 'info', `lint: not run: berth lint reads PostgreSQL statements, and this target speaks ${target.dialect}`, { event: 'lint.skipped', reason: 'dialect' });

@@ -53,7 +53,7 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
     if (upOptions.dryRun) {
       failOnProblems(optimistic);
       session.warnEmpty(optimistic.toApply);
-      if (optimistic.toApply.length) await upOptions.beforeApply?.(optimistic.toApply.map(toPlanned), { recorded: before?.length ?? 0, serverVersionNum: c.server.serverVersionNum, dialect: c.dialect.name });
+      if (optimistic.toApply.length) await upOptions.beforeApply?.(optimistic.toApply.map(toPlanned), { recorded: before?.length ?? 0, serverVersionNum: c.server.serverVersionNum, dialect: c.dialect.name, lintable: c.dialect.lint });
       emit({ event: 'plan.ready', current: optimistic.current, pending: optimistic.pending.length, toApply: optimistic.toApply.length, dryRun: true, table: tableName });
       for (const m of optimistic.toApply) emit({ event: 'migration.planned', ...describe(m), transaction: !m.directives.noTransaction });
       return { applied: [], planned: optimistic.toApply.map(describe), current: optimistic.current, pending: optimistic.pending.length, lockWaitMs: 0, dryRun: true };
@@ -93,7 +93,7 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
         throw new ConfigError('ERR_USAGE', `--single-transaction cannot include ${conflict.migration.up.fileName}: ${conflict.why}. Run without --single-transaction, or --to the version before it.`);
       }
       session.warnEmpty(current.toApply);
-      if (current.toApply.length) await upOptions.beforeApply?.(current.toApply.map(toPlanned), { recorded: history.length, serverVersionNum: c.server.serverVersionNum, dialect: c.dialect.name });
+      if (current.toApply.length) await upOptions.beforeApply?.(current.toApply.map(toPlanned), { recorded: history.length, serverVersionNum: c.server.serverVersionNum, dialect: c.dialect.name, lintable: c.dialect.lint });
       const irreversible = current.toApply.some((m) => m.directives.noTransaction || !c.driver.capabilities.transactionalDdl);
       if (!backup || !backupWanted(backup, current.toApply.length, irreversible)) return {};
       // A dump takes minutes where berth's session would sit idle, and a server ends an idle
