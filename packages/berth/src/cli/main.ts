@@ -65,8 +65,10 @@ async function execute(spec: CommandSpec, opts: Record<string, unknown>, args: s
   try {
     const file = await loadConfigFile({ cwd: io.cwd, ...(typeof opts.config === 'string' ? { explicit: opts.config } : {}) });
     config = resolveConfig({ flags: flagValues(opts), env: io.env, readFile: (p) => readFileSync(p, 'utf8'), ...(file ? { file } : {}) });
-    // `berth lint --schema-per-target` lints for a fleet's files; it does not run over one.
-    const fleet = isFleetRun(config) && !(spec.name === 'lint' && config.targets === undefined && config.targetsQuery === undefined);
+    // The commands with a short list of their own settings (new, lint) touch no database: fleet
+    // settings (in a config file shared with migrate, say) do not make them run over a fleet, as
+    // -d does not make them connect; `berth lint` reads --schema-per-target as how its files run.
+    const fleet = isFleetRun(config) && spec.settings === undefined;
     reporter = makeReporter(io, config, fleet);
     const resolved = config;
     // A fleet run writes its own metrics, per target (cli/fleet.ts).

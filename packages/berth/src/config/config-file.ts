@@ -198,6 +198,10 @@ const DURATION_KEYS: ReadonlySet<string> = new Set<DurationKey>(['wait', 'lockTi
 /** File paths: a relative one in a config file is relative to the file's folder. */
 const PATH_KEYS: ReadonlySet<string> = new Set(['dir', 'sslrootcert', 'metricsFile']);
 const KEYS: ReadonlySet<string> = new Set(SETTINGS.map((s) => s.key));
+/** Switches: a flag without a value (--quiet, --allow-empty, --schema-per-target, --fail-fast) is true or false in a file. */
+const BOOLEAN_KEYS: ReadonlySet<string> = new Set(SETTINGS.filter((s) => !s.flag.includes('<')).map((s) => s.key));
+/** Counts, written as YAML/JSON numbers as often as strings. */
+const COUNT_KEYS: ReadonlySet<string> = new Set<SettingKey>(['parallel', 'canary']);
 
 /**
  * Checks a config file's keys and value types (pure). Values keep their meaning for the zod
@@ -216,9 +220,12 @@ export function configFileValues(layer: ConfigFileLayer): ConfigFileValues {
     const setting = key as SettingKey;
     if (value === undefined || value === null) continue;
     const where = `${key} in ${layer.path}`;
-    if (setting === 'quiet') {
-      if (typeof value === 'boolean' || typeof value === 'string') values.quiet = value;
+    if (BOOLEAN_KEYS.has(setting)) {
+      if (typeof value === 'boolean' || typeof value === 'string') values[setting] = value;
       else problems.push(`${where}: must be true or false, not ${describeType(value)}`);
+    } else if (COUNT_KEYS.has(setting) && typeof value === 'number') {
+      // A fraction or a negative number stays one, for the schema to refuse with the key's own rule.
+      values[setting] = String(value);
     } else if (DURATION_KEYS.has(setting)) {
       if (typeof value === 'string') values[setting] = value;
       else if (typeof value === 'number' && Number.isFinite(value)) values[setting] = String(value);

@@ -79,6 +79,16 @@ describe('config file layer in resolveConfig', () => {
     expect(resolveWith({ dir: 'db' }, { flags: { dir: 'other' } }).dir).toBe('other');
   });
 
+  it('takes switches as YAML booleans and counts as numbers: a fleet project\'s file', () => {
+    const config = resolveWith({ schemaPerTarget: true, failFast: true, allowEmpty: true, targets: 'tenants.yaml', parallel: 8, canary: 2 });
+    expect(config).toMatchObject({ schemaPerTarget: true, failFast: true, allowEmpty: true, parallel: 8, canary: 2 });
+    expect(problemsOf(() => resolveWith({ failFast: 3, parallel: 2.5, canary: -1 })).sort()).toEqual([
+      'canary in berth.config.yaml: must be a whole number (0: no canary)',
+      'failFast in berth.config.yaml: must be true or false, not number 3',
+      'parallel in berth.config.yaml: must be a whole number from 1 to 99999',
+    ]);
+  });
+
   it('reports every problem at once, each naming the key and the file', () => {
     const problems = problemsOf(() => resolveWith(
       { lockTimeout: 'soon', lock_timeout: '5m', table: 5, quiet: 'maybe', wait: { seconds: 3 }, sslmode: 'prefer' },

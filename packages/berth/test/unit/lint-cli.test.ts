@@ -134,10 +134,14 @@ describe('berth lint', () => {
       expect(run.code, run.stderr).toBe(5);
       expect(JSON.parse(run.stdout).findings).toMatchObject([{ rule: 'outside-tenant-schema', line: 1, message: expect.stringContaining('CREATE TABLE public.accounts names schema public') }]);
     }
-    // A list of targets still makes a fleet, which lint does not run over.
-    const fleet = await berth(['lint', '--targets', 'tenants.yaml'], cwd, env);
-    expect(fleet.code).toBe(2);
-    expect(fleet.stderr).toContain('does not run over a fleet');
+    // A fleet's other settings (a config file shared with migrate) do not stop it: lint connects to nothing.
+    writeFileSync(path.join(cwd, 'berth.config.yaml'), 'schemaPerTarget: true\ntargets: tenants.yaml\nparallel: 8\n');
+    const shared = await berth(['lint', '--format', 'json'], cwd, env);
+    expect(shared.code, shared.stderr).toBe(5);
+    expect(JSON.parse(shared.stdout).findings.map((f: { rule: string }) => f.rule)).toEqual(['outside-tenant-schema']);
+    const created = await berth(['new', 'add_plans'], cwd, env);
+    expect(created.code, created.stderr).toBe(0);
+    expect(readdirSync(path.join(cwd, 'migrations')).filter((f) => f.includes('add_plans'))).toHaveLength(2);
   });
 
   it('the example migrations pass berth lint (the README\'s first command runs them)', async () => {
