@@ -2,9 +2,9 @@
  * `outside-tenant-schema`, for files a `--schema-per-target` fleet runs (docs/fleets.md): every
  * tenant runs the same file with search_path set to its own schema, so an unqualified name is the
  * tenant's own. What names one object for all tenants instead: a schema-qualified name of what a
- * DDL statement creates, changes or drops; CREATE SCHEMA; CREATE EXTENSION without SCHEMA (it
- * lands in the first tenant's schema, and IF NOT EXISTS skips it for every other); a change of
- * search_path. References to shared objects (a foreign key to public.plans, an INSERT into a
+ * DDL statement creates, changes or drops; CREATE or DROP SCHEMA; CREATE EXTENSION without SCHEMA
+ * (it lands in the first tenant's schema, and IF NOT EXISTS skips it for every other) and DROP
+ * EXTENSION; a change of search_path. References to shared objects (a foreign key to public.plans, an INSERT into a
  * shared log) are left alone: they are how tenants use what is shared on purpose.
  */
 import type { Node, RangeVar } from 'libpg-query';
@@ -20,8 +20,19 @@ export function outsideTenantSchema(kind: string, body: unknown): string | undef
   }
   switch (kind) {
     case 'DropStmt': {
-      const named = ((b.objects as Node[] | undefined) ?? []).map((o) => qualified('List' in o ? stringsOf(o.List.items) : 'ObjectWithArgs' in o ? stringsOf(o.ObjectWithArgs.objname) : undefined)).find(Boolean);
-      return named && `DROP ${String(b.removeType ?? '').replace(/^OBJECT_/, '')} ${named} names schema ${named.split('.')[0]}: the first tenant's run drops it for all, and the next ones fail (or, with IF EXISTS, find nothing)`;
+      const what = String(b.removeType ?? '').replace(/^OBJECT_/, '');
+      const objects = (b.objects as Node[] | undefined) ?? [];
+      if (what === 'SCHEMA' || what === 'EXTENSION') {
+        return `DROP ${what} ${stringsOf(objects).join(', ')}: there is one for all tenants, so the first tenant's run drops it for every other`;
+      }
+      // [access method, (schema,) name]: rare in migrations, and not worth a parse of their own.
+      if (what === 'OPCLASS' || what === 'OPFAMILY') return undefined;
+      // DROP TRIGGER t ON orders is [orders, t]: the table's schema, if any, comes before it.
+      const prefixed = PREFIXED.has(what);
+      const named = objects
+        .map((o) => qualified('List' in o ? stringsOf(o.List.items) : 'ObjectWithArgs' in o ? stringsOf(o.ObjectWithArgs.objname) : 'TypeName' in o ? stringsOf(o.TypeName.names) : undefined, prefixed))
+        .find(Boolean);
+      return named && `DROP ${what} ${named} names schema ${named.split('.')[0]}: the first tenant's run drops it for all, and the next ones fail (or, with IF EXISTS, find nothing)`;
     }
     case 'CreateSchemaStmt':
       return `CREATE SCHEMA ${String(b.schemaname ?? '?')} makes one schema for all tenants: the second tenant's run fails ("already exists") or, with IF NOT EXISTS, shares it`;
@@ -66,11 +77,19 @@ const VERBS: Record<string, { text: string; target: (b: Record<string, unknown>)
   DefineStmt: { text: 'CREATE', target: (b) => names(b.defnames) },
 };
 
-/** `schema.name` when the name is qualified with a schema a tenant's run shares (pg_temp is per session). */
-function qualified(parts: readonly string[] | undefined): string | undefined {
-  if (parts === undefined || parts.length < 2) return undefined;
-  const schema = parts.at(-2)!;
-  return schema === 'pg_temp' || schema.startsWith('pg_temp_') ? undefined : `${schema}.${parts.at(-1)}`;
+/** Objects a DROP names after their table: [schema,] table, name. */
+const PREFIXED: ReadonlySet<string> = new Set(['TRIGGER', 'RULE', 'POLICY']);
+
+/**
+ * `schema.name` when the name is qualified with a schema a tenant's run shares (pg_temp is per
+ * session); for an object named after its table, `schema.table.name`.
+ */
+function qualified(parts: readonly string[] | undefined, prefixed = false): string | undefined {
+  const size = prefixed ? 3 : 2;
+  if (parts === undefined || parts.length < size) return undefined;
+  const named = parts.slice(-size);
+  const schema = named[0]!;
+  return schema === 'pg_temp' || schema.startsWith('pg_temp_') ? undefined : named.join('.');
 }
 
 /** A call of set_config('search_path', ...) anywhere in the statement. */
