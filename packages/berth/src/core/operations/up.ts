@@ -1,5 +1,6 @@
 import { commit, runInTransaction, upStep, type Step } from '../apply.js';
-import type { AppliedMigration, PlannedMigration, UpOptions, UpResult } from '../api.js';
+import type { AppliedMigration, ApplyTarget, PlannedMigration, UpOptions, UpResult } from '../api.js';
+import type { Connection } from '../connect.js';
 import { plan, singleTransactionConflict, unknownVersion, type Plan } from '../plan.js';
 import { backupWanted, checkBackupOptions, runBackup } from '../backup.js';
 import { failOnProblems, type Session } from '../session.js';
@@ -53,7 +54,7 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
     if (upOptions.dryRun) {
       failOnProblems(optimistic);
       session.warnEmpty(optimistic.toApply);
-      if (optimistic.toApply.length) await upOptions.beforeApply?.(optimistic.toApply.map(toPlanned), { recorded: before?.length ?? 0, serverVersionNum: c.server.serverVersionNum, dialect: c.dialect.name, lintable: c.dialect.lint });
+      if (optimistic.toApply.length) await upOptions.beforeApply?.(optimistic.toApply.map(toPlanned), applyTarget(c, before?.length ?? 0));
       emit({ event: 'plan.ready', current: optimistic.current, pending: optimistic.pending.length, toApply: optimistic.toApply.length, dryRun: true, table: tableName });
       for (const m of optimistic.toApply) emit({ event: 'migration.planned', ...describe(m), transaction: !m.directives.noTransaction });
       return { applied: [], planned: optimistic.toApply.map(describe), current: optimistic.current, pending: optimistic.pending.length, lockWaitMs: 0, dryRun: true };
@@ -93,7 +94,7 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
         throw new ConfigError('ERR_USAGE', `--single-transaction cannot include ${conflict.migration.up.fileName}: ${conflict.why}. Run without --single-transaction, or --to the version before it.`);
       }
       session.warnEmpty(current.toApply);
-      if (current.toApply.length) await upOptions.beforeApply?.(current.toApply.map(toPlanned), { recorded: history.length, serverVersionNum: c.server.serverVersionNum, dialect: c.dialect.name, lintable: c.dialect.lint });
+      if (current.toApply.length) await upOptions.beforeApply?.(current.toApply.map(toPlanned), applyTarget(c, history.length));
       const irreversible = current.toApply.some((m) => m.directives.noTransaction || !c.driver.capabilities.transactionalDdl);
       if (!backup || !backupWanted(backup, current.toApply.length, irreversible)) return {};
       // A dump takes minutes where berth's session would sit idle, and a server ends an idle
@@ -145,6 +146,11 @@ export async function up(session: Session, upOptions: UpOptions = {}): Promise<U
 /** Each step with its place in the run, for progress (n of N). */
 export function numbered(steps: readonly Step[]): Step[] {
   return steps.map((step, i) => ({ ...step, position: { index: i + 1, total: steps.length } }));
+}
+
+/** What `beforeApply` is told of the database, with `recorded` history rows. */
+function applyTarget(c: Connection, recorded: number): ApplyTarget {
+  return { recorded, serverVersionNum: c.server.serverVersionNum, dialect: c.dialect.name, lintable: c.dialect.lint };
 }
 
 function toPlanned(m: Migration): PlannedMigration {
